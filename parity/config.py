@@ -1,0 +1,312 @@
+"""Typed run and suite configuration, loaded from TOML or YAML, validated up front.
+
+One convention for every knob, stated once here:
+
+* A knob left unset (``None``) means *each framework's own installed default*
+  ("native"), read from the framework at run time, never hard-coded.
+* A knob that is set gets the *same* value on both sides. BN momentum is
+  written in Keras' convention -- the fraction of the old running value kept
+  (0.99 = Keras default, 0.9 = PyTorch's default 0.1) -- and converted for torch
+  as ``1 - momentum`` by :mod:`parity.knobs`.
+
+Validation collects every problem and reports each on one line
+(``field: bad value -- what is allowed``); the CLI prints them and exits 2.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from parity.archs import ARCHS
+
+SYNTHETIC_DATASETS = ("source", "near", "far")
+TFDS_DATASETS = (
+    "imagenette/160px",
+    "imagenette/320px",
+    "imagenette/full-size",
+    "colorectal_histology",
+)
+FRAMEWORKS = ("tf", "torch")
+OPTIMIZERS = ("sgd", "adam")
+LR_SCHEDULES = ("constant", "cosine")
+FREEZE_MODES = ("none", "frozen_bn_inference", "frozen_bn_batchstats", "two_phase")
+NORMS = ("bn", "renorm", "gn")
+PRETRAINED_NAMES = ("source", "imagenet", "none")
+
+
+class ConfigError(ValueError):
+    """One or more invalid settings; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass
+class BNConfig:
+    momentum: float | None = None   # Keras convention; None = native
+    epsilon: float | None = None    # None = native (Keras 1e-3, torch 1e-5)
+    freeze: str = "none"
+    norm: str = "bn"
+    # The article's fix: after loading the pretrained weights, replace every BN
+    # layer by a new one with this momentum (Keras convention), keeping its state.
+    reinject_momentum: float | None = None
+
+
+@dataclass
+class RunConfig:
+    dataset: str = "far"
+    model: str = "resnet-tiny"
+    pretrained: str = "source"
+    image_size: int = 32
+    batch_size: int = 32
+    epochs: int = 3
+    steps_per_epoch: int | None = None     # None = one pass over the training split
+    train_images: int | None = None        # None = the whole training split
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    lr_schedule: str = "constant"
+    sgd_momentum: float = 0.9
+    augment: bool = True
+    bn: BNConfig = field(default_factory=BNConfig)
+    scenario: str = "custom"
+    variant: str = "default"               # the scenario's label for this run
+    data_dir: str | None = None
+
+    def key(self) -> str:
+        """A short, filesystem-safe identity of the run (without seed/framework)."""
+        ds = self.dataset.replace("/", "-").replace(":", "-")
+        return f"{self.scenario}__{ds}__{self.variant}"
+
+
+@dataclass
+class SuiteConfig:
+    name: str
+    runs: list[RunConfig]
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    frameworks: list[str] = field(default_factory=lambda: list(FRAMEWORKS))
+    description: str = ""
+
+
+# --------------------------------------------------------------------------- validation
+
+def _allowed(values) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def validate_run(run: RunConfig, where: str = "run") -> list[str]:
+    """Return one line per problem in ``run`` (empty when valid)."""
+    p: list[str] = []
+
+    def bad(name: str, value: Any, allowed: str) -> None:
+        p.append(f"{where}.{name}: {value!r} is not allowed -- {allowed}")
+
+    ds = run.dataset
+    if not isinstance(ds, str) or not (
+        ds in SYNTHETIC_DATASETS or ds in TFDS_DATASETS or ds.startswith("folder:")
+    ):
+        close = difflib.get_close_matches(str(ds), SYNTHETIC_DATASETS + TFDS_DATASETS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        bad("dataset", ds, f"one of {_allowed(SYNTHETIC_DATASETS + TFDS_DATASETS)} or folder:PATH{hint}")
+    elif ds.startswith("folder:") and len(ds) == len("folder:"):
+        bad("dataset", ds, "folder:PATH needs a path after the colon")
+
+    arch = ARCHS.get(run.model) if isinstance(run.model, str) else None
+    if arch is None:
+        close = difflib.get_close_matches(str(run.model), list(ARCHS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        bad("model", run.model, f"one of {_allowed(ARCHS)}{hint}")
+
+    if not isinstance(run.pretrained, str) or not run.pretrained:
+        bad("pretrained", run.pretrained, f"one of {_allowed(PRETRAINED_NAMES)} or a checkpoint path")
+
+    if not _is_int(run.image_size) or run.image_size < 1:
+        bad("image_size", run.image_size, "a positive integer")
+    elif arch is not None and run.image_size < arch.min_image_size:
+        bad("image_size", run.image_size, f"{run.model} needs at least {arch.min_image_size} pixels")
+    elif run.image_size > 1024:
+        bad("image_size", run.image_size, "at most 1024")
+
+    if not _is_int(run.batch_size) or run.batch_size < 1:
+        bad("batch_size", run.batch_size, "an integer >= 1")
+    if not _is_int(run.epochs) or run.epochs < 1:
+        bad("epochs", run.epochs, "an integer >= 1")
+    if run.steps_per_epoch is not None and (not _is_int(run.steps_per_epoch) or run.steps_per_epoch < 1):
+        bad("steps_per_epoch", run.steps_per_epoch, "an integer >= 1, or unset for a full pass")
+    if run.train_images is not None and (not _is_int(run.train_images) or run.train_images < 1):
+        bad("train_images", run.train_images, "an integer >= 1, or unset for the whole split")
+    if run.optimizer not in OPTIMIZERS:
+        bad("optimizer", run.optimizer, f"one of {_allowed(OPTIMIZERS)}")
+    if not _is_number(run.lr) or not (0 < run.lr <= 10):
+        bad("lr", run.lr, "a number in (0, 10]")
+    if run.lr_schedule not in LR_SCHEDULES:
+        bad("lr_schedule", run.lr_schedule, f"one of {_allowed(LR_SCHEDULES)}")
+    if not _is_number(run.sgd_momentum) or not (0 <= run.sgd_momentum < 1):
+        bad("sgd_momentum", run.sgd_momentum, "a number in [0, 1)")
+    if not isinstance(run.augment, bool):
+        bad("augment", run.augment, "true or false")
+
+    bn = run.bn
+    for name in ("momentum", "reinject_momentum"):
+        v = getattr(bn, name)
+        if v is not None and (not _is_number(v) or not (0 <= v < 1)):
+            bad(f"bn.{name}", v, "a number in [0, 1) (fraction of the old running value kept, "
+                "Keras' convention), or unset for each framework's default")
+    if bn.epsilon is not None and (not _is_number(bn.epsilon) or not (0 < bn.epsilon <= 1)):
+        bad("bn.epsilon", bn.epsilon, "a number in (0, 1], or unset for each framework's default")
+    if bn.freeze not in FREEZE_MODES:
+        close = difflib.get_close_matches(str(bn.freeze), FREEZE_MODES, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        bad("bn.freeze", bn.freeze, f"one of {_allowed(FREEZE_MODES)}{hint}")
+    if bn.norm not in NORMS:
+        bad("bn.norm", bn.norm, f"one of {_allowed(NORMS)}")
+    elif bn.norm != "bn":
+        bad("bn.norm", bn.norm, "only 'bn' is implemented in this release (renorm and gn are planned)")
+    return p
+
+
+def validate_suite(suite: SuiteConfig) -> None:
+    """Raise ConfigError listing every problem of the suite."""
+    p: list[str] = []
+    if not suite.runs:
+        p.append(f"suite {suite.name!r}: no runs -- a suite needs at least one [run] or [[runs]] table")
+    for i, run in enumerate(suite.runs):
+        p.extend(validate_run(run, "run" if len(suite.runs) == 1 else f"runs[{i}]"))
+    if not isinstance(suite.seeds, list) or not suite.seeds or not all(_is_int(s) and s >= 0 for s in suite.seeds):
+        p.append(f"seeds: {suite.seeds!r} is not allowed -- a non-empty list of integers >= 0")
+    if not isinstance(suite.frameworks, list) or not suite.frameworks or any(f not in FRAMEWORKS for f in suite.frameworks):
+        p.append(f"frameworks: {suite.frameworks!r} is not allowed -- a non-empty list from {_allowed(FRAMEWORKS)}")
+    if p:
+        raise ConfigError(p)
+
+
+# --------------------------------------------------------------------------- loading
+
+_SUITE_KEYS = {"name", "description", "seeds", "frameworks", "run", "runs"}
+
+
+def _did_you_mean(key: str, allowed) -> str:
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _build(cls, data: Any, where: str, problems: list[str]):
+    """Make a dataclass from a mapping, reporting unknown keys and wrong kinds."""
+    if not isinstance(data, dict):
+        problems.append(f"{where}: expected a table of settings, got {type(data).__name__}")
+        return cls()
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in fields:
+            problems.append(f"{where}.{key}: unknown setting{_did_you_mean(key, fields)}; "
+                            f"allowed: {_allowed(sorted(fields))}")
+            continue
+        if key == "bn":
+            kwargs[key] = _build(BNConfig, value, f"{where}.bn", problems)
+        else:
+            kwargs[key] = value
+    return cls(**kwargs)
+
+
+def suite_from_dict(data: dict, name: str, overrides: dict | None = None) -> SuiteConfig:
+    """Build and validate a suite from a parsed config file (see README: Config files)."""
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        raise ConfigError([f"{name}: the file must hold a table of settings"])
+    for key in data:
+        if key not in _SUITE_KEYS:
+            problems.append(f"{key}: unknown top-level setting{_did_you_mean(key, _SUITE_KEYS)}; "
+                            f"allowed: {_allowed(sorted(_SUITE_KEYS))}")
+    run_tables: list = []
+    seeds = data.get("seeds")
+    frameworks = data.get("frameworks")
+    if "run" in data:
+        table = data["run"]
+        if isinstance(table, dict):
+            table = dict(table)
+            # The design's single-run file keeps seeds and frameworks inside [run].
+            seeds = table.pop("seeds", seeds)
+            frameworks = table.pop("frameworks", frameworks)
+        run_tables.append(table)
+    if "runs" in data:
+        if not isinstance(data["runs"], list):
+            problems.append("runs: expected an array of tables ([[runs]])")
+        else:
+            run_tables.extend(data["runs"])
+    runs = []
+    for i, table in enumerate(run_tables):
+        where = "run" if len(run_tables) == 1 and "run" in data else f"runs[{i}]"
+        runs.append(_build(RunConfig, table, where, problems))
+    if problems:
+        raise ConfigError(problems)
+    suite = SuiteConfig(
+        name=str(data.get("name", name)),
+        runs=runs,
+        seeds=list(seeds) if isinstance(seeds, list) else ([0, 1, 2] if seeds is None else seeds),
+        frameworks=list(frameworks) if isinstance(frameworks, list) else (list(FRAMEWORKS) if frameworks is None else frameworks),
+        description=str(data.get("description", "")),
+    )
+    apply_overrides(suite, overrides or {})
+    validate_suite(suite)
+    return suite
+
+
+def apply_overrides(suite: SuiteConfig, overrides: dict) -> None:
+    """Command-line overrides (--seeds N, --frameworks a,b) replace the file's values."""
+    if overrides.get("seeds") is not None:
+        suite.seeds = overrides["seeds"]
+    if overrides.get("frameworks") is not None:
+        suite.frameworks = overrides["frameworks"]
+
+
+def load_config_file(path: str | os.PathLike, overrides: dict | None = None) -> SuiteConfig:
+    """Read a TOML (.toml) or YAML (.yaml/.yml) suite file; ConfigError on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError([f"config: {str(path)!r} does not exist or is not a file"])
+    suffix = path.suffix.lower()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError([f"config: cannot read {str(path)!r}: {e}"]) from None
+    if suffix == ".toml":
+        import tomllib
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError([f"config: {path.name} is not valid TOML: {e}"]) from None
+    elif suffix in (".yaml", ".yml"):
+        import yaml
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            msg = " ".join(str(e).split())
+            raise ConfigError([f"config: {path.name} is not valid YAML: {msg}"]) from None
+        if data is None:
+            raise ConfigError([f"config: {path.name} is empty"])
+    else:
+        raise ConfigError([f"config: {path.name}: unknown file type {suffix or '(none)'!r} -- use .toml, .yaml or .yml"])
+    return suite_from_dict(data, name=path.stem, overrides=overrides)
+
+
+def run_to_dict(run: RunConfig) -> dict:
+    return dataclasses.asdict(run)
+
+
+def run_from_dict(data: dict) -> RunConfig:
+    data = dict(data)
+    bn = BNConfig(**data.pop("bn", {}))
+    return RunConfig(bn=bn, **data)

@@ -1,0 +1,49 @@
+"""Datasets and the shared loader: every framework reads its batches from here."""
+from __future__ import annotations
+
+import functools
+
+from parity.data.loader import Dataset, EpochPlan, Loader
+from parity.data.synthetic import DOMAINS, SOURCE_MEAN, SOURCE_STD
+
+__all__ = ["Dataset", "EpochPlan", "Loader", "DataError", "load_dataset", "make_loaders"]
+
+
+class DataError(ValueError):
+    """A dataset that cannot be served; the message is one line for the user."""
+
+
+@functools.lru_cache(maxsize=8)
+def _synthetic(name: str, image_size: int) -> Dataset:
+    from parity.data import synthetic
+
+    d = synthetic.generate(name, image_size)
+    (tx, ty), (ex, ey) = d["train"], d["eval"]
+    return Dataset(name, tx, ty, ex, ey, DOMAINS[name].num_classes, SOURCE_MEAN, SOURCE_STD,
+                   synthetic.digest([tx, ty, ex, ey]))
+
+
+def load_dataset(name: str, image_size: int, data_dir: str | None = None) -> Dataset:
+    """Decode a dataset once (cached per process) at the given square image size."""
+    if name in DOMAINS:
+        return _synthetic(name, image_size)
+    raise DataError(f"dataset {name!r}: only the synthetic domains ({', '.join(DOMAINS)}) "
+                    "can be served in this release; tfds and folder datasets are not implemented yet")
+
+
+def make_loaders(ds: Dataset, batch_size: int, seed: int, *, train_images: int | None = None,
+                 steps_per_epoch: int | None = None, augment: bool = True,
+                 eval_batch_size: int = 256) -> tuple[Loader, Loader]:
+    """The training loader (seeded shuffle + augmentation) and the fixed evaluation loader."""
+    tx, ty = ds.train_x, ds.train_y
+    if train_images is not None:
+        if train_images > len(tx):
+            raise DataError(f"train_images={train_images} but {ds.name} has only {len(tx)} training images")
+        tx, ty = tx[:train_images], ty[:train_images]
+    if len(tx) < batch_size:
+        raise DataError(f"{ds.name}: {len(tx)} training images are fewer than one batch of {batch_size}")
+    train = Loader(tx, ty, batch_size, mean=ds.mean, std=ds.std, seed=seed, train=True,
+                   augment=augment, steps_per_epoch=steps_per_epoch)
+    evaluation = Loader(ds.eval_x, ds.eval_y, eval_batch_size, mean=ds.mean, std=ds.std,
+                        train=False, augment=False)
+    return train, evaluation

@@ -1,0 +1,161 @@
+"""The mirrored ResNet family in PyTorch, built from torchvision's own blocks.
+
+Blocks are torchvision's real `BasicBlock`/`Bottleneck`, and the module names are
+torchvision's, so the layout is ResNet v1.5 by construction and a torchvision
+state_dict loads unchanged at full width.  `tf_impl.models` builds the same network
+in Keras; `tests/test_forward_parity.py` holds the two together numerically.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+
+import numpy as np
+import torch
+from torch import nn
+from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
+
+from parity.archs import ResNetSpec, get_arch
+
+_BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
+
+
+def native_bn_defaults() -> dict[str, float]:
+    """Torch's own BatchNorm defaults, read from the installed torch, momentum in Keras' convention."""
+    params = inspect.signature(nn.BatchNorm2d).parameters
+    return {"momentum": 1.0 - params["momentum"].default, "epsilon": params["eps"].default}
+
+
+def _norm_layer(bn_momentum: float | None, bn_epsilon: float | None):
+    """BatchNorm2d factory; momentum arrives in Keras' convention (old value kept)."""
+    params = inspect.signature(nn.BatchNorm2d).parameters
+    if bn_momentum is None:
+        momentum = params["momentum"].default
+    else:
+        if not 0.0 <= bn_momentum <= 1.0:
+            raise ValueError(f"bn_momentum must be in [0, 1] (Keras convention), got {bn_momentum}")
+        momentum = 1.0 - bn_momentum
+    eps = params["eps"].default if bn_epsilon is None else bn_epsilon
+    if eps <= 0:
+        raise ValueError(f"bn_epsilon must be > 0, got {eps}")
+    return functools.partial(nn.BatchNorm2d, momentum=momentum, eps=eps)
+
+
+class ResNet(nn.Module):
+    """torchvision's ResNet with the stem and widths taken from a `ResNetSpec`.
+
+    torchvision's class hard-codes a 7x7 stem and 64..512 widths, so the tiny CPU
+    model needs this small re-statement; `_make_layer` and the init follow it line
+    for line.
+    """
+
+    def __init__(self, spec: ResNetSpec, num_classes: int, norm_layer):
+        super().__init__()
+        block = _BLOCKS[spec.block]
+        self.spec = spec
+        self._norm_layer = norm_layer
+        self.inplanes = spec.stem_width
+        if spec.stem == "imagenet":
+            self.conv1 = nn.Conv2d(3, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
+        elif spec.stem == "small":
+            self.conv1 = nn.Conv2d(3, self.inplanes, kernel_size=3, stride=1, padding=1, bias=False)
+        else:
+            raise ValueError(f"unknown stem {spec.stem!r}")
+        self.bn1 = norm_layer(self.inplanes)
+        self.relu = nn.ReLU(inplace=True)
+        # The small stem has no pool; Identity keeps forward() one code path and adds no keys.
+        self.maxpool = (nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+                        if spec.stem == "imagenet" else nn.Identity())
+        for k, (planes, blocks) in enumerate(zip(spec.widths, spec.layers)):
+            setattr(self, f"layer{k + 1}", self._make_layer(block, planes, blocks, stride=1 if k == 0 else 2))
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(spec.feature_dim, num_classes)
+
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+
+    def _make_layer(self, block, planes: int, blocks: int, stride: int) -> nn.Sequential:
+        downsample = None
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = nn.Sequential(
+                conv1x1(self.inplanes, planes * block.expansion, stride),
+                self._norm_layer(planes * block.expansion),
+            )
+        layers = [block(self.inplanes, planes, stride, downsample, norm_layer=self._norm_layer)]
+        self.inplanes = planes * block.expansion
+        for _ in range(1, blocks):
+            layers.append(block(self.inplanes, planes, norm_layer=self._norm_layer))
+        return nn.Sequential(*layers)
+
+    @property
+    def stages(self) -> list[nn.Sequential]:
+        return [getattr(self, f"layer{k + 1}") for k in range(len(self.spec.layers))]
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Globally average-pooled features, the input of the `fc` head."""
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        for stage in self.stages:
+            x = stage(x)
+        return torch.flatten(self.avgpool(x), 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.forward_features(x))
+
+
+def build_model(arch: str, num_classes: int, bn_momentum: float | None = None,
+                bn_epsilon: float | None = None) -> ResNet:
+    """Build `arch` with a fresh `num_classes` head.
+
+    `bn_momentum` is in Keras' convention (fraction of the old running value kept);
+    None means torch's own default, read from the installed torch.
+    """
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    return ResNet(get_arch(arch), num_classes, _norm_layer(bn_momentum, bn_epsilon))
+
+
+def _is_canonical(module: nn.Module) -> bool:
+    return isinstance(module, (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d,
+                               nn.Linear, BasicBlock, Bottleneck))
+
+
+def layer_outputs(model: ResNet, x_nchw, training: bool = False) -> dict[str, np.ndarray]:
+    """Every conv, bn, pool, block and fc output by torchvision module name, NHWC numpy.
+
+    For divergence debugging: the keys match `tf_impl.models.layer_outputs`.  The
+    model's mode and running statistics are restored afterwards, so a train-mode
+    probe does not move the BN statistics.
+    """
+    outputs: dict[str, np.ndarray] = {}
+
+    def hook(name):
+        def record(_module, _inputs, out):
+            # Copy now: the in-place ReLU and `out += identity` overwrite bn outputs later.
+            arr = out.detach().cpu().numpy().copy()
+            if name == "avgpool":
+                arr = arr.reshape(arr.shape[0], -1)
+            elif arr.ndim == 4:
+                arr = arr.transpose(0, 2, 3, 1)
+            outputs[name] = arr
+        return record
+
+    x = torch.as_tensor(np.asarray(x_nchw) if not isinstance(x_nchw, torch.Tensor) else x_nchw)
+    x = x.to(next(model.parameters()).dtype)
+    modes = {m: m.training for m in model.modules()}
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules() if n and _is_canonical(m)]
+    try:
+        model.train(training)
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        model.load_state_dict(saved)
+        for m, mode in modes.items():
+            m.training = mode
+    return outputs
