@@ -71,6 +71,7 @@ class RunConfig:
     lr: float = 0.01
     lr_schedule: str = "constant"
     sgd_momentum: float = 0.9
+    head_epochs: int = 1                   # two_phase: epochs that train the head only
     augment: bool = True
     bn: BNConfig = field(default_factory=BNConfig)
     scenario: str = "custom"
@@ -155,6 +156,10 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
         bad("lr_schedule", run.lr_schedule, f"one of {_allowed(LR_SCHEDULES)}")
     if not _is_number(run.sgd_momentum) or not (0 <= run.sgd_momentum < 1):
         bad("sgd_momentum", run.sgd_momentum, "a number in [0, 1)")
+    if not _is_int(run.head_epochs) or run.head_epochs < 1:
+        bad("head_epochs", run.head_epochs, "an integer >= 1")
+    elif run.bn.freeze == "two_phase" and _is_int(run.epochs) and run.epochs <= run.head_epochs:
+        bad("epochs", run.epochs, f"two_phase needs more epochs than head_epochs ({run.head_epochs})")
     if not isinstance(run.augment, bool):
         bad("augment", run.augment, "true or false")
 

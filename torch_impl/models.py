@@ -118,6 +118,11 @@ def build_model(arch: str, num_classes: int, bn_momentum: float | None = None,
     return ResNet(get_arch(arch), num_classes, _norm_layer(bn_momentum, bn_epsilon))
 
 
+def canonical_layers(model: ResNet) -> dict[str, nn.Module]:
+    """torchvision module name -> module, for every conv, bn and the fc head."""
+    return {n: m for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d, nn.Linear))}
+
+
 def _is_canonical(module: nn.Module) -> bool:
     return isinstance(module, (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d,
                                nn.Linear, BasicBlock, Bottleneck))

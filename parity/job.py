@@ -1,0 +1,119 @@
+"""One fine-tuning job in one framework: from a job spec to a result dict.
+
+Runs inside a worker process (``parity.worker``). Everything framework-neutral
+-- data, fingerprint, starting weights, resolved knobs -- happens here, so the
+two sides are handed the same inputs by construction.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from parity import weights as canonical
+from parity.archs import get_arch
+from parity.config import RunConfig, run_from_dict
+from parity.data import DataError, Loader, load_dataset, make_loaders
+from parity.init import expected_shapes, init_head, init_network
+from parity.knobs import resolve_bn
+from parity.plan import TrainPlan
+from parity.results import SCHEMA, environment
+
+STATS_IMAGES = 512   # target images used to measure the true BN statistics each epoch
+
+PACKAGE_CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
+
+
+def default_checkpoint(arch: str) -> Path:
+    """Where the source-pretrained checkpoint of an architecture lives (shipped with the package)."""
+    return PACKAGE_CHECKPOINTS / f"{arch}_source.safetensors"
+
+
+def starting_weights(run: RunConfig, num_classes: int, seed: int) -> tuple[dict[str, np.ndarray], str]:
+    """Canonical tensors the job starts from (pretrained base + a numpy head) and the base's checksum."""
+    spec = get_arch(run.model)
+    if run.pretrained == "none":
+        tensors = init_network(spec, num_classes, seed)
+        return tensors, "scratch-" + canonical.checksum(tensors)
+    if run.pretrained == "imagenet":
+        raise canonical.CheckpointError(
+            "pretrained='imagenet' needs ImageNet weights converted to a canonical checkpoint; "
+            "pass its path as pretrained=PATH")
+    path = default_checkpoint(run.model) if run.pretrained == "source" else Path(run.pretrained)
+    if run.pretrained == "source" and not path.exists():
+        raise canonical.CheckpointError(f"no source-pretrained checkpoint at {path}; run `parity pretrain` first")
+    tensors, _recipe, digest = canonical.load_checkpoint(path)
+    base = {k: v for k, v in tensors.items() if not k.startswith("fc.")}
+    expected = {k: v for k, v in expected_shapes(spec, num_classes).items() if not k.startswith("fc.")}
+    canonical.check_compatible(expected, base)
+    base.update(init_head(seed, spec.feature_dim, num_classes))
+    return base, digest
+
+
+def make_plan(run: RunConfig, num_classes: int, seed: int, native: dict, framework: str) -> TrainPlan:
+    bn = resolve_bn(framework, run.bn.momentum, run.bn.epsilon, native)
+    return TrainPlan(
+        arch=run.model, num_classes=num_classes, image_size=run.image_size, seed=seed,
+        epochs=run.epochs, optimizer=run.optimizer, lr=run.lr, lr_schedule=run.lr_schedule,
+        sgd_momentum=run.sgd_momentum, bn_momentum=bn["bn_momentum"], bn_epsilon=bn["bn_epsilon"],
+        freeze=run.bn.freeze, reinject_momentum=run.bn.reinject_momentum,
+        head_epochs=run.head_epochs,
+    )
+
+
+def prepare(run: RunConfig, seed: int):
+    """Data and starting weights: identical for both frameworks given the same run and seed."""
+    ds = load_dataset(run.dataset, run.image_size, run.data_dir)
+    train, evaluation = make_loaders(ds, run.batch_size, seed, train_images=run.train_images,
+                                     steps_per_epoch=run.steps_per_epoch, augment=run.augment)
+    probe = Loader(ds.train_x[:STATS_IMAGES], ds.train_y[:STATS_IMAGES], 256, mean=ds.mean, std=ds.std,
+                   train=False, augment=False, prefetch=0)
+    stats_batches = list(probe.batches())
+    init, base_checksum = starting_weights(run, ds.num_classes, seed)
+    fingerprint = canonical.checksum({"train": np.frombuffer(train.fingerprint(run.epochs).encode(), np.uint8),
+                                      "eval": np.frombuffer(evaluation.fingerprint(1).encode(), np.uint8)})
+    return ds, train, evaluation, stats_batches, init, base_checksum, fingerprint
+
+
+def execute(job: dict, backend, progress=None) -> dict:
+    """Run one job with an already imported backend; returns the result dict (status ok)."""
+    run = run_from_dict(job["run"])
+    seed = int(job["seed"])
+    t0 = time.perf_counter()
+    threading = backend.configure(int(job.get("threads", 1)), seed)
+    ds, train, evaluation, stats_batches, init, base_checksum, fingerprint = prepare(run, seed)
+    native = backend.native_defaults()
+    plan = make_plan(run, ds.num_classes, seed, native, backend.NAME)
+    out = backend.fit(plan, init, train, evaluation, stats_batches, progress)
+    result = base_result(job)
+    result.update(
+        status="ok", error=None,
+        env={**environment(), **backend.versions(), **threading},
+        native_defaults=native, plan=plan.to_dict(),
+        data_fingerprint=fingerprint, dataset_digest=ds.digest,
+        pretrained_checksum=base_checksum, init_checksum=canonical.checksum(init),
+        final_weights_checksum=canonical.checksum(out["weights"]),
+        steps_per_epoch=len(train), history=out["history"], final=out["final"],
+        wall_s=round(time.perf_counter() - t0, 3),
+    )
+    return result
+
+
+def base_result(job: dict) -> dict:
+    run = job["run"]
+    return {
+        "schema": SCHEMA, "id": job["id"], "suite": job.get("suite"),
+        "scenario": run["scenario"], "variant": run["variant"], "dataset": run["dataset"],
+        "framework": job["framework"], "seed": job["seed"], "config": run,
+        "status": "failed", "error": None,
+    }
+
+
+def failed_result(job: dict, reason: str, **extra) -> dict:
+    result = base_result(job)
+    result.update(status="failed", error=reason, **extra)
+    return result
+
+
+__all__ = ["execute", "failed_result", "prepare", "starting_weights", "default_checkpoint", "DataError"]

@@ -1,0 +1,78 @@
+"""What a trainer is asked to do, resolved and framework-neutral.
+
+``parity.job`` turns a RunConfig plus a framework's native defaults into a
+TrainPlan; ``tf_impl.train.fit`` and ``torch_impl.train.fit`` take the same plan
+and must treat it the same way. Anything a framework decides for itself
+(native momentum, epsilon) is already resolved here, so the result file
+records exactly what ran.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+class Diverged(RuntimeError):
+    """Training produced a non-finite loss: the job fails with this reason."""
+
+
+@dataclass
+class TrainPlan:
+    arch: str
+    num_classes: int
+    image_size: int
+    seed: int
+    epochs: int
+    optimizer: str             # sgd | adam
+    lr: float
+    lr_schedule: str           # constant | cosine
+    sgd_momentum: float
+    bn_momentum: float         # Keras convention, resolved (native or matched)
+    bn_epsilon: float
+    freeze: str                # none | frozen_bn_inference | frozen_bn_batchstats | two_phase
+    reinject_momentum: float | None = None
+    head_epochs: int = 1       # two_phase: epochs with the base frozen
+    finetune_lr_factor: float = 0.1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def phases(self) -> list[tuple[str, int, float]]:
+        """(phase name, epochs, base lr): two_phase trains the head, then everything at lr/10."""
+        if self.freeze == "two_phase":
+            head = min(self.head_epochs, self.epochs - 1)
+            return [("head", head, self.lr), ("finetune", self.epochs - head, self.lr * self.finetune_lr_factor)]
+        return [("train", self.epochs, self.lr)]
+
+
+def lr_at(base_lr: float, schedule: str, step: int, total_steps: int) -> float:
+    """Learning rate for a step; both trainers set it explicitly so schedules match exactly."""
+    if schedule == "cosine" and total_steps > 0:
+        return base_lr * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
+    return base_lr
+
+
+def bn_distance(running_mean, running_var, true_mean, true_var, eps: float = 1e-5) -> tuple[float, float]:
+    """How far a BN layer's running statistics are from the data's true ones.
+
+    Mean: |running - true| in units of the true standard deviation, averaged
+    over channels. Variance: |log(running / true)| averaged over channels.
+    """
+    rm, rv, tm, tv = (np.asarray(a, np.float64) for a in (running_mean, running_var, true_mean, true_var))
+    mean_dist = float(np.mean(np.abs(rm - tm) / np.sqrt(tv + eps)))
+    var_dist = float(np.mean(np.abs(np.log((rv + eps) / (tv + eps)))))
+    return mean_dist, var_dist
+
+
+def summarize_bn_lag(running: dict, true: dict) -> dict:
+    """Per-layer and averaged distances; the history records both."""
+    layers = {name: bn_distance(*running[name], *true[name]) for name in true}
+    if not layers:
+        return {"bn_mean_dist": None, "bn_var_dist": None, "bn_layers": {}}
+    return {
+        "bn_mean_dist": float(np.mean([v[0] for v in layers.values()])),
+        "bn_var_dist": float(np.mean([v[1] for v in layers.values()])),
+        "bn_layers": {k: [round(v[0], 5), round(v[1], 5)] for k, v in layers.items()},
+    }

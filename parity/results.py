@@ -1,0 +1,111 @@
+"""Result files: the schema, atomic writes, validated reads, the environment fingerprint.
+
+A job file is written once, atomically (temporary file + rename), so a crash or
+Ctrl-C never leaves half a result; a file that does not parse or has another
+schema is reported as such and never silently used.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+
+SCHEMA = 1
+JOB_KEYS = ("schema", "id", "scenario", "variant", "dataset", "framework", "seed", "status")
+
+
+class ResultError(ValueError):
+    """A result file that cannot be used; one line naming the file and the cause."""
+
+
+def write_json_atomic(path: str | os.PathLike, obj) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=1, sort_keys=False, default=_jsonable)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _jsonable(o):
+    try:
+        import numpy as np
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def read_job(path: str | os.PathLike) -> dict:
+    """Load and validate one job file; ResultError if it is truncated, foreign or of another schema."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultError(f"{path}: no such result file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ResultError(f"{path}: not a complete JSON result ({e.__class__.__name__}: {e})") from None
+    if not isinstance(data, dict):
+        raise ResultError(f"{path}: not a job result (expected a JSON object)")
+    if data.get("schema") != SCHEMA:
+        raise ResultError(f"{path}: result schema {data.get('schema')!r}, this parity reads schema {SCHEMA}")
+    missing = [k for k in JOB_KEYS if k not in data]
+    if missing:
+        raise ResultError(f"{path}: not a job result (missing {', '.join(missing)})")
+    if data["status"] == "ok" and "final" not in data:
+        raise ResultError(f"{path}: status ok but no final metrics")
+    return data
+
+
+def git_commit() -> str | None:
+    try:
+        here = Path(__file__).resolve().parent.parent
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment() -> dict:
+    """Framework-neutral facts about the machine; workers add framework versions."""
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "commit": git_commit(),
+    }

@@ -1,0 +1,43 @@
+"""What the runner needs from Keras/TensorFlow: versions, native defaults, threads, determinism, fit.
+
+Mirrors ``torch_impl/backend.py``; ``parity.backend.load(name)`` imports one of them
+inside a worker process, never both.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tf_impl import models  # noqa: E402
+from tf_impl.train import fit  # noqa: E402,F401  (the backend's entry point)
+
+NAME = "tf"
+_configured: dict = {}
+
+
+def versions() -> dict[str, str]:
+    return {"tensorflow": tf.__version__, "keras": keras.__version__}
+
+
+def native_defaults() -> dict[str, float]:
+    """Installed defaults in the config's conventions (BN momentum = fraction of the old value kept)."""
+    bn = models.native_bn_defaults()
+    adam = inspect.signature(keras.optimizers.Adam).parameters
+    return {"bn_momentum": bn["momentum"], "bn_epsilon": bn["epsilon"], "adam_epsilon": adam["epsilon"].default}
+
+
+def configure(threads: int, seed: int) -> dict:
+    """Pin threads and make every op deterministic; returns what was set, for the result file."""
+    if not _configured:  # TF accepts thread settings only before its runtime starts
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        tf.config.experimental.enable_op_determinism()
+        _configured.update(threads=threads)
+    keras.utils.set_random_seed(seed)
+    return {"intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(), "deterministic": True}

@@ -1,0 +1,158 @@
+"""The mirrored ResNet family as a Keras 3 functional model (NHWC).
+
+The same network as `torch_impl.models`, layer for layer.  Keras 3 accepts dots in
+layer names (and in weight paths, .weights.h5 and .keras files), so every conv, bn,
+block and head layer is named by its torchvision module name ("layer1.0.conv1"):
+weights code and divergence reports need no name translation.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import re
+
+import numpy as np
+import keras
+from keras import layers
+
+from parity.archs import ResNetSpec, get_arch
+
+_BLOCK_NAME = re.compile(r"^layer\d+\.\d+$")
+_CANONICAL_TYPES = (layers.Conv2D, layers.BatchNormalization, layers.Dense)
+_OUTPUT_TYPES = _CANONICAL_TYPES + (layers.MaxPooling2D, layers.GlobalAveragePooling2D)
+
+
+def native_bn_defaults() -> dict[str, float]:
+    """Keras' own BatchNormalization defaults, read from the installed Keras."""
+    params = inspect.signature(layers.BatchNormalization).parameters
+    return {"momentum": params["momentum"].default, "epsilon": params["epsilon"].default}
+
+
+def _bn_settings(bn_momentum: float | None, bn_epsilon: float | None) -> dict[str, float]:
+    native = native_bn_defaults()
+    momentum = native["momentum"] if bn_momentum is None else bn_momentum
+    epsilon = native["epsilon"] if bn_epsilon is None else bn_epsilon
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"bn_momentum must be in [0, 1] (Keras convention), got {momentum}")
+    if epsilon <= 0:
+        raise ValueError(f"bn_epsilon must be > 0, got {epsilon}")
+    return {"momentum": momentum, "epsilon": epsilon}
+
+
+def _conv_init():
+    """torchvision's kaiming_normal_(mode="fan_out", relu); Keras' fan_out for HWIO is k*k*out too."""
+    return keras.initializers.VarianceScaling(scale=2.0, mode="fan_out", distribution="untruncated_normal")
+
+
+def _conv(x, filters: int, kernel: int, stride: int, name: str):
+    """torch's Conv2d(padding=k//2): explicit symmetric zero padding, then a 'valid' conv.
+
+    Keras' padding="same" pads more on the bottom/right for stride 2, which shifts the
+    sampling grid by one pixel against torch.
+    """
+    if kernel // 2:
+        x = layers.ZeroPadding2D(kernel // 2, name=f"{name}.pad")(x)
+    return layers.Conv2D(filters, kernel, strides=stride, padding="valid", use_bias=False,
+                         kernel_initializer=_conv_init(), name=name)(x)
+
+
+def _bn(x, name: str, bn: dict[str, float]):
+    return layers.BatchNormalization(axis=-1, name=name, **bn)(x)
+
+
+def _block(x, spec: ResNetSpec, in_planes: int, planes: int, stride: int, name: str, bn):
+    """torchvision's BasicBlock / Bottleneck (v1.5: stride on the 3x3 conv)."""
+    out_planes = planes * spec.expansion
+    if spec.block == "basic":
+        out = layers.ReLU(name=f"{name}.relu1")(_bn(_conv(x, planes, 3, stride, f"{name}.conv1"), f"{name}.bn1", bn))
+        out = _bn(_conv(out, planes, 3, 1, f"{name}.conv2"), f"{name}.bn2", bn)
+    else:
+        out = layers.ReLU(name=f"{name}.relu1")(_bn(_conv(x, planes, 1, 1, f"{name}.conv1"), f"{name}.bn1", bn))
+        out = layers.ReLU(name=f"{name}.relu2")(_bn(_conv(out, planes, 3, stride, f"{name}.conv2"), f"{name}.bn2", bn))
+        out = _bn(_conv(out, out_planes, 1, 1, f"{name}.conv3"), f"{name}.bn3", bn)
+    identity = x
+    if stride != 1 or in_planes != out_planes:
+        identity = _bn(_conv(x, out_planes, 1, stride, f"{name}.downsample.0"), f"{name}.downsample.1", bn)
+    out = layers.Add(name=f"{name}.add")([out, identity])
+    # The block's output carries the block's own name, like torch's module output.
+    return layers.ReLU(name=name)(out)
+
+
+def _build_base(spec: ResNetSpec, image_size: int, bn: dict[str, float]) -> keras.Model:
+    inputs = keras.Input((image_size, image_size, 3), name="base_input")
+    if spec.stem == "imagenet":
+        x = _conv(inputs, spec.stem_width, 7, 2, "conv1")
+    elif spec.stem == "small":
+        x = _conv(inputs, spec.stem_width, 3, 1, "conv1")
+    else:
+        raise ValueError(f"unknown stem {spec.stem!r}")
+    x = layers.ReLU(name="relu")(_bn(x, "bn1", bn))
+    if spec.stem == "imagenet":
+        # torch pads the max-pool with -inf; zeros are equivalent here because the input
+        # is post-ReLU (>= 0) and every 3x3 window holds at least one real pixel.
+        x = layers.ZeroPadding2D(1, name="maxpool.pad")(x)
+        x = layers.MaxPooling2D(3, strides=2, padding="valid", name="maxpool")(x)
+    in_planes = spec.stem_width
+    for k, (planes, blocks) in enumerate(zip(spec.widths, spec.layers)):
+        for i in range(blocks):
+            stride = 2 if (k > 0 and i == 0) else 1
+            x = _block(x, spec, in_planes, planes, stride, f"layer{k + 1}.{i}", bn)
+            in_planes = planes * spec.expansion
+    features = layers.GlobalAveragePooling2D(name="avgpool")(x)
+    return keras.Model(inputs, features, name="base")
+
+
+def build_model(arch: str, num_classes: int, image_size: int, bn_momentum: float | None = None,
+                bn_epsilon: float | None = None, base_training: bool | None = None) -> keras.Model:
+    """Input -> `base` (nested model, pooled features) -> Dense head "fc".
+
+    The nesting is what the Keras transfer-learning recipe freezes:
+    `model.get_layer("base").trainable = False` and `base(x, training=False)`.
+    `bn_momentum` is Keras' own convention; None means Keras' default, read from
+    the installed Keras.  Conv and head init mirror torch's so both start from
+    the same distributions.
+    """
+    spec = get_arch(arch)
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    if image_size < spec.min_image_size:
+        raise ValueError(f"{arch} needs image_size >= {spec.min_image_size}, got {image_size}")
+    base = _build_base(spec, image_size, _bn_settings(bn_momentum, bn_epsilon))
+    inputs = keras.Input((image_size, image_size, 3), name="image")
+    features = base(inputs, training=base_training)
+    bound = 1.0 / math.sqrt(spec.feature_dim)  # torch nn.Linear's default init
+    logits = layers.Dense(
+        num_classes, name="fc",
+        kernel_initializer=keras.initializers.VarianceScaling(scale=1.0 / 3.0, mode="fan_in", distribution="uniform"),
+        bias_initializer=keras.initializers.RandomUniform(-bound, bound),
+    )(features)
+    return keras.Model(inputs, logits, name=arch)
+
+
+def canonical_layers(model: keras.Model) -> dict[str, layers.Layer]:
+    """torchvision module name -> Keras layer, for every conv, bn and the fc head."""
+    found = {layer.name: layer for layer in model.get_layer("base").layers if isinstance(layer, _CANONICAL_TYPES)}
+    found["fc"] = model.get_layer("fc")
+    return found
+
+
+def layer_outputs(model: keras.Model, x_nhwc, training: bool = False) -> dict[str, np.ndarray]:
+    """Every conv, bn, pool, block and fc output by torchvision module name, NHWC numpy.
+
+    Runs `base`'s own layers, so `training` applies regardless of how the outer model
+    calls base.  BN moving statistics are restored afterwards: a train-mode probe
+    does not move them.
+    """
+    base = model.get_layer("base")
+    names = [layer.name for layer in base.layers
+             if isinstance(layer, _OUTPUT_TYPES) or _BLOCK_NAME.match(layer.name)]
+    probe = keras.Model(base.input, [base.get_layer(n).output for n in names])
+    saved = [v.numpy() for v in base.non_trainable_variables]
+    try:
+        values = probe(np.asarray(x_nhwc, dtype="float32"), training=training)
+    finally:
+        for v, s in zip(base.non_trainable_variables, saved):
+            v.assign(s)
+    outputs = {n: keras.ops.convert_to_numpy(v) for n, v in zip(names, values)}
+    outputs["fc"] = keras.ops.convert_to_numpy(model.get_layer("fc")(outputs["avgpool"]))
+    return outputs

@@ -1,0 +1,205 @@
+"""Fine-tuning in Keras 3 (TensorFlow backend): a tf.function step with GradientTape.
+
+Mirrors ``torch_impl/train.py`` function for function. Freezing uses Keras'
+own mechanisms: ``base.trainable = False`` puts its BN layers in inference
+mode, and the base is called as ``base(x, training=False)`` so BN stays in
+inference mode after unfreezing (the Keras transfer-learning guide's recipe).
+``frozen_bn_batchstats`` -- the pre-TF2 Keras behaviour -- keeps the base
+trainable (so BN uses and updates batch statistics) and leaves its weights
+out of the optimizer.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Callable, Iterable
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import keras  # noqa: E402
+
+from parity.plan import Diverged, TrainPlan, lr_at, summarize_bn_lag  # noqa: E402
+from tf_impl import models, weights  # noqa: E402
+
+
+def to_tensor(x: np.ndarray) -> tf.Tensor:
+    """Shared-loader batch (already NHWC float32) -> tensor; no layout change for Keras."""
+    return tf.convert_to_tensor(x)
+
+
+def bn_layers(model: keras.Model) -> dict[str, keras.layers.BatchNormalization]:
+    return {name: layer for name, layer in models.canonical_layers(model).items()
+            if isinstance(layer, keras.layers.BatchNormalization)}
+
+
+def base_variables(model: keras.Model) -> list:
+    return list(model.get_layer("base").trainable_variables)
+
+
+def reinject_bn(model: keras.Model, plan: TrainPlan, momentum: float) -> keras.Model:
+    """The article's fix: rebuild the base with new BN layers of another momentum, keeping all weights."""
+    state = weights.to_canonical(model)
+    rebuilt = models.build_model(plan.arch, plan.num_classes, plan.image_size, bn_momentum=momentum,
+                                 bn_epsilon=plan.bn_epsilon, base_training=_base_training(plan))
+    weights.from_canonical(rebuilt, state)
+    return rebuilt
+
+
+def _base_training(plan: TrainPlan) -> bool | None:
+    """Keras' recipe calls the base with training=False when BN must stay in inference mode."""
+    return False if plan.freeze in ("frozen_bn_inference", "two_phase") else None
+
+
+def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> keras.Model:
+    """The network with the plan's BN settings, loaded from the canonical tensors."""
+    model = models.build_model(plan.arch, plan.num_classes, plan.image_size, bn_momentum=plan.bn_momentum,
+                               bn_epsilon=plan.bn_epsilon, base_training=_base_training(plan))
+    weights.from_canonical(model, init)
+    if plan.reinject_momentum is not None:
+        model = reinject_bn(model, plan, plan.reinject_momentum)
+    return model
+
+
+def configure_phase(model: keras.Model, plan: TrainPlan, phase: str) -> tuple[list, bool]:
+    """Which variables train and whether BN runs in inference mode, per freeze mode and phase."""
+    freeze = plan.freeze
+    base = model.get_layer("base")
+    head = model.get_layer("fc")
+    if freeze == "frozen_bn_inference" or (freeze == "two_phase" and phase == "head"):
+        base.trainable = False            # Keras: also switches its BN layers to inference mode
+        return list(head.trainable_variables), True
+    base.trainable = True
+    if freeze == "frozen_bn_batchstats":
+        return list(head.trainable_variables), False
+    return list(model.trainable_variables), freeze == "two_phase"
+
+
+def make_optimizer(plan: TrainPlan, lr: float) -> keras.optimizers.Optimizer:
+    if plan.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=lr, momentum=plan.sgd_momentum)
+    return keras.optimizers.Adam(learning_rate=lr)
+
+
+def make_train_step(model: keras.Model, optimizer, variables: list):
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    @tf.function
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            loss = loss_fn(y, logits)
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+        return loss, logits
+
+    return train_step
+
+
+def train_one_epoch(train_step, optimizer, batches: Iterable, *, base_lr: float, schedule: str,
+                    step0: int, total_steps: int) -> dict:
+    loss_sum, correct, seen, step = 0.0, 0, 0, step0
+    for x, y in batches:
+        optimizer.learning_rate.assign(lr_at(base_lr, schedule, step, total_steps))
+        loss, logits = train_step(to_tensor(x), tf.convert_to_tensor(y))
+        loss = float(loss)
+        if not np.isfinite(loss):
+            raise Diverged(f"non-finite training loss at step {step}")
+        n = len(y)
+        loss_sum += loss * n
+        correct += int(np.sum(np.argmax(logits.numpy(), 1) == y))
+        seen += n
+        step += 1
+    return {"train_loss": loss_sum / max(seen, 1), "train_acc": 100.0 * correct / max(seen, 1), "steps": step - step0}
+
+
+def evaluate(model: keras.Model, batches: Iterable, predict=None) -> dict:
+    """Accuracy and loss with BN in inference mode (pass a traced ``predict`` to reuse it)."""
+    loss_sum, correct, seen = 0.0, 0, 0
+    predict = predict or make_predict(model)
+    for x, y in batches:
+        logits = predict(to_tensor(x)).numpy()
+        # log-softmax in float64 for the loss: the same figure torch's cross_entropy gives
+        z = logits.astype(np.float64) - logits.max(1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+        loss_sum += float(-logp[np.arange(len(y)), y].sum())
+        correct += int(np.sum(np.argmax(logits, 1) == y))
+        seen += len(y)
+    return {"eval_loss": loss_sum / seen, "eval_acc": 100.0 * correct / seen}
+
+
+def make_predict(model: keras.Model):
+    return tf.function(lambda x: model(x, training=False))
+
+
+def running_stats(model: keras.Model) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each BN layer's moving mean and variance (Keras keeps the biased variance)."""
+    return {n: (np.array(l.moving_mean), np.array(l.moving_variance)) for n, l in bn_layers(model).items()}
+
+
+def true_bn_stats(model: keras.Model, batches: list) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Population mean/variance of every BN layer's input on the target data.
+
+    The base runs with batch statistics (as PreciseBN does), so a layer's figure
+    does not depend on the lag of the layers before it; moving statistics are
+    saved and restored around the pass.
+    """
+    layers = bn_layers(model)
+    base = model.get_layer("base")
+    probe = keras.Model(base.inputs, [l.input for l in layers.values()])
+    saved = {n: (np.array(l.moving_mean), np.array(l.moving_variance)) for n, l in layers.items()}
+    was_trainable = base.trainable
+    base.trainable = True   # a frozen Keras BN ignores training=True; this pass needs batch statistics
+    sums = {n: [0.0, 0.0, 0] for n in layers}
+    try:
+        for x, _ in batches:
+            outs = probe(to_tensor(x), training=True)
+            for n, t in zip(layers, outs):
+                a = t.numpy().astype(np.float64)
+                s = sums[n]
+                s[0] = s[0] + a.sum(axis=(0, 1, 2))
+                s[1] = s[1] + (a * a).sum(axis=(0, 1, 2))
+                s[2] += a.size // a.shape[-1]
+    finally:
+        base.trainable = was_trainable
+        for n, l in layers.items():
+            l.moving_mean.assign(saved[n][0])
+            l.moving_variance.assign(saved[n][1])
+    out = {}
+    for n, (s1, s2, cnt) in sums.items():
+        mean = s1 / cnt
+        out[n] = (mean, np.maximum(s2 / cnt - mean * mean, 0))
+    return out
+
+
+def fit(plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader, stats_batches: list,
+        progress: Callable[[float], None] | None = None) -> dict:
+    """Fine-tune according to the plan; return per-epoch history, final metrics and final weights."""
+    model = build(plan, init)
+    history = []
+    total_epochs = plan.epochs
+    epoch = 0
+    t0 = time.perf_counter()
+    for phase, phase_epochs, phase_lr in plan.phases():
+        variables, _bn_inference = configure_phase(model, plan, phase)
+        optimizer = make_optimizer(plan, phase_lr)
+        train_step = make_train_step(model, optimizer, variables)
+        predict = make_predict(model)
+        total_steps = phase_epochs * len(train_loader)
+        step = 0
+        for _ in range(phase_epochs):
+            stats = train_one_epoch(train_step, optimizer, train_loader.batches(epoch), base_lr=phase_lr,
+                                    schedule=plan.lr_schedule, step0=step, total_steps=total_steps)
+            step += stats.pop("steps")
+            stats.update(evaluate(model, eval_loader.batches(0), predict))
+            if stats_batches:
+                stats.update(summarize_bn_lag(running_stats(model), true_bn_stats(model, stats_batches)))
+            stats.update(epoch=epoch + 1, phase=phase, lr=phase_lr, elapsed_s=round(time.perf_counter() - t0, 3))
+            history.append(stats)
+            epoch += 1
+            if progress:
+                progress(epoch / total_epochs)
+    final = {k: history[-1].get(k) for k in ("train_loss", "train_acc", "eval_loss", "eval_acc", "bn_mean_dist", "bn_var_dist")}
+    return {"history": history, "final": final, "weights": weights.to_canonical(model)}

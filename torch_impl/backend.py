@@ -1,0 +1,39 @@
+"""What the runner needs from PyTorch: versions, native defaults, threads, determinism, fit.
+
+Mirrors ``tf_impl/backend.py``; ``parity.backend.load(name)`` imports one of them
+inside a worker process, never both.
+"""
+from __future__ import annotations
+
+import inspect
+
+import torch
+import torchvision
+
+from torch_impl import models
+from torch_impl.train import fit  # noqa: F401  (the backend's entry point)
+
+NAME = "torch"
+
+
+def versions() -> dict[str, str]:
+    return {"torch": torch.__version__, "torchvision": torchvision.__version__}
+
+
+def native_defaults() -> dict[str, float]:
+    """Installed defaults in the config's conventions (BN momentum = fraction of the old value kept)."""
+    bn = models.native_bn_defaults()
+    adam = inspect.signature(torch.optim.Adam).parameters
+    return {"bn_momentum": bn["momentum"], "bn_epsilon": bn["epsilon"], "adam_epsilon": adam["eps"].default}
+
+
+def configure(threads: int, seed: int) -> dict:
+    """Pin threads and make every op deterministic; returns what was set, for the result file."""
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # can only be set once per process
+        pass
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    return {"intra_op_threads": torch.get_num_threads(), "deterministic": True}

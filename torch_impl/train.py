@@ -1,0 +1,188 @@
+"""Fine-tuning in PyTorch: a plain loop a reader can follow top to bottom.
+
+Mirrors ``tf_impl/train.py`` function for function. Freezing uses torch's own
+mechanisms: ``requires_grad_(False)`` stops gradients but NOT batch statistics;
+only ``module.eval()`` puts BN in inference mode, and ``model.train()`` undoes
+it, so ``set_train_mode`` re-applies it after every ``.train()``.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from parity.plan import Diverged, TrainPlan, lr_at, summarize_bn_lag
+from torch_impl import models, weights
+
+
+def to_tensor(x: np.ndarray) -> torch.Tensor:
+    """Shared-loader batch (NHWC float32) -> NCHW tensor; the only conversion torch needs."""
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+
+
+def bn_layers(model: nn.Module) -> dict[str, nn.modules.batchnorm._BatchNorm]:
+    return {n: m for n, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
+
+
+def base_parameters(model: nn.Module) -> list[nn.Parameter]:
+    return [p for n, p in model.named_parameters() if not n.startswith("fc.")]
+
+
+def reinject_bn(model: nn.Module, momentum_keras: float) -> nn.Module:
+    """The article's fix: replace every BN layer by a new one with another momentum, keeping its state."""
+    for name, bn in list(bn_layers(model).items()):
+        new = nn.BatchNorm2d(bn.num_features, eps=bn.eps, momentum=1.0 - momentum_keras)
+        new.load_state_dict(bn.state_dict())
+        parent = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
+        setattr(parent, name.rsplit(".", 1)[-1], new)
+    return model
+
+
+def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> nn.Module:
+    """The network with the plan's BN settings, loaded from the canonical tensors."""
+    model = models.build_model(plan.arch, plan.num_classes, bn_momentum=plan.bn_momentum,
+                               bn_epsilon=plan.bn_epsilon)
+    weights.from_canonical(model, init)
+    if plan.reinject_momentum is not None:
+        reinject_bn(model, plan.reinject_momentum)
+    return model
+
+
+def set_train_mode(model: nn.Module, bn_inference: bool) -> None:
+    """model.train(), then BN back to eval() when the freeze mode asks for inference-mode BN."""
+    model.train()
+    if bn_inference:
+        for bn in bn_layers(model).values():
+            bn.eval()
+
+
+def configure_phase(model: nn.Module, plan: TrainPlan, phase: str) -> tuple[list[nn.Parameter], bool]:
+    """Which parameters train and whether BN runs in inference mode, per freeze mode and phase."""
+    freeze = plan.freeze
+    base_frozen = freeze in ("frozen_bn_inference", "frozen_bn_batchstats") or (freeze == "two_phase" and phase == "head")
+    for p in base_parameters(model):
+        p.requires_grad_(not base_frozen)
+    bn_inference = freeze in ("frozen_bn_inference", "two_phase")
+    params = [p for p in model.parameters() if p.requires_grad]
+    return params, bn_inference
+
+
+def make_optimizer(plan: TrainPlan, params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
+    if plan.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=plan.sgd_momentum)
+    return torch.optim.Adam(params, lr=lr)
+
+
+def train_one_epoch(model, optimizer, batches: Iterable, bn_inference: bool, *, base_lr: float,
+                    schedule: str, step0: int, total_steps: int) -> dict:
+    set_train_mode(model, bn_inference)
+    loss_sum, correct, seen, step = 0.0, 0, 0, step0
+    for x, y in batches:
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(base_lr, schedule, step, total_steps)
+        xt, yt = to_tensor(x), torch.from_numpy(y)
+        logits = model(xt)
+        loss = F.cross_entropy(logits, yt)
+        if not torch.isfinite(loss):
+            raise Diverged(f"non-finite training loss at step {step}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        n = len(y)
+        loss_sum += float(loss) * n
+        correct += int((logits.argmax(1) == yt).sum())
+        seen += n
+        step += 1
+    return {"train_loss": loss_sum / max(seen, 1), "train_acc": 100.0 * correct / max(seen, 1), "steps": step - step0}
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, batches: Iterable) -> dict:
+    model.eval()
+    loss_sum, correct, seen = 0.0, 0, 0
+    for x, y in batches:
+        yt = torch.from_numpy(y)
+        logits = model(to_tensor(x))
+        loss_sum += float(F.cross_entropy(logits, yt, reduction="sum"))
+        correct += int((logits.argmax(1) == yt).sum())
+        seen += len(y)
+    return {"eval_loss": loss_sum / seen, "eval_acc": 100.0 * correct / seen}
+
+
+def running_stats(model: nn.Module) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each BN layer's running mean and variance as stored (torch keeps the unbiased variance)."""
+    return {n: (m.running_mean.numpy().copy(), m.running_var.numpy().copy()) for n, m in bn_layers(model).items()}
+
+
+@torch.no_grad()
+def true_bn_stats(model: nn.Module, batches: list) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Population mean/variance of every BN layer's input on the target data.
+
+    The network runs with batch statistics (as PreciseBN does) so a layer's
+    figure does not depend on the lag of the layers before it; running
+    statistics are saved and restored around the pass.
+    """
+    layers = bn_layers(model)
+    saved = {n: (m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone(), m.training)
+             for n, m in layers.items()}
+    sums: dict[str, list] = {n: [0.0, 0.0, 0] for n in layers}
+    hooks = []
+    for name, m in layers.items():
+        def hook(mod, inp, _out, name=name):
+            x = inp[0].double()
+            s = sums[name]
+            s[0] = s[0] + x.sum(dim=(0, 2, 3))
+            s[1] = s[1] + (x * x).sum(dim=(0, 2, 3))
+            s[2] += x.numel() // x.shape[1]
+        hooks.append(m.register_forward_hook(hook))
+    try:
+        for m in layers.values():
+            m.train()
+        for x, _ in batches:
+            model(to_tensor(x))
+    finally:
+        for h in hooks:
+            h.remove()
+        for n, m in layers.items():
+            rm, rv, nb, was_training = saved[n]
+            m.running_mean.copy_(rm); m.running_var.copy_(rv); m.num_batches_tracked.copy_(nb)
+            m.train(was_training)
+    out = {}
+    for n, (s1, s2, cnt) in sums.items():
+        mean = s1 / cnt
+        out[n] = (mean.numpy(), (s2 / cnt - mean * mean).clamp_min(0).numpy())
+    return out
+
+
+def fit(plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader, stats_batches: list,
+        progress: Callable[[float], None] | None = None) -> dict:
+    """Fine-tune according to the plan; return per-epoch history, final metrics and final weights."""
+    model = build(plan, init)
+    history = []
+    total_epochs = plan.epochs
+    epoch = 0
+    t0 = time.perf_counter()
+    for phase, phase_epochs, phase_lr in plan.phases():
+        params, bn_inference = configure_phase(model, plan, phase)
+        optimizer = make_optimizer(plan, params, phase_lr)
+        total_steps = phase_epochs * len(train_loader)
+        step = 0
+        for _ in range(phase_epochs):
+            stats = train_one_epoch(model, optimizer, train_loader.batches(epoch), bn_inference,
+                                    base_lr=phase_lr, schedule=plan.lr_schedule, step0=step,
+                                    total_steps=total_steps)
+            step += stats.pop("steps")
+            stats.update(evaluate(model, eval_loader.batches(0)))
+            if stats_batches:
+                stats.update(summarize_bn_lag(running_stats(model), true_bn_stats(model, stats_batches)))
+            stats.update(epoch=epoch + 1, phase=phase, lr=phase_lr, elapsed_s=round(time.perf_counter() - t0, 3))
+            history.append(stats)
+            epoch += 1
+            if progress:
+                progress(epoch / total_epochs)
+    final = {k: history[-1].get(k) for k in ("train_loss", "train_acc", "eval_loss", "eval_acc", "bn_mean_dist", "bn_var_dist")}
+    return {"history": history, "final": final, "weights": weights.to_canonical(model)}

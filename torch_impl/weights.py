@@ -1,0 +1,35 @@
+"""torch model <-> canonical tensors (see `parity.weights`).
+
+The canonical layout is torch's own, so this side only drops the BN batch
+counters on export and leaves them untouched on import.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from parity.weights import check_compatible, split_skipped
+
+_COUNTER = "num_batches_tracked"
+
+
+def _canonical_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in model.state_dict().items() if not k.endswith(_COUNTER)}
+
+
+def to_canonical(model: nn.Module) -> dict[str, np.ndarray]:
+    """float32 numpy copies of every parameter and BN statistic, torchvision names."""
+    return {k: v.detach().cpu().to(torch.float32).numpy().copy() for k, v in _canonical_state(model).items()}
+
+
+def from_canonical(model: nn.Module, tensors: dict[str, np.ndarray], skip: tuple[str, ...] = ()) -> None:
+    """Load canonical tensors in place; keys starting with a `skip` prefix keep the model's own values."""
+    state = _canonical_state(model)
+    kept, _ = split_skipped(state, skip)
+    given, _ = split_skipped(tensors, skip)
+    check_compatible({k: tuple(state[k].shape) for k in kept}, {k: tensors[k] for k in given})
+    with torch.no_grad():
+        for k in kept:
+            # state_dict() tensors share storage with the module, so copy_ loads in place.
+            state[k].copy_(torch.from_numpy(np.ascontiguousarray(tensors[k])).to(state[k].dtype))
