@@ -1,2 +1,200 @@
-def main():
-    raise SystemExit(0)
+"""``parity list | run | report | pretrain``: the suite's command line.
+
+Exit codes everywhere: 0 success, 1 a finding the command exists to report,
+2 bad input or usage (one line per problem on stderr, no traceback),
+130 interrupted (finished jobs are kept; ``--resume`` continues).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad input: the CLI prints the message (one line per problem) and exits 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, no usage dump
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def _err(msg: str) -> None:
+    print(f"parity: {msg}", file=sys.stderr)
+
+
+def cmd_list(args) -> int:
+    from parity.scenarios import SCENARIOS, SUITES
+
+    print("Scenarios (name, datasets: claim tested)")
+    for s in SCENARIOS.values():
+        print(f"  {s.name:<18} {','.join(s.datasets):<9} {s.claim}")
+    print("\nSuites (name: scenarios, seeds, budget)")
+    for s in SUITES.values():
+        budget = ", ".join(f"{k}={v}" for k, v in s.budget.items())
+        print(f"  {s.name:<6} {s.description}: {', '.join(s.scenarios)}; seeds {len(s.seeds)}; {budget}")
+    return EXIT_OK
+
+
+def _parse_frameworks(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in items if t not in ("tf", "torch")]
+    if bad or not items:
+        raise UsageError(f"--frameworks: {text!r} is not allowed -- a comma-separated list from tf, torch")
+    return items
+
+
+def load_suite(args):
+    from parity.config import ConfigError, apply_overrides, load_config_file, validate_suite
+    from parity.scenarios import SUITES, build_suite
+
+    if args.seeds is not None and args.seeds < 1:
+        raise UsageError(f"--seeds: {args.seeds} is not allowed -- an integer >= 1")
+    overrides = {"seeds": list(range(args.seeds)) if args.seeds else None,
+                 "frameworks": _parse_frameworks(args.frameworks)}
+    if bool(args.suite) == bool(args.config):
+        raise UsageError("run: give exactly one of --suite NAME or --config FILE")
+    try:
+        if args.suite:
+            if args.suite not in SUITES:
+                import difflib
+                close = difflib.get_close_matches(args.suite, list(SUITES), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise UsageError(f"--suite: unknown suite {args.suite!r}{hint}; allowed: {', '.join(SUITES)}")
+            suite = build_suite(args.suite)
+            apply_overrides(suite, overrides)
+            validate_suite(suite)
+            return suite
+        return load_config_file(args.config, overrides)
+    except ConfigError as e:
+        raise UsageError("\n".join(e.problems)) from None
+
+
+def _preflight(suite) -> None:
+    """Stop before any job starts when a dataset or checkpoint cannot be used."""
+    from parity import weights
+    from parity.data import DataError, load_dataset
+    from parity.job import default_checkpoint, starting_weights
+
+    problems = []
+    for run in suite.runs:
+        try:
+            ds = load_dataset(run.dataset, run.image_size, run.data_dir)
+            if run.train_images is not None and run.train_images > len(ds.train_x):
+                problems.append(f"train_images={run.train_images}: {run.dataset} has only {len(ds.train_x)}")
+            n = min(run.train_images or len(ds.train_x), len(ds.train_x))
+            if n < run.batch_size:
+                problems.append(f"batch_size={run.batch_size}: {run.dataset} has {n} training images, "
+                                "fewer than one batch")
+            if run.pretrained != "source" or default_checkpoint(run.model).exists():
+                starting_weights(run, ds.num_classes, suite.seeds[0])
+        except (DataError, weights.CheckpointError) as e:
+            problems.append(str(e))
+    if problems:
+        raise UsageError("\n".join(dict.fromkeys(problems)))
+
+
+def cmd_run(args) -> int:
+    from parity import report
+    from parity.runner import run_suite
+
+    suite = load_suite(args)
+    _preflight(suite)
+    out = Path(args.out or f"results/{suite.name}")
+    t0 = time.perf_counter()
+    summary = run_suite(suite, out, resume=args.resume, threads=args.threads, job_timeout=args.job_timeout)
+    table = report.write_report(out, suite.name)
+    print(report.terminal(table))
+    failed = sum(1 for r in table["rows"] if r["metric"] == "eval_acc" for _ in r["failed_jobs"])
+    print(f"\n{summary['ran']} job(s) run in {time.perf_counter() - t0:.0f}s "
+          f"({summary['threads']} thread(s) per framework); {failed} failed. "
+          f"Tables: {out}/parity.md, parity.csv, parity.json")
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    from parity import report
+
+    out = Path(args.dir)
+    if not (out / "jobs").is_dir():
+        raise UsageError(f"report: {out} has no jobs/ folder of results")
+    jobs, problems = report.load_jobs(out)
+    if not jobs:
+        raise UsageError(f"report: no readable job results in {out / 'jobs'}"
+                         + (f" ({problems[0]})" if problems else ""))
+    table = report.write_report(out)
+    print(report.terminal(table))
+    for p in problems:
+        _err(f"skipped unreadable result: {p}")
+    return EXIT_OK
+
+
+def cmd_pretrain(args) -> int:
+    from parity.job import default_checkpoint
+    from parity.pretrain import pretrain
+
+    out = Path(args.out) if args.out else default_checkpoint("resnet-tiny")
+    pretrain(out, threads=args.threads or (os.cpu_count() or 1),
+             log=lambda m: print(m, file=sys.stderr, flush=True))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="parity", description="BatchNorm parity between Keras 3 and PyTorch fine-tuning.")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    sub.add_parser("list", help="scenarios and suites, with the claim each tests").set_defaults(fn=cmd_list)
+
+    r = sub.add_parser("run", help="run a suite or a config file")
+    r.add_argument("--suite")
+    r.add_argument("--config")
+    r.add_argument("--out")
+    r.add_argument("--seeds", type=int, help="run seeds 0..N-1")
+    r.add_argument("--frameworks", help="comma-separated: tf,torch")
+    r.add_argument("--resume", action="store_true", help="keep finished jobs in --out, run the rest")
+    r.add_argument("--threads", type=int, help="threads per framework worker (default: cores / frameworks)")
+    r.add_argument("--job-timeout", type=float, default=1800.0, help="seconds before a job is failed")
+    r.set_defaults(fn=cmd_run)
+
+    rep = sub.add_parser("report", help="rebuild tables from DIR/jobs/")
+    rep.add_argument("dir")
+    rep.set_defaults(fn=cmd_report)
+
+    pre = sub.add_parser("pretrain", help="train the source-domain checkpoint")
+    pre.add_argument("--out")
+    pre.add_argument("--threads", type=int)
+    pre.set_defaults(fn=cmd_pretrain)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        args = build_parser().parse_args(argv)
+        if not getattr(args, "fn", None):
+            raise UsageError("parity: give a command: list, run, report or pretrain (see --help)")
+        return args.fn(args)
+    except UsageError as e:
+        for line in str(e).splitlines():
+            print(line if line.startswith("parity") else f"parity: {line}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        _err("interrupted: finished jobs are kept; rerun with --resume to finish the suite")
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

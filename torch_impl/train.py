@@ -93,7 +93,7 @@ def train_one_epoch(model, optimizer, batches: Iterable, bn_inference: bool, *, 
         loss.backward()
         optimizer.step()
         n = len(y)
-        loss_sum += float(loss) * n
+        loss_sum += loss.item() * n
         correct += int((logits.argmax(1) == yt).sum())
         seen += n
         step += 1
@@ -172,10 +172,14 @@ def fit(plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader,
         total_steps = phase_epochs * len(train_loader)
         step = 0
         for _ in range(phase_epochs):
+            before = running_stats(model)
             stats = train_one_epoch(model, optimizer, train_loader.batches(epoch), bn_inference,
                                     base_lr=phase_lr, schedule=plan.lr_schedule, step0=step,
                                     total_steps=total_steps)
             step += stats.pop("steps")
+            # Did BN move its running statistics this epoch? (freezing should stop it)
+            stats["bn_updated"] = any(not np.array_equal(a[0], b[0]) for a, b in
+                                      zip(before.values(), running_stats(model).values()))
             stats.update(evaluate(model, eval_loader.batches(0)))
             if stats_batches:
                 stats.update(summarize_bn_lag(running_stats(model), true_bn_stats(model, stats_batches)))

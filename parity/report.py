@@ -1,0 +1,207 @@
+"""Aggregate job files into the parity table: parity.md, parity.csv, parity.json and the terminal.
+
+Rows are (scenario, dataset, variant, metric). A row compares TF and torch
+only where every seed saw the same data and started from the same weights
+(fingerprints and checksums recorded by each job); otherwise the row says why
+it refuses. Failed jobs are listed and never counted as results.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from parity import stats
+from parity.results import ResultError, read_job, write_json_atomic, write_text_atomic
+from parity.scenarios import claim_of
+
+METRICS = ("eval_acc", "train_acc", "eval_loss")
+TABLE_SCHEMA = 1
+
+
+def load_jobs(out_dir: str | Path) -> tuple[list[dict], list[str]]:
+    """Every readable job file in DIR/jobs, and one line per unreadable one."""
+    jobs, problems = [], []
+    for path in sorted(Path(out_dir, "jobs").glob("*.json")):
+        try:
+            jobs.append(read_job(path))
+        except ResultError as e:
+            problems.append(str(e))
+    return jobs, problems
+
+
+def _mismatch(tf_jobs: dict, torch_jobs: dict) -> str | None:
+    for seed in sorted(set(tf_jobs) & set(torch_jobs)):
+        a, b = tf_jobs[seed], torch_jobs[seed]
+        for key, what in (("data_fingerprint", "data fingerprints"), ("init_checksum", "starting weights")):
+            if a.get(key) != b.get(key):
+                return f"{what} differ for seed {seed} (tf {a.get(key)} vs torch {b.get(key)}): not compared"
+    return None
+
+
+def build_rows(jobs: list[dict]) -> list[dict]:
+    groups: dict[tuple, dict[str, dict[int, dict]]] = defaultdict(lambda: {"tf": {}, "torch": {}})
+    failed: dict[tuple, list[str]] = defaultdict(list)
+    order: list[tuple] = []
+    for job in jobs:
+        key = (job["scenario"], job["dataset"], job["variant"])
+        if key not in groups:
+            order.append(key)
+        side = groups[key]
+        if job["status"] == "ok":
+            side.setdefault(job["framework"], {})[job["seed"]] = job
+        else:
+            failed[key].append(f"{job['framework']} seed {job['seed']}: {job.get('error')}")
+    rows = []
+    for key in order:
+        scenario, dataset, variant = key
+        sides = groups[key]
+        tf_jobs, torch_jobs = sides.get("tf", {}), sides.get("torch", {})
+        note = _mismatch(tf_jobs, torch_jobs)
+        for metric in METRICS:
+            tf_vals = {s: j["final"].get(metric) for s, j in tf_jobs.items()}
+            torch_vals = {s: j["final"].get(metric) for s, j in torch_jobs.items()}
+            tf_sum, torch_sum = stats.summarize(list(tf_vals.values())), stats.summarize(list(torch_vals.values()))
+            g = None if note else stats.gap(tf_vals, torch_vals)
+            if note or g is None:
+                verdict = "failed"
+            else:
+                tol = stats.PARITY_TOLERANCE_PP if metric.endswith("_acc") else 0.05
+                verdict = stats.verdict(g, tol)
+            rows.append({
+                "scenario": scenario, "dataset": dataset, "variant": variant, "metric": metric,
+                "tf": tf_sum.to_dict() if tf_sum else None,
+                "torch": torch_sum.to_dict() if torch_sum else None,
+                "gap": {k: v for k, v in g.to_dict().items() if k != "n"} if g else None,
+                "verdict": verdict,
+                "failed_jobs": failed.get(key, []),
+                "note": note or ("" if tf_sum and torch_sum else "one framework has no successful job"),
+            })
+    return rows
+
+
+def _cell(s: dict | None, digits: int = 1) -> str:
+    if not s:
+        return "—"
+    return f"{s['mean']:.{digits}f} [{s['ci_low']:.{digits}f}, {s['ci_high']:.{digits}f}]"
+
+
+def _gap_cell(g: dict | None, digits: int = 1) -> str:
+    if not g:
+        return "—"
+    return f"{g['mean']:+.{digits}f} [{g['ci_low']:+.{digits}f}, {g['ci_high']:+.{digits}f}]"
+
+
+def _n(row) -> str:
+    return f"{(row['tf'] or {}).get('n', 0)}/{(row['torch'] or {}).get('n', 0)}"
+
+
+def markdown(table: dict) -> str:
+    rows = table["rows"]
+    env = table.get("env", {})
+    out = [f"# bn-parity: {table['suite']} suite", ""]
+    out.append("Eval accuracy (%) after fine-tuning: mean [95% CI] over seeds; gap = TF − torch in "
+               "percentage points with its paired 95% CI.")
+    out.append("")
+    for metric, title, digits in (("eval_acc", "Eval accuracy (%)", 1), ("train_acc", "Train accuracy (%)", 1),
+                                  ("eval_loss", "Eval loss", 3)):
+        sel = [r for r in rows if r["metric"] == metric]
+        if not sel:
+            continue
+        out += [f"## {title}", "", "| scenario | dataset | variant | TF | torch | gap (TF − torch) | n tf/torch | verdict |",
+                "|---|---|---|---|---|---|---|---|"]
+        for r in sel:
+            verdict = f"**{r['verdict']}**" if r["verdict"] == "gap" else r["verdict"]
+            out.append(f"| {r['scenario']} | {r['dataset']} | {r['variant']} | {_cell(r['tf'], digits)} | "
+                       f"{_cell(r['torch'], digits)} | {_gap_cell(r['gap'], digits)} | {_n(r)} | {verdict} |")
+        out.append("")
+    notes = [(r, r["note"]) for r in rows if r["metric"] == "eval_acc" and r["note"]]
+    failed = [(r, f) for r in rows if r["metric"] == "eval_acc" for f in r["failed_jobs"]]
+    if notes or failed or table.get("unreadable"):
+        out += ["## Problems", ""]
+        out += [f"- {r['scenario']} / {r['dataset']} / {r['variant']}: {n}" for r, n in notes]
+        out += [f"- failed job, {r['scenario']} / {r['dataset']} / {r['variant']}: {f}" for r, f in failed]
+        out += [f"- unreadable result file: {u}" for u in table.get("unreadable", [])]
+        out.append("")
+    out += ["## Scenarios", ""]
+    for sc in dict.fromkeys(r["scenario"] for r in rows):
+        out.append(f"- **{sc}**: {claim_of(sc)}")
+    out += ["", "## Environment", ""]
+    for side in ("tf", "torch"):
+        if env.get(side):
+            out.append(f"- {side}: " + ", ".join(f"{k} {v}" for k, v in env[side].items()))
+    if env.get("machine"):
+        out.append("- machine: " + ", ".join(f"{k} {v}" for k, v in env["machine"].items()))
+    out.append("")
+    out.append("Verdicts: **gap** = the CI excludes 0; parity = the CI includes 0 and |gap| <= "
+               f"{stats.PARITY_TOLERANCE_PP:g} pp (0.05 for loss); inconclusive = neither; failed = no comparison.")
+    return "\n".join(out) + "\n"
+
+
+def to_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["scenario", "dataset", "variant", "metric", "tf_mean", "tf_ci_low", "tf_ci_high", "tf_n",
+                "torch_mean", "torch_ci_low", "torch_ci_high", "torch_n", "gap_mean", "gap_ci_low",
+                "gap_ci_high", "verdict", "note"])
+    for r in rows:
+        t, p, g = r["tf"] or {}, r["torch"] or {}, r["gap"] or {}
+        w.writerow([r["scenario"], r["dataset"], r["variant"], r["metric"],
+                    t.get("mean"), t.get("ci_low"), t.get("ci_high"), t.get("n"),
+                    p.get("mean"), p.get("ci_low"), p.get("ci_high"), p.get("n"),
+                    g.get("mean"), g.get("ci_low"), g.get("ci_high"), r["verdict"], r["note"]])
+    return buf.getvalue()
+
+
+def terminal(table: dict) -> str:
+    rows = [r for r in table["rows"] if r["metric"] == "eval_acc"]
+    head = ("scenario", "dataset", "variant", "TF eval %", "torch eval %", "gap pp [95% CI]", "n", "verdict")
+    body = [(r["scenario"], r["dataset"], r["variant"], _cell(r["tf"]), _cell(r["torch"]), _gap_cell(r["gap"]),
+             _n(r), r["verdict"]) for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
+    return "\n".join([line(head), line(["-" * w for w in widths])] + [line(b) for b in body])
+
+
+def environment_of(jobs: list[dict]) -> dict:
+    env: dict = {}
+    for job in jobs:
+        if job["status"] != "ok":
+            continue
+        e = job.get("env", {})
+        side = {k: e[k] for k in ("tensorflow", "keras", "torch", "torchvision", "intra_op_threads") if k in e}
+        env.setdefault(job["framework"], side)
+        env.setdefault("machine", {k: e[k] for k in ("cpu", "cpu_count", "python", "platform", "commit") if k in e})
+    return env
+
+
+def write_report(out_dir: str | Path, suite: str | None = None) -> dict:
+    """Rebuild the tables from DIR/jobs; returns the table (the parity.json content)."""
+    out_dir = Path(out_dir)
+    jobs, problems = load_jobs(out_dir)
+    if suite is None:
+        suite = next((j.get("suite") for j in jobs if j.get("suite")), out_dir.name)
+    table = {"schema": TABLE_SCHEMA, "suite": suite, "env": environment_of(jobs), "rows": build_rows(jobs),
+             "unreadable": problems}
+    write_json_atomic(out_dir / "parity.json", table)
+    write_text_atomic(out_dir / "parity.csv", to_csv(table["rows"]))
+    write_text_atomic(out_dir / "parity.md", markdown(table))
+    return table
+
+
+def read_table(path: str | Path) -> dict:
+    """Load a parity.json (or the one inside a folder), validated; ResultError on any problem."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "parity.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultError(f"{path}: no such results table") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ResultError(f"{path}: not a complete JSON table ({e})") from None
+    if not isinstance(data, dict) or data.get("schema") != TABLE_SCHEMA or not isinstance(data.get("rows"), list):
+        raise ResultError(f"{path}: not a parity table of schema {TABLE_SCHEMA}")
+    return data

@@ -1,0 +1,268 @@
+"""Job matrix -> one worker process per framework -> one result file per job.
+
+TF and torch never share a process: each framework gets a worker of its own
+(``parity.worker``), both run side by side with the same thread count, and a
+worker that crashes, hangs past the job timeout or is killed costs one job --
+recorded as failed with its reason -- and is replaced for the rest. Result
+files are written atomically, so ``--resume`` can trust every file that
+parses and reruns the rest.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from parity.config import RunConfig, SuiteConfig, run_to_dict
+from parity.job import default_checkpoint, failed_result
+from parity.results import ResultError, read_job, write_json_atomic
+
+DEFAULT_JOB_TIMEOUT_S = 1800
+
+
+@dataclass
+class Job:
+    id: str
+    framework: str
+    seed: int
+    run: RunConfig
+    path: Path
+
+    def spec(self, suite: str) -> dict:
+        return {"id": self.id, "framework": self.framework, "seed": self.seed, "suite": suite,
+                "run": run_to_dict(self.run), "path": str(self.path)}
+
+    def label(self) -> str:
+        return f"{self.framework:<5} {self.run.scenario}/{self.run.dataset}/{self.run.variant} seed {self.seed}"
+
+
+def expand(suite: SuiteConfig, out_dir: Path) -> list[Job]:
+    """scenario x dataset x variant (the suite's runs) x seed x framework, in a stable order."""
+    jobs = []
+    for run in suite.runs:
+        for seed in suite.seeds:
+            for fw in suite.frameworks:
+                jid = f"{run.key()}__{fw}__s{seed}"
+                jobs.append(Job(jid, fw, seed, run, out_dir / "jobs" / f"{jid}.json"))
+    ids = [j.id for j in jobs]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise ValueError(f"two runs share the id {dupes[0]!r}: give them different scenario/variant names")
+    return jobs
+
+
+def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log) -> list[Job]:
+    """With --resume keep every valid finished job; without it, set old results aside (never delete them)."""
+    jobs_dir = out_dir / "jobs"
+    if not resume:
+        if jobs_dir.exists() and any(jobs_dir.glob("*.json")):
+            old = out_dir / "jobs.previous"
+            if old.exists():
+                shutil.rmtree(old)
+            jobs_dir.rename(old)
+            log(f"previous results moved to {old} (use --resume to continue a run instead)")
+        return list(jobs)
+    pending = []
+    for job in jobs:
+        if not job.path.exists():
+            pending.append(job)
+            continue
+        try:
+            result = read_job(job.path)
+        except ResultError as e:
+            log(f"rerunning {job.id}: {e}")
+            pending.append(job)
+            continue
+        if result["status"] != "ok":
+            pending.append(job)
+    return pending
+
+
+class Progress:
+    """One line per finished job with a bar, the count and an ETA from the jobs so far."""
+
+    def __init__(self, total: int, log):
+        self.total, self.done, self.log = total, 0, log
+        self.t0 = time.perf_counter()
+        self.lock = threading.Lock()
+
+    def finished(self, job: Job, status: str, seconds: float, error: str | None) -> None:
+        with self.lock:
+            self.done += 1
+            elapsed = time.perf_counter() - self.t0
+            eta = elapsed / self.done * (self.total - self.done)
+            width = 20
+            filled = int(width * self.done / max(self.total, 1))
+            bar = "#" * filled + "." * (width - filled)
+            tail = "" if status == "ok" else f" -- {error}"
+            self.log(f"[{bar}] {self.done}/{self.total} {job.label()}: {status} ({seconds:.1f}s), "
+                     f"ETA {_fmt(eta)}{tail}")
+
+
+def _fmt(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+class FrameworkWorker:
+    """Runs one framework's jobs in a worker process, replacing the process when it dies."""
+
+    def __init__(self, framework: str, jobs: list[Job], suite: str, out_dir: Path, threads: int,
+                 job_timeout: float, progress: Progress, stop: threading.Event):
+        self.framework, self.jobs, self.suite = framework, jobs, suite
+        self.out_dir, self.threads, self.job_timeout = out_dir, threads, job_timeout
+        self.progress, self.stop = progress, stop
+        self.proc: subprocess.Popen | None = None
+        self.lines: queue.Queue = queue.Queue()
+        self.unavailable: str | None = None
+
+    # -- the worker process ------------------------------------------------------------------
+    def _start(self) -> None:
+        logs = self.out_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1",
+                   OMP_NUM_THREADS=str(self.threads))
+        stderr = open(logs / f"{self.framework}-worker.log", "a")
+        self.proc = subprocess.Popen([sys.executable, "-m", "parity.worker", self.framework, str(self.threads)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                     env=env, start_new_session=True)
+        stderr.close()
+        (self.out_dir / "logs" / f"{self.framework}-worker.pid").write_text(str(self.proc.pid))
+        self.lines = queue.Queue()
+        threading.Thread(target=self._read, args=(self.proc, self.lines), daemon=True).start()
+
+    @staticmethod
+    def _read(proc, lines: queue.Queue) -> None:
+        for line in proc.stdout:
+            try:
+                lines.put(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        lines.put(None)   # end of stream: the worker exited
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait()
+
+    def _exit_reason(self) -> str:
+        self.proc.wait()
+        code = self.proc.returncode
+        if code is not None and code < 0:
+            return f"worker killed by signal {signal.Signals(-code).name}"
+        return f"worker exited with code {code}"
+
+    # -- the job loop ------------------------------------------------------------------------
+    def run(self) -> None:
+        for job in self.jobs:
+            if self.stop.is_set():
+                return
+            if self.unavailable:
+                self._record_failed(job, self.unavailable, 0.0)
+                continue
+            if self.proc is None or self.proc.poll() is not None:
+                self._start()
+            t0 = time.perf_counter()
+            try:
+                self.proc.stdin.write(json.dumps(job.spec(self.suite)) + "\n")
+                self.proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                pass   # the worker already died; the read below sees the end of the stream
+            status, error = self._wait_done(job, t0)
+            if status is None:
+                continue  # stopped by the user: the job stays pending for --resume
+            self.progress.finished(job, status, time.perf_counter() - t0, error)
+        if self.proc and self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def _wait_done(self, job: Job, t0: float) -> tuple[str | None, str | None]:
+        while True:
+            if self.stop.is_set():
+                self.kill()
+                return None, None
+            remaining = self.job_timeout - (time.perf_counter() - t0)
+            if remaining <= 0:
+                self.kill()
+                reason = f"timed out after {self.job_timeout:.0f}s"
+                self._record_failed(job, reason, time.perf_counter() - t0)
+                return "failed", reason
+            try:
+                msg = self.lines.get(timeout=min(remaining, 0.5))
+            except queue.Empty:
+                continue
+            if msg is None:
+                reason = self._exit_reason()
+                self._record_failed(job, reason, time.perf_counter() - t0)
+                return "failed", reason
+            event = msg.get("event")
+            if event == "unavailable":
+                self.unavailable = f"{self.framework} not installed: {msg.get('reason')}"
+                self._record_failed(job, self.unavailable, 0.0)
+                return "failed", self.unavailable
+            if event == "done" and msg.get("job") == job.id:
+                return msg.get("status", "failed"), msg.get("error")
+
+    def _record_failed(self, job: Job, reason: str, seconds: float) -> None:
+        write_json_atomic(job.path, failed_result(job.spec(self.suite), reason, wall_s=round(seconds, 3)))
+
+
+def ensure_checkpoints(suite: SuiteConfig, log) -> None:
+    """Produce the source-pretrained checkpoint once if a run needs it and it is missing."""
+    for arch in sorted({r.model for r in suite.runs if r.pretrained == "source"}):
+        path = default_checkpoint(arch)
+        if path.exists():
+            continue
+        log(f"no pretrained checkpoint at {path}: running `parity pretrain` first")
+        subprocess.run([sys.executable, "-m", "parity.cli", "pretrain", "--out", str(path)], check=True)
+
+
+def run_suite(suite: SuiteConfig, out_dir: str | Path, *, resume: bool = False, threads: int | None = None,
+              job_timeout: float = DEFAULT_JOB_TIMEOUT_S, log=None) -> dict:
+    """Run every pending job of the suite, then write the tables; returns a summary."""
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = expand(suite, out_dir)
+    pending = select_pending(jobs, out_dir, resume, log)
+    frameworks = [fw for fw in suite.frameworks if any(j.framework == fw for j in pending)]
+    if threads is None:
+        threads = max(1, (os.cpu_count() or 1) // max(len(suite.frameworks), 1))
+    log(f"suite {suite.name}: {len(jobs)} jobs, {len(jobs) - len(pending)} already done, {len(pending)} to run; "
+        f"workers: {', '.join(frameworks) or 'none'} with {threads} thread(s) each")
+    if pending:
+        ensure_checkpoints(suite, log)
+    progress = Progress(len(pending), log)
+    stop = threading.Event()
+    workers = [FrameworkWorker(fw, [j for j in pending if j.framework == fw], suite.name, out_dir, threads,
+                               job_timeout, progress, stop) for fw in frameworks]
+    threads_ = [threading.Thread(target=w.run, name=f"worker-{w.framework}", daemon=True) for w in workers]
+    t0 = time.perf_counter()
+    for t in threads_:
+        t.start()
+    try:
+        while any(t.is_alive() for t in threads_):
+            for t in threads_:
+                t.join(timeout=0.2)
+    except KeyboardInterrupt:
+        stop.set()
+        for w in workers:
+            w.kill()
+        for t in threads_:
+            t.join(timeout=10)
+        raise
+    return {"jobs": len(jobs), "ran": len(pending), "seconds": time.perf_counter() - t0, "threads": threads}

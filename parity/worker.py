@@ -1,0 +1,60 @@
+"""A worker process: one framework, many jobs, results written by the worker itself.
+
+Started by ``parity.runner`` as ``python -m parity.worker FRAMEWORK THREADS``.
+Reads one job (JSON) per line on stdin, writes each result file atomically and
+answers on the protocol channel (the original stdout) with JSON lines:
+``{"event": "progress"|"done", ...}``. Everything the frameworks print goes to
+stderr, which the runner sends to a log file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+
+
+def main(argv: list[str]) -> int:
+    framework, threads = argv[0], int(argv[1])
+    # The protocol gets the real stdout; anything else printed goes to stderr.
+    proto = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+    def send(**msg):
+        proto.write(json.dumps(msg) + "\n")
+        proto.flush()
+
+    from parity.backend import BackendUnavailable, load
+    from parity.job import execute, failed_result
+    from parity.plan import Diverged
+    from parity.results import write_json_atomic
+
+    try:
+        backend = load(framework)
+    except BackendUnavailable as e:
+        send(event="unavailable", reason=str(e))
+        return 3
+    send(event="ready", framework=framework)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        job = json.loads(line)
+        threads_job = dict(job, threads=threads)
+        try:
+            result = execute(threads_job, backend,
+                             progress=lambda f, jid=job["id"]: send(event="progress", job=jid, fraction=f))
+        except Diverged as e:
+            result = failed_result(job, f"diverged: {e}")
+        except Exception as e:  # one job's error must not end the worker
+            traceback.print_exc()
+            reason = " ".join(f"{type(e).__name__}: {e}".split())
+            result = failed_result(job, reason[:500])
+        write_json_atomic(job["path"], result)
+        send(event="done", job=job["id"], status=result["status"], error=result.get("error"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
