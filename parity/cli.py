@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args)
     except UsageError as e:
         for line in str(e).splitlines():
-            print(line if line.startswith("parity") else f"parity: {line}", file=sys.stderr)
+            print(line if line.startswith(("parity:", "parity ")) else f"parity: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         _err("interrupted: finished jobs are kept; rerun with --resume to finish the suite")

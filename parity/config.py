@@ -295,8 +295,9 @@ def load_config_file(path: str | os.PathLike, overrides: dict | None = None) -> 
             raise ConfigError([f"config: {path.name} is not valid TOML: {e}"]) from None
     elif suffix in (".yaml", ".yml"):
         import yaml
+
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_yaml_loader())
         except yaml.YAMLError as e:
             msg = " ".join(str(e).split())
             raise ConfigError([f"config: {path.name} is not valid YAML: {msg}"]) from None
@@ -305,6 +306,21 @@ def load_config_file(path: str | os.PathLike, overrides: dict | None = None) -> 
     else:
         raise ConfigError([f"config: {path.name}: unknown file type {suffix or '(none)'!r} -- use .toml, .yaml or .yml"])
     return suite_from_dict(data, name=path.stem, overrides=overrides)
+
+
+def _yaml_loader():
+    """SafeLoader that also reads 1e-3 (no decimal point) as a float, as TOML and Python do."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float",
+                                 re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+                                 list("-+0123456789"))
+    return Loader
 
 
 def run_to_dict(run: RunConfig) -> dict:

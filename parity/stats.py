@@ -56,6 +56,8 @@ def summarize(values: list[float]) -> Summary | None:
 
 def gap(tf: dict[int, float], torch: dict[int, float]) -> Summary | None:
     """TF minus torch, keyed by seed: paired when the seeds match, Welch otherwise."""
+    tf = {s: v for s, v in tf.items() if v is not None and math.isfinite(v)}
+    torch = {s: v for s, v in torch.items() if v is not None and math.isfinite(v)}
     if not tf or not torch:
         return None
     if set(tf) == set(torch):

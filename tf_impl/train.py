@@ -136,7 +136,7 @@ def make_predict(model: keras.Model):
 
 def running_stats(model: keras.Model) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each BN layer's moving mean and variance (Keras keeps the biased variance)."""
-    return {n: (np.array(l.moving_mean), np.array(l.moving_variance)) for n, l in bn_layers(model).items()}
+    return {n: (l.moving_mean.numpy().copy(), l.moving_variance.numpy().copy()) for n, l in bn_layers(model).items()}
 
 
 def true_bn_stats(model: keras.Model, batches: list) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -149,7 +149,7 @@ def true_bn_stats(model: keras.Model, batches: list) -> dict[str, tuple[np.ndarr
     layers = bn_layers(model)
     base = model.get_layer("base")
     probe = keras.Model(base.inputs, [l.input for l in layers.values()])
-    saved = {n: (np.array(l.moving_mean), np.array(l.moving_variance)) for n, l in layers.items()}
+    saved = {n: (l.moving_mean.numpy().copy(), l.moving_variance.numpy().copy()) for n, l in layers.items()}
     was_trainable = base.trainable
     base.trainable = True   # a frozen Keras BN ignores training=True; this pass needs batch statistics
     sums = {n: [0.0, 0.0, 0] for n in layers}

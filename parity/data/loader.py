@@ -111,21 +111,24 @@ class Loader:
         stop = threading.Event()
         done = object()
 
+        def put(item) -> bool:
+            """Hand an item over unless the consumer has gone; never block forever."""
+            while not stop.is_set():
+                try:
+                    q.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
         def produce():
             try:
                 for step in range(self.steps_per_epoch):
-                    item = self._batch(plan, step)
-                    while not stop.is_set():
-                        try:
-                            q.put(item, timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
-                    if stop.is_set():
+                    if not put(self._batch(plan, step)):
                         return
-                q.put(done)
+                put(done)
             except BaseException as e:  # hand the error to the consumer
-                q.put(e)
+                put(e)
 
         thread = threading.Thread(target=produce, name="parity-prefetch", daemon=True)
         thread.start()

@@ -1,0 +1,84 @@
+"""Freezing with each framework's real mechanism: who still updates BN running statistics?
+
+Runs the trainers' own ``fit`` for a few steps per freeze mode and reads the
+per-epoch ``bn_updated`` flag (did any running mean move?), plus the bare
+mechanisms themselves: torch's ``requires_grad_(False)`` alone vs Keras'
+``trainable = False``.
+"""
+import numpy as np
+import pytest
+
+from parity.config import BNConfig, RunConfig
+from parity.job import make_plan, prepare
+
+
+def _fit(framework, freeze, epochs=1):
+    from parity.backend import load
+
+    backend = load(framework)
+    run = RunConfig(dataset="far", epochs=epochs, train_images=64, batch_size=32,
+                    bn=BNConfig(momentum=0.9, epsilon=1e-5, freeze=freeze))
+    backend.configure(1, 0)
+    ds, train, evaluation, stats_batches, init, _, _ = prepare(run, 0)
+    plan = make_plan(run, ds.num_classes, 0, backend.native_defaults(), framework)
+    return backend.fit(plan, init, train, evaluation, stats_batches[:1])["history"]
+
+
+@pytest.mark.parametrize("framework", ["torch", "tf"])
+@pytest.mark.parametrize("freeze,updated", [("none", True), ("frozen_bn_inference", False),
+                                            ("frozen_bn_batchstats", True)])
+def test_freeze_modes_update_running_statistics_as_declared(framework, freeze, updated):
+    history = _fit(framework, freeze)
+    assert history[0]["bn_updated"] is updated
+
+
+def test_two_phase_keeps_bn_frozen_in_torch_and_shows_what_keras_does():
+    """Phase 1 (head only) freezes BN on both sides. Phase 2 (unfrozen, BN meant to stay in
+    inference mode): torch keeps BN in eval(); Keras' recipe `base(x, training=False)` is
+    overridden by the outer `training=True` in Keras 3.15 (keras-team/keras#20285), so its
+    BN layers update again. If a Keras upgrade changes this, this test says so.
+    """
+    torch_hist = _fit("torch", "two_phase", epochs=2)
+    tf_hist = _fit("tf", "two_phase", epochs=2)
+    assert [h["phase"] for h in torch_hist] == ["head", "finetune"] == [h["phase"] for h in tf_hist]
+    assert torch_hist[0]["bn_updated"] is False and tf_hist[0]["bn_updated"] is False
+    assert torch_hist[1]["bn_updated"] is False
+    import keras
+    assert tf_hist[1]["bn_updated"] is True, (
+        f"Keras {keras.__version__} now keeps BN in inference mode under base(x, training=False) "
+        "during training: the two_phase finding in the README is out of date")
+
+
+def test_torch_requires_grad_false_alone_still_updates_running_stats():
+    import torch
+    from torch_impl.models import build_model
+
+    model = build_model("resnet-tiny", 5)
+    model.requires_grad_(False)
+    model.train()
+    before = model.bn1.running_mean.clone()
+    model(torch.randn(8, 3, 32, 32) * 3 + 2)
+    assert not torch.equal(model.bn1.running_mean, before), "requires_grad_(False) should not stop BN updates"
+    model.eval()   # only eval() does
+    frozen = model.bn1.running_mean.clone()
+    model(torch.randn(8, 3, 32, 32) * 3 + 2)
+    assert torch.equal(model.bn1.running_mean, frozen)
+    model.train()  # and train() undoes it
+    model(torch.randn(8, 3, 32, 32) * 3 + 2)
+    assert not torch.equal(model.bn1.running_mean, frozen)
+
+
+def test_keras_trainable_false_stops_running_stat_updates():
+    from tf_impl.models import build_model
+
+    model = build_model("resnet-tiny", 5, 32)
+    base = model.get_layer("base")
+    bn = base.get_layer("bn1")
+    x = (np.random.default_rng(0).standard_normal((8, 32, 32, 3)) * 3 + 2).astype(np.float32)
+    base.trainable = False
+    before = bn.moving_mean.numpy().copy()
+    model(x, training=True)
+    assert np.array_equal(bn.moving_mean.numpy(), before)
+    base.trainable = True
+    model(x, training=True)
+    assert not np.array_equal(bn.moving_mean.numpy(), before)

@@ -1,0 +1,155 @@
+"""The runner end to end: real worker processes, real result files, faults and resume."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+PARITY = [sys.executable, "-m", "parity.cli"]
+TINY = """
+[run]
+dataset = "far"
+epochs = 1
+train_images = 64
+batch_size = 32
+seeds = [0, 1]
+frameworks = {frameworks}
+scenario = "tiny"
+
+[run.bn]
+momentum = 0.9
+epsilon = 1e-5
+"""
+
+
+def _config(tmp_path, frameworks='["tf", "torch"]') -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY.format(frameworks=frameworks))
+    return path
+
+
+def _run(*args, timeout=600):
+    return subprocess.run(PARITY + list(args), capture_output=True, text=True, timeout=timeout)
+
+
+def _jobs(out: Path) -> dict[str, dict]:
+    return {p.name: json.loads(p.read_text()) for p in sorted((out / "jobs").glob("*.json"))}
+
+
+def test_smoke_suite_end_to_end(tmp_path):
+    out = tmp_path / "smoke"
+    proc = _run("run", "--suite", "smoke", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    for name in ("parity.md", "parity.csv", "parity.json"):
+        assert (out / name).stat().st_size > 0
+    table = json.loads((out / "parity.json").read_text())
+    assert table["schema"] == 1 and table["suite"] == "smoke"
+    row = next(r for r in table["rows"] if r["metric"] == "eval_acc")
+    assert set(row) >= {"scenario", "dataset", "metric", "tf", "torch", "gap", "verdict"}
+    assert row["tf"]["n"] == 1 and row["torch"]["n"] == 1
+    jobs = list(_jobs(out).values())
+    assert {j["framework"] for j in jobs} == {"tf", "torch"}
+    assert all(j["status"] == "ok" for j in jobs)
+    # Same inputs, provably: one fingerprint and one starting checksum for both frameworks.
+    assert len({j["data_fingerprint"] for j in jobs}) == 1
+    assert len({j["init_checksum"] for j in jobs}) == 1
+    assert jobs[0]["env"]["intra_op_threads"] == jobs[1]["env"]["intra_op_threads"]
+    assert "momentum-native" in proc.stdout and "TF eval" in proc.stdout
+
+
+def test_killed_worker_is_recorded_failed_and_resume_completes(tmp_path):
+    out = tmp_path / "run"
+    cfg = _config(tmp_path, '["torch"]')
+    proc = subprocess.Popen(PARITY + ["run", "--config", str(cfg), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pid_file = out / "logs" / "torch-worker.pid"
+    deadline = time.time() + 120
+    while not pid_file.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    assert pid_file.exists(), "the worker never started"
+    time.sleep(1.0)
+    os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr
+    jobs = _jobs(out)
+    failed = [j for j in jobs.values() if j["status"] == "failed"]
+    assert len(jobs) == 2 and len(failed) == 1, stderr
+    assert "SIGKILL" in failed[0]["error"]
+    ok_name = next(n for n, j in jobs.items() if j["status"] == "ok")
+    ok_mtime = (out / "jobs" / ok_name).stat().st_mtime_ns
+    table = json.loads((out / "parity.json").read_text())
+    assert any("SIGKILL" in f for r in table["rows"] for f in r["failed_jobs"])
+
+    resumed = _run("run", "--config", str(cfg), "--out", str(out), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "1 already done, 1 to run" in resumed.stderr
+    jobs = _jobs(out)
+    assert all(j["status"] == "ok" for j in jobs.values())
+    assert (out / "jobs" / ok_name).stat().st_mtime_ns == ok_mtime, "a finished job was redone"
+
+
+def test_partial_result_file_is_detected_and_rerun(tmp_path):
+    out = tmp_path / "run"
+    cfg = _config(tmp_path, '["torch"]')
+    assert _run("run", "--config", str(cfg), "--out", str(out)).returncode == 0
+    victim = sorted((out / "jobs").glob("*.json"))[0]
+    text = victim.read_text()
+    victim.write_text(text[: len(text) // 2])       # a crash mid-write, as a non-atomic writer would leave
+
+    report = _run("report", str(out))
+    assert report.returncode == 0
+    assert "skipped unreadable result" in report.stderr and victim.name in report.stderr
+    table = json.loads((out / "parity.json").read_text())
+    assert table["unreadable"] and table["rows"][0]["torch"]["n"] == 1   # never silently counted
+
+    resumed = _run("run", "--config", str(cfg), "--out", str(out), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"rerunning {victim.stem}" in resumed.stderr
+    assert json.loads(victim.read_text())["status"] == "ok"
+
+
+def test_a_job_that_raises_is_recorded_failed_and_the_rest_go_on(tmp_path):
+    """A checkpoint path that vanishes after the preflight check: the worker's job fails, the suite goes on."""
+    from parity import runner
+    from parity.config import BNConfig, RunConfig, SuiteConfig
+
+    good = RunConfig(dataset="far", epochs=1, train_images=64, scenario="tiny", variant="good",
+                     bn=BNConfig(momentum=0.9))
+    bad = RunConfig(dataset="far", epochs=1, train_images=64, scenario="tiny", variant="bad",
+                    pretrained=str(tmp_path / "gone.safetensors"))
+    suite = SuiteConfig("t", [bad, good], seeds=[0], frameworks=["torch"])
+    lines = []
+    summary = runner.run_suite(suite, tmp_path / "out", log=lines.append)
+    assert summary["ran"] == 2
+    jobs = _jobs(tmp_path / "out")
+    statuses = {j["variant"]: j["status"] for j in jobs.values()}
+    assert statuses == {"bad": "failed", "good": "ok"}
+    assert "CheckpointError" in next(j for j in jobs.values() if j["variant"] == "bad")["error"]
+
+
+def test_job_timeout_kills_the_worker_and_records_it(tmp_path):
+    from parity import runner
+    from parity.config import BNConfig, RunConfig, SuiteConfig
+
+    run = RunConfig(dataset="far", epochs=3, scenario="tiny", bn=BNConfig(momentum=0.9))
+    suite = SuiteConfig("t", [run], seeds=[0], frameworks=["torch"])
+    runner.run_suite(suite, tmp_path / "out", job_timeout=3, log=lambda m: None)
+    (job,) = _jobs(tmp_path / "out").values()
+    assert job["status"] == "failed" and "timed out after 3s" in job["error"]
+
+
+def test_without_resume_previous_results_are_set_aside_not_deleted(tmp_path):
+    out = tmp_path / "run"
+    (out / "jobs").mkdir(parents=True)
+    (out / "jobs" / "old.json").write_text("{}")
+    from parity import runner
+    from parity.scenarios import build_suite
+
+    jobs = runner.expand(build_suite("smoke"), out)
+    pending = runner.select_pending(jobs, out, resume=False, log=lambda m: None)
+    assert len(pending) == len(jobs)
+    assert (out / "jobs.previous" / "old.json").exists()

@@ -1,0 +1,88 @@
+"""Means, t-based 95% CIs, paired and Welch gaps, verdicts."""
+import math
+
+import pytest
+
+from parity import stats
+from parity.stats import Summary, gap, summarize, t95, verdict
+
+
+def test_t_quantiles():
+    assert t95(1) == 12.706 and t95(2) == 4.303 and t95(30) == 2.042 and t95(31) == 1.96
+    assert t95(2.5) == pytest.approx((4.303 + 3.182) / 2)
+    assert math.isnan(t95(0.5))
+
+
+def test_summarize_known_values():
+    s = summarize([80.0, 82.0, 84.0])
+    half = 4.303 * 2.0 / math.sqrt(3)              # sd 2, t(2) = 4.303
+    assert (s.n, s.mean, s.sd) == (3, 82.0, pytest.approx(2.0))
+    assert s.ci_low == pytest.approx(82.0 - half) and s.ci_high == pytest.approx(82.0 + half)
+    assert s.to_dict() == {"mean": 82.0, "ci_low": round(82.0 - half, 4), "ci_high": round(82.0 + half, 4), "n": 3}
+
+
+def test_summarize_edge_cases():
+    assert summarize([]) is None
+    assert summarize([None, float("nan")]) is None
+    one = summarize([70.0])
+    assert (one.mean, one.ci_low, one.ci_high, one.n) == (70.0, 70.0, 70.0, 1)
+    s = summarize([1.0, None, 3.0, float("inf")])           # missing and non-finite values are dropped
+    assert s.n == 2 and s.mean == 2.0
+
+
+def test_gap_is_paired_when_the_seeds_match():
+    tf = {0: 80.0, 1: 82.0, 2: 84.0}
+    torch = {0: 70.0, 1: 71.0, 2: 72.0}                     # per-seed differences 10, 11, 12
+    g = gap(tf, torch)
+    half = 4.303 * 1.0 / math.sqrt(3)
+    assert g.n == 3 and g.mean == pytest.approx(11.0)
+    assert g.ci_low == pytest.approx(11.0 - half) and g.ci_high == pytest.approx(11.0 + half)
+    # pairing removes the seed-to-seed variation that Welch keeps
+    welch = gap(tf, {3: 70.0, 4: 71.0, 5: 72.0})
+    assert welch.mean == pytest.approx(11.0)
+    assert welch.ci_high - welch.ci_low > g.ci_high - g.ci_low
+
+
+def test_gap_is_welch_when_the_seeds_differ():
+    tf = {0: 80.0, 1: 82.0, 2: 84.0}                        # var 4, n 3
+    torch = {0: 70.0, 1: 71.0, 2: 72.0, 3: 73.0}            # var 5/3, n 4
+    g = gap(tf, torch)
+    va, vb = 4.0 / 3, (5.0 / 3) / 4
+    se = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / 2 + vb ** 2 / 3)
+    assert 3 < df < 4                                       # fractional df: t is interpolated
+    assert g.mean == pytest.approx(82.0 - 71.5)
+    assert g.n == 3 and g.sd == pytest.approx(se)
+    assert g.ci_high - g.mean == pytest.approx(t95(df) * se)
+    assert g.mean - g.ci_low == pytest.approx(t95(df) * se)
+
+
+def test_gap_with_a_missing_side_or_one_seed():
+    assert gap({}, {0: 1.0}) is None and gap({0: 1.0}, {}) is None
+    g = gap({0: 80.0}, {1: 70.0, 2: 72.0})                  # Welch with n=1 on one side: no interval
+    assert g.n == 1 and g.ci_low == g.ci_high == g.mean == pytest.approx(9.0)
+
+
+def _s(mean, half, n=3):
+    return Summary(mean, mean - half, mean + half, n, 1.0)
+
+
+@pytest.mark.parametrize("g,expected", [
+    (_s(5.0, 1.0), "gap"),                 # CI above 0
+    (_s(-5.0, 1.0), "gap"),                # CI below 0
+    (_s(0.5, 1.0), "parity"),              # CI covers 0, |mean| <= 2 pp
+    (_s(-2.0, 3.0), "parity"),             # the tolerance is inclusive
+    (_s(3.0, 4.0), "inconclusive"),        # CI covers 0 but the mean is beyond the tolerance
+    (_s(10.0, 0.0, n=1), "inconclusive"),  # one seed: no interval, never a verdict
+    (None, "failed"),
+], ids=["gap-positive", "gap-negative", "parity", "parity-at-tolerance", "wide-ci", "n1", "failed"])
+def test_verdicts(g, expected):
+    assert verdict(g) == expected
+
+
+def test_verdicts_from_gaps():
+    assert verdict(gap({0: 80.0, 1: 82.0, 2: 84.0}, {0: 70.0, 1: 71.0, 2: 72.0})) == "gap"
+    assert verdict(gap({0: 80.0, 1: 81.0, 2: 79.0}, {0: 80.5, 1: 80.0, 2: 79.5})) == "parity"
+    assert verdict(gap({0: 80.0}, {0: 70.0})) == "inconclusive"
+    assert verdict(gap({0: 0.10, 1: 0.12}, {0: 0.11, 1: 0.10}), tolerance=0.05) == "parity"
+    assert stats.PARITY_TOLERANCE_PP == 2.0
