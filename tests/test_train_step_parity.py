@@ -41,19 +41,15 @@ def _batches(n_steps):
 
 def _torch_steps(plan, init, batches):
     import torch
-    import torch.nn.functional as F
     from torch_impl import train, weights
 
     torch.manual_seed(0)
     model = train.build(plan, init)
     params, bn_inference = train.configure_phase(model, plan, "train")
     opt = train.make_optimizer(plan, params, plan.lr)
-    train.set_train_mode(model, bn_inference)
+    step = train.make_train_step(model, opt, bn_inference)
     for x, y in batches:
-        loss = F.cross_entropy(model(train.to_tensor(x)), torch.from_numpy(y))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        step(train.to_tensor(x), torch.from_numpy(y))
     return weights.to_canonical(model)
 
 

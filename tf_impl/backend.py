@@ -6,16 +6,12 @@ inside a worker process, never both.
 from __future__ import annotations
 
 import inspect
-import os
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import keras
+import tensorflow as tf
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from tf_impl import models  # noqa: E402
-from tf_impl.train import fit  # noqa: E402,F401  (the backend's entry point)
+from tf_impl import models
+from tf_impl.train import fit  # noqa: F401  (the backend's entry point)
 
 NAME = "tf"
 _configured: dict = {}

@@ -10,19 +10,15 @@ out of the optimizer.
 """
 from __future__ import annotations
 
-import os
 import time
 from typing import Callable, Iterable
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
+import tensorflow as tf
+import keras
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import keras  # noqa: E402
-
-from parity.plan import Diverged, TrainPlan, lr_at, summarize_bn_lag  # noqa: E402
-from tf_impl import models, weights  # noqa: E402
+from parity.plan import Diverged, TrainPlan, lr_at, summarize_bn_lag
+from tf_impl import models, weights
 
 
 def to_tensor(x: np.ndarray) -> tf.Tensor:
@@ -35,7 +31,8 @@ def bn_layers(model: keras.Model) -> dict[str, keras.layers.BatchNormalization]:
             if isinstance(layer, keras.layers.BatchNormalization)}
 
 
-def base_variables(model: keras.Model) -> list:
+def base_weights(model: keras.Model) -> list:
+    """Everything but the head."""
     return list(model.get_layer("base").trainable_variables)
 
 
@@ -84,6 +81,7 @@ def make_optimizer(plan: TrainPlan, lr: float) -> keras.optimizers.Optimizer:
 
 
 def make_train_step(model: keras.Model, optimizer, variables: list):
+    """One SGD/Adam step on a batch, traced once per phase by tf.function."""
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     @tf.function
@@ -131,6 +129,7 @@ def evaluate(model: keras.Model, batches: Iterable, predict=None) -> dict:
 
 
 def make_predict(model: keras.Model):
+    """Logits with BN in inference mode, traced once."""
     return tf.function(lambda x: model(x, training=False))
 
 

@@ -1,0 +1,1 @@
+"""PyTorch (torchvision's ResNet blocks): models, weights, train, backend (mirrors tf_impl)."""

@@ -3,7 +3,7 @@
 Mirrors ``tf_impl/train.py`` function for function. Freezing uses torch's own
 mechanisms: ``requires_grad_(False)`` stops gradients but NOT batch statistics;
 only ``module.eval()`` puts BN in inference mode, and ``model.train()`` undoes
-it, so ``set_train_mode`` re-applies it after every ``.train()``.
+it, so the train step re-applies it after every ``.train()``.
 """
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def bn_layers(model: nn.Module) -> dict[str, nn.modules.batchnorm._BatchNorm]:
     return {n: m for n, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
 
 
-def base_parameters(model: nn.Module) -> list[nn.Parameter]:
+def base_weights(model: nn.Module) -> list[nn.Parameter]:
+    """Everything but the head."""
     return [p for n, p in model.named_parameters() if not n.startswith("fc.")]
 
 
@@ -52,7 +53,7 @@ def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> nn.Module:
     return model
 
 
-def set_train_mode(model: nn.Module, bn_inference: bool) -> None:
+def _set_train_mode(model: nn.Module, bn_inference: bool) -> None:
     """model.train(), then BN back to eval() when the freeze mode asks for inference-mode BN."""
     model.train()
     if bn_inference:
@@ -64,7 +65,7 @@ def configure_phase(model: nn.Module, plan: TrainPlan, phase: str) -> tuple[list
     """Which parameters train and whether BN runs in inference mode, per freeze mode and phase."""
     freeze = plan.freeze
     base_frozen = freeze in ("frozen_bn_inference", "frozen_bn_batchstats") or (freeze == "two_phase" and phase == "head")
-    for p in base_parameters(model):
+    for p in base_weights(model):
         p.requires_grad_(not base_frozen)
     bn_inference = freeze in ("frozen_bn_inference", "two_phase")
     params = [p for p in model.parameters() if p.requires_grad]
@@ -77,36 +78,57 @@ def make_optimizer(plan: TrainPlan, params: list[nn.Parameter], lr: float) -> to
     return torch.optim.Adam(params, lr=lr)
 
 
-def train_one_epoch(model, optimizer, batches: Iterable, bn_inference: bool, *, base_lr: float,
-                    schedule: str, step0: int, total_steps: int) -> dict:
-    set_train_mode(model, bn_inference)
+def make_train_step(model: nn.Module, optimizer: torch.optim.Optimizer, bn_inference: bool):
+    """One SGD/Adam step on a batch; BN goes back to eval() after .train() when frozen."""
+
+    def train_step(x: torch.Tensor, y: torch.Tensor):
+        _set_train_mode(model, bn_inference)   # evaluate() left the model in eval()
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss.detach(), logits.detach()
+
+    return train_step
+
+
+def train_one_epoch(train_step, optimizer, batches: Iterable, *, base_lr: float, schedule: str,
+                    step0: int, total_steps: int) -> dict:
     loss_sum, correct, seen, step = 0.0, 0, 0, step0
     for x, y in batches:
         for group in optimizer.param_groups:
             group["lr"] = lr_at(base_lr, schedule, step, total_steps)
-        xt, yt = to_tensor(x), torch.from_numpy(y)
-        logits = model(xt)
-        loss = F.cross_entropy(logits, yt)
-        if not torch.isfinite(loss):
+        loss, logits = train_step(to_tensor(x), torch.from_numpy(y))
+        loss = loss.item()
+        if not np.isfinite(loss):
             raise Diverged(f"non-finite training loss at step {step}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
         n = len(y)
-        loss_sum += loss.item() * n
-        correct += int((logits.argmax(1) == yt).sum())
+        loss_sum += loss * n
+        correct += int((logits.argmax(1).numpy() == y).sum())
         seen += n
         step += 1
     return {"train_loss": loss_sum / max(seen, 1), "train_acc": 100.0 * correct / max(seen, 1), "steps": step - step0}
 
 
-@torch.inference_mode()
-def evaluate(model: nn.Module, batches: Iterable) -> dict:
-    model.eval()
+def make_predict(model: nn.Module):
+    """Logits with BN in inference mode: eval() and no autograd bookkeeping."""
+
+    @torch.inference_mode()
+    def predict(x: torch.Tensor) -> torch.Tensor:
+        model.eval()
+        return model(x)
+
+    return predict
+
+
+def evaluate(model: nn.Module, batches: Iterable, predict=None) -> dict:
+    """Accuracy and loss with BN in inference mode (pass ``predict`` to reuse it)."""
+    predict = predict or make_predict(model)
     loss_sum, correct, seen = 0.0, 0, 0
     for x, y in batches:
         yt = torch.from_numpy(y)
-        logits = model(to_tensor(x))
+        logits = predict(to_tensor(x))
         loss_sum += float(F.cross_entropy(logits, yt, reduction="sum"))
         correct += int((logits.argmax(1) == yt).sum())
         seen += len(y)
@@ -169,18 +191,19 @@ def fit(plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader,
     for phase, phase_epochs, phase_lr in plan.phases():
         params, bn_inference = configure_phase(model, plan, phase)
         optimizer = make_optimizer(plan, params, phase_lr)
+        train_step = make_train_step(model, optimizer, bn_inference)
+        predict = make_predict(model)
         total_steps = phase_epochs * len(train_loader)
         step = 0
         for _ in range(phase_epochs):
             before = running_stats(model)
-            stats = train_one_epoch(model, optimizer, train_loader.batches(epoch), bn_inference,
-                                    base_lr=phase_lr, schedule=plan.lr_schedule, step0=step,
-                                    total_steps=total_steps)
+            stats = train_one_epoch(train_step, optimizer, train_loader.batches(epoch), base_lr=phase_lr,
+                                    schedule=plan.lr_schedule, step0=step, total_steps=total_steps)
             step += stats.pop("steps")
             # Did BN move its running statistics this epoch? (freezing should stop it)
             stats["bn_updated"] = any(not np.array_equal(a[0], b[0]) for a, b in
                                       zip(before.values(), running_stats(model).values()))
-            stats.update(evaluate(model, eval_loader.batches(0)))
+            stats.update(evaluate(model, eval_loader.batches(0), predict))
             if stats_batches:
                 stats.update(summarize_bn_lag(running_stats(model), true_bn_stats(model, stats_batches)))
             stats.update(epoch=epoch + 1, phase=phase, lr=phase_lr, elapsed_s=round(time.perf_counter() - t0, 3))
