@@ -30,9 +30,12 @@ def native_defaults() -> dict[str, float]:
 
 def configure(threads: int, seed: int) -> dict:
     """Pin threads and make every op deterministic; returns what was set, for the result file."""
-    if not _configured:  # TF accepts thread settings only before its runtime starts
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
+    if not _configured:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:
+            pass  # TF's runtime already started in this process (tests): the threads stay as they are
         tf.config.experimental.enable_op_determinism()
         _configured.update(threads=threads)
     keras.utils.set_random_seed(seed)
