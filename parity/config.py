@@ -35,6 +35,7 @@ OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("constant", "cosine")
 FREEZE_MODES = ("none", "frozen_bn_inference", "frozen_bn_batchstats", "two_phase")
 NORMS = ("bn", "renorm", "gn")
+RENORM_SCHEDULES = ("paper", "constant")
 PRETRAINED_NAMES = ("source", "imagenet", "none")
 
 
@@ -55,6 +56,20 @@ class BNConfig:
     # The article's fix: after loading the pretrained weights, replace every BN
     # layer by a new one with this momentum (Keras convention), keeping its state.
     reinject_momentum: float | None = None
+    # AdaBN / PreciseBN: before each evaluation, recompute every BN layer's population
+    # statistics from this many batches of the target training data (0 = off).
+    recalibrate_batches: int = 0
+    # norm = "gn": GroupNorm's group count (torch has no default; Keras' is 32).
+    gn_groups: int = 8
+    # norm = "renorm": the final clipping bounds, the moving-average momentum of the
+    # statistics r and d are computed against (Keras' convention; unset = Keras' 0.99),
+    # and the schedule: "paper" (plain BN warm-up, then linear ramps; see
+    # parity.plan.renorm_clip_at) or "constant" (the final bounds from step 0).
+    renorm_rmax: float = 3.0
+    renorm_dmax: float = 5.0
+    renorm_rmin: float | None = None       # None = 1/rmax at every step, as the paper clips
+    renorm_momentum: float | None = None
+    renorm_schedule: str = "paper"
 
 
 @dataclass
@@ -177,8 +192,28 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
         bad("bn.freeze", bn.freeze, f"one of {_allowed(FREEZE_MODES)}{hint}")
     if bn.norm not in NORMS:
         bad("bn.norm", bn.norm, f"one of {_allowed(NORMS)}")
-    elif bn.norm != "bn":
-        bad("bn.norm", bn.norm, "only 'bn' is implemented in this release (renorm and gn are planned)")
+    if not _is_int(bn.recalibrate_batches) or bn.recalibrate_batches < 0:
+        bad("bn.recalibrate_batches", bn.recalibrate_batches, "an integer >= 0 (0 = off)")
+    elif bn.recalibrate_batches and bn.norm != "bn":
+        bad("bn.recalibrate_batches", bn.recalibrate_batches, "recalibration needs norm = 'bn'")
+    if bn.reinject_momentum is not None and bn.norm != "bn":
+        bad("bn.reinject_momentum", bn.reinject_momentum, "re-injection needs norm = 'bn'")
+    if not _is_int(bn.gn_groups) or bn.gn_groups < 1:
+        bad("bn.gn_groups", bn.gn_groups, "an integer >= 1")
+    elif bn.norm == "gn" and arch is not None:
+        channels = sorted({w * (arch.expansion if i else 1) for w in arch.widths for i in (0, 1)})
+        if any(c % bn.gn_groups for c in channels):
+            bad("bn.gn_groups", bn.gn_groups, f"must divide every layer width of {run.model} ({_allowed(channels)})")
+    if not _is_number(bn.renorm_rmax) or bn.renorm_rmax < 1:
+        bad("bn.renorm_rmax", bn.renorm_rmax, "a number >= 1")
+    if not _is_number(bn.renorm_dmax) or bn.renorm_dmax < 0:
+        bad("bn.renorm_dmax", bn.renorm_dmax, "a number >= 0")
+    if bn.renorm_rmin is not None and (not _is_number(bn.renorm_rmin) or not (0 <= bn.renorm_rmin <= 1)):
+        bad("bn.renorm_rmin", bn.renorm_rmin, "a number in [0, 1], or unset for 1/rmax (the paper's)")
+    if bn.renorm_momentum is not None and (not _is_number(bn.renorm_momentum) or not (0 <= bn.renorm_momentum < 1)):
+        bad("bn.renorm_momentum", bn.renorm_momentum, "a number in [0, 1) (Keras' convention), or unset")
+    if bn.renorm_schedule not in RENORM_SCHEDULES:
+        bad("bn.renorm_schedule", bn.renorm_schedule, f"one of {_allowed(RENORM_SCHEDULES)}")
     return p
 
 

@@ -48,6 +48,9 @@ def starting_weights(run: RunConfig, num_classes: int, seed: int) -> tuple[dict[
     expected = {k: v for k, v in expected_shapes(spec, num_classes).items() if not k.startswith("fc.")}
     canonical.check_compatible(expected, base)
     base.update(init_head(seed, spec.feature_dim, num_classes))
+    if run.bn.norm == "gn":
+        # GroupNorm keeps gamma/beta of each BN layer; it has no running statistics.
+        base = {k: v for k, v in base.items() if not k.endswith(("running_mean", "running_var"))}
     return base, digest
 
 
@@ -58,7 +61,10 @@ def make_plan(run: RunConfig, num_classes: int, seed: int, native: dict, framewo
         epochs=run.epochs, optimizer=run.optimizer, lr=run.lr, lr_schedule=run.lr_schedule,
         sgd_momentum=run.sgd_momentum, bn_momentum=bn["bn_momentum"], bn_epsilon=bn["bn_epsilon"],
         freeze=run.bn.freeze, reinject_momentum=run.bn.reinject_momentum,
-        head_epochs=run.head_epochs,
+        head_epochs=run.head_epochs, norm=run.bn.norm, gn_groups=run.bn.gn_groups,
+        renorm_rmax=run.bn.renorm_rmax, renorm_dmax=run.bn.renorm_dmax, renorm_rmin=run.bn.renorm_rmin,
+        renorm_momentum=run.bn.renorm_momentum, renorm_schedule=run.bn.renorm_schedule,
+        recalibrate_batches=run.bn.recalibrate_batches,
     )
 
 
@@ -70,10 +76,16 @@ def prepare(run: RunConfig, seed: int):
     probe = Loader(ds.train_x[:STATS_IMAGES], ds.train_y[:STATS_IMAGES], 256, mean=ds.mean, std=ds.std,
                    train=False, augment=False, prefetch=0)
     stats_batches = list(probe.batches())
+    calibration = []
+    if run.bn.recalibrate_batches:
+        n = min(run.bn.recalibrate_batches * run.batch_size, len(train.images))
+        plain = Loader(train.images[:n], train.labels[:n], run.batch_size, mean=ds.mean, std=ds.std,
+                       train=False, augment=False, prefetch=0)
+        calibration = list(plain.batches())
     init, base_checksum = starting_weights(run, ds.num_classes, seed)
     fingerprint = canonical.checksum({"train": np.frombuffer(train.fingerprint(run.epochs).encode(), np.uint8),
                                       "eval": np.frombuffer(evaluation.fingerprint(1).encode(), np.uint8)})
-    return ds, train, evaluation, stats_batches, init, base_checksum, fingerprint
+    return ds, train, evaluation, stats_batches, calibration, init, base_checksum, fingerprint
 
 
 def execute(job: dict, backend, progress=None) -> dict:
@@ -82,10 +94,10 @@ def execute(job: dict, backend, progress=None) -> dict:
     seed = int(job["seed"])
     t0 = time.perf_counter()
     threading = backend.configure(int(job.get("threads", 1)), seed)
-    ds, train, evaluation, stats_batches, init, base_checksum, fingerprint = prepare(run, seed)
+    ds, train, evaluation, stats_batches, calibration, init, base_checksum, fingerprint = prepare(run, seed)
     native = backend.native_defaults()
     plan = make_plan(run, ds.num_classes, seed, native, backend.NAME)
-    out = backend.fit(plan, init, train, evaluation, stats_batches, progress)
+    out = backend.fit(plan, init, train, evaluation, stats_batches, progress, calibration)
     result = base_result(job)
     result.update(
         status="ok", error=None,
@@ -95,6 +107,7 @@ def execute(job: dict, backend, progress=None) -> dict:
         pretrained_checksum=base_checksum, init_checksum=canonical.checksum(init),
         final_weights_checksum=canonical.checksum(out["weights"]),
         steps_per_epoch=len(train), history=out["history"], final=out["final"],
+        renorm_trace=out.get("renorm_trace"),
         wall_s=round(time.perf_counter() - t0, 3),
     )
     return result

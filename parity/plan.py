@@ -35,6 +35,14 @@ class TrainPlan:
     reinject_momentum: float | None = None
     head_epochs: int = 1       # two_phase: epochs with the base frozen
     finetune_lr_factor: float = 0.1
+    norm: str = "bn"           # bn | renorm | gn
+    gn_groups: int = 8
+    renorm_rmax: float = 3.0
+    renorm_dmax: float = 5.0
+    renorm_rmin: float | None = None
+    renorm_momentum: float | None = None   # Keras convention; None = Keras' default
+    renorm_schedule: str = "paper"
+    recalibrate_batches: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -52,6 +60,30 @@ def lr_at(base_lr: float, schedule: str, step: int, total_steps: int) -> float:
     if schedule == "cosine" and total_steps > 0:
         return base_lr * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
     return base_lr
+
+
+# Batch Renormalization's schedule (Ioffe 2017, sec. 4): 5000 steps of plain BN
+# (rmax=1, dmax=0), then rmax ramps linearly to its final value at 40k steps and dmax
+# at 25k. The suite scales those milestones by total_steps / PAPER_REFERENCE_STEPS:
+# warm-up ends at 10% of the run, dmax is reached at 50% and rmax at 80%.
+PAPER_REFERENCE_STEPS = 50_000
+PAPER_WARMUP, PAPER_DMAX_AT, PAPER_RMAX_AT = 5_000, 25_000, 40_000
+
+
+def renorm_clip_at(step: int, total_steps: int, rmax: float, dmax: float, rmin: float | None,
+                   schedule: str) -> tuple[float, float, float]:
+    """(rmax, rmin, dmax) for a global step; rmin None means 1/rmax, the paper's clip."""
+    if schedule == "constant":
+        r, d = rmax, dmax
+    else:
+        scale = total_steps / PAPER_REFERENCE_STEPS
+        warm, d_at, r_at = PAPER_WARMUP * scale, PAPER_DMAX_AT * scale, PAPER_RMAX_AT * scale
+        if step < warm:
+            r, d = 1.0, 0.0
+        else:
+            r = 1.0 + (rmax - 1.0) * min(1.0, (step - warm) / max(r_at - warm, 1e-9))
+            d = dmax * min(1.0, (step - warm) / max(d_at - warm, 1e-9))
+    return float(r), float(1.0 / r if rmin is None else rmin), float(d)
 
 
 def bn_distance(running_mean, running_var, true_mean, true_var, eps: float = 1e-5) -> tuple[float, float]:

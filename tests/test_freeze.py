@@ -19,7 +19,7 @@ def _fit(framework, freeze, epochs=1):
     run = RunConfig(dataset="far", epochs=epochs, train_images=64, batch_size=32,
                     bn=BNConfig(momentum=0.9, epsilon=1e-5, freeze=freeze))
     backend.configure(1, 0)
-    ds, train, evaluation, stats_batches, init, _, _ = prepare(run, 0)
+    ds, train, evaluation, stats_batches, _, init, _, _ = prepare(run, 0)
     plan = make_plan(run, ds.num_classes, 0, backend.native_defaults(), framework)
     return backend.fit(plan, init, train, evaluation, stats_batches[:1])["history"]
 

@@ -18,7 +18,7 @@ from keras import layers
 from parity.archs import ResNetSpec, get_arch
 
 _BLOCK_NAME = re.compile(r"^layer\d+\.\d+$")
-_CANONICAL_TYPES = (layers.Conv2D, layers.BatchNormalization, layers.Dense)
+_CANONICAL_TYPES = (layers.Conv2D, layers.BatchNormalization, layers.GroupNormalization, layers.Dense)
 _OUTPUT_TYPES = _CANONICAL_TYPES + (layers.MaxPooling2D, layers.GlobalAveragePooling2D)
 
 
@@ -26,6 +26,33 @@ def native_bn_defaults() -> dict[str, float]:
     """Keras' own BatchNormalization defaults, read from the installed Keras."""
     params = inspect.signature(layers.BatchNormalization).parameters
     return {"momentum": params["momentum"].default, "epsilon": params["epsilon"].default}
+
+
+def native_gn_defaults() -> dict[str, float]:
+    """Keras' own GroupNormalization defaults (epsilon 1e-3 vs torch's 1e-5)."""
+    params = inspect.signature(layers.GroupNormalization).parameters
+    return {"groups": params["groups"].default, "epsilon": params["epsilon"].default}
+
+
+def _norm_factory(norm: str, bn_momentum, bn_epsilon, gn_groups, renorm_momentum, renorm_clipping):
+    """A function (x, name) -> normalized x: BatchNormalization, its renorm mode, or GroupNormalization."""
+    if norm == "gn":
+        native = native_gn_defaults()
+        groups = native["groups"] if gn_groups is None else gn_groups
+        eps = native["epsilon"] if bn_epsilon is None else bn_epsilon
+        return lambda x, name: layers.GroupNormalization(groups=groups, axis=-1, epsilon=eps, name=name)(x)
+    settings = _bn_settings(bn_momentum, bn_epsilon)
+    if norm == "renorm":
+        from tf_impl.renorm import check_available
+
+        check_available()
+        params = inspect.signature(layers.BatchNormalization).parameters
+        settings.update(renorm=True, renorm_clipping=dict(renorm_clipping or {}),
+                        renorm_momentum=params["renorm_momentum"].default if renorm_momentum is None
+                        else renorm_momentum)
+    elif norm != "bn":
+        raise ValueError(f"unknown norm {norm!r}; allowed: bn, renorm, gn")
+    return lambda x, name: layers.BatchNormalization(axis=-1, name=name, **settings)(x)
 
 
 def _bn_settings(bn_momentum: float | None, bn_epsilon: float | None) -> dict[str, float]:
@@ -56,8 +83,8 @@ def _conv(x, filters: int, kernel: int, stride: int, name: str):
                          kernel_initializer=_conv_init(), name=name)(x)
 
 
-def _bn(x, name: str, bn: dict[str, float]):
-    return layers.BatchNormalization(axis=-1, name=name, **bn)(x)
+def _bn(x, name: str, bn):
+    return bn(x, name)
 
 
 def _block(x, spec: ResNetSpec, in_planes: int, planes: int, stride: int, name: str, bn):
@@ -78,7 +105,7 @@ def _block(x, spec: ResNetSpec, in_planes: int, planes: int, stride: int, name: 
     return layers.ReLU(name=name)(out)
 
 
-def _build_base(spec: ResNetSpec, image_size: int, bn: dict[str, float]) -> keras.Model:
+def _build_base(spec: ResNetSpec, image_size: int, bn) -> keras.Model:
     inputs = keras.Input((image_size, image_size, 3), name="base_input")
     if spec.stem == "imagenet":
         x = _conv(inputs, spec.stem_width, 7, 2, "conv1")
@@ -103,21 +130,26 @@ def _build_base(spec: ResNetSpec, image_size: int, bn: dict[str, float]) -> kera
 
 
 def build_model(arch: str, num_classes: int, image_size: int, bn_momentum: float | None = None,
-                bn_epsilon: float | None = None, base_training: bool | None = None) -> keras.Model:
+                bn_epsilon: float | None = None, base_training: bool | None = None, norm: str = "bn",
+                gn_groups: int | None = None, renorm_momentum: float | None = None,
+                renorm_clipping: dict | None = None) -> keras.Model:
     """Input -> `base` (nested model, pooled features) -> Dense head "fc".
 
     The nesting is what the Keras transfer-learning recipe freezes:
     `model.get_layer("base").trainable = False` and `base(x, training=False)`.
     `bn_momentum` is Keras' own convention; None means Keras' default, read from
     the installed Keras.  Conv and head init mirror torch's so both start from
-    the same distributions.
+    the same distributions.  `norm` swaps every BN layer for Keras' own renorm
+    mode (`renorm_momentum`, `renorm_clipping`) or for GroupNormalization
+    (`gn_groups`; `bn_epsilon` is then GN's epsilon).
     """
     spec = get_arch(arch)
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     if image_size < spec.min_image_size:
         raise ValueError(f"{arch} needs image_size >= {spec.min_image_size}, got {image_size}")
-    base = _build_base(spec, image_size, _bn_settings(bn_momentum, bn_epsilon))
+    factory = _norm_factory(norm, bn_momentum, bn_epsilon, gn_groups, renorm_momentum, renorm_clipping)
+    base = _build_base(spec, image_size, factory)
     inputs = keras.Input((image_size, image_size, 3), name="image")
     features = base(inputs, training=base_training)
     bound = 1.0 / math.sqrt(spec.feature_dim)  # torch nn.Linear's default init

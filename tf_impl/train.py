@@ -17,8 +17,8 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from parity.plan import Diverged, TrainPlan, lr_at, summarize_bn_lag
-from tf_impl import models, weights
+from parity.plan import Diverged, TrainPlan, lr_at, renorm_clip_at, summarize_bn_lag
+from tf_impl import models, renorm, weights
 
 
 def to_tensor(x: np.ndarray) -> tf.Tensor:
@@ -27,6 +27,7 @@ def to_tensor(x: np.ndarray) -> tf.Tensor:
 
 
 def bn_layers(model: keras.Model) -> dict[str, keras.layers.BatchNormalization]:
+    """Every layer with running statistics: BatchNormalization, renorm mode included."""
     return {name: layer for name, layer in models.canonical_layers(model).items()
             if isinstance(layer, keras.layers.BatchNormalization)}
 
@@ -40,7 +41,7 @@ def reinject_bn(model: keras.Model, plan: TrainPlan, momentum: float) -> keras.M
     """The article's fix: rebuild the base with new BN layers of another momentum, keeping all weights."""
     state = weights.to_canonical(model)
     rebuilt = models.build_model(plan.arch, plan.num_classes, plan.image_size, bn_momentum=momentum,
-                                 bn_epsilon=plan.bn_epsilon, base_training=_base_training(plan))
+                                 bn_epsilon=plan.bn_epsilon, base_training=_base_training(plan), norm=plan.norm)
     weights.from_canonical(rebuilt, state)
     return rebuilt
 
@@ -53,8 +54,11 @@ def _base_training(plan: TrainPlan) -> bool | None:
 def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> keras.Model:
     """The network with the plan's BN settings, loaded from the canonical tensors."""
     model = models.build_model(plan.arch, plan.num_classes, plan.image_size, bn_momentum=plan.bn_momentum,
-                               bn_epsilon=plan.bn_epsilon, base_training=_base_training(plan))
+                               bn_epsilon=plan.bn_epsilon, base_training=_base_training(plan), norm=plan.norm,
+                               gn_groups=plan.gn_groups, renorm_momentum=plan.renorm_momentum,
+                               renorm_clipping=initial_clipping(plan))
     weights.from_canonical(model, init)
+    renorm.sync_renorm_state(model)
     if plan.reinject_momentum is not None:
         model = reinject_bn(model, plan, plan.reinject_momentum)
     return model
@@ -97,10 +101,12 @@ def make_train_step(model: keras.Model, optimizer, variables: list):
 
 
 def train_one_epoch(train_step, optimizer, batches: Iterable, *, base_lr: float, schedule: str,
-                    step0: int, total_steps: int) -> dict:
+                    step0: int, total_steps: int, on_step: Callable[[int], None] | None = None) -> dict:
     loss_sum, correct, seen, step = 0.0, 0, 0, step0
     for x, y in batches:
         optimizer.learning_rate.assign(lr_at(base_lr, schedule, step, total_steps))
+        if on_step:
+            on_step(step)
         loss, logits = train_step(to_tensor(x), tf.convert_to_tensor(y))
         loss = float(loss)
         if not np.isfinite(loss):
@@ -148,7 +154,7 @@ def true_bn_stats(model: keras.Model, batches: list) -> dict[str, tuple[np.ndarr
     layers = bn_layers(model)
     base = model.get_layer("base")
     probe = keras.Model(base.inputs, [l.input for l in layers.values()])
-    saved = {n: (l.moving_mean.numpy().copy(), l.moving_variance.numpy().copy()) for n, l in layers.items()}
+    saved = [v.numpy().copy() for v in base.non_trainable_variables]   # renorm state included
     was_trainable = base.trainable
     base.trainable = True   # a frozen Keras BN ignores training=True; this pass needs batch statistics
     sums = {n: [0.0, 0.0, 0] for n in layers}
@@ -163,9 +169,8 @@ def true_bn_stats(model: keras.Model, batches: list) -> dict[str, tuple[np.ndarr
                 s[2] += a.size // a.shape[-1]
     finally:
         base.trainable = was_trainable
-        for n, l in layers.items():
-            l.moving_mean.assign(saved[n][0])
-            l.moving_variance.assign(saved[n][1])
+        for v, value in zip(base.non_trainable_variables, saved):
+            v.assign(value)
     out = {}
     for n, (s1, s2, cnt) in sums.items():
         mean = s1 / cnt
@@ -173,11 +178,40 @@ def true_bn_stats(model: keras.Model, batches: list) -> dict[str, tuple[np.ndarr
     return out
 
 
+def recalibrate_bn(model: keras.Model, batches: list) -> None:
+    """AdaBN / PreciseBN: set every BN layer's moving statistics to the target data's population ones."""
+    stats = true_bn_stats(model, batches)
+    for name, layer in bn_layers(model).items():
+        mean, var = stats[name]
+        layer.moving_mean.assign(mean.astype(np.float32))
+        layer.moving_variance.assign(var.astype(np.float32))
+
+
+def initial_clipping(plan: TrainPlan) -> dict | None:
+    """Renorm clipping bounds at step 0 (the schedule moves them from there)."""
+    if plan.norm != "renorm":
+        return None
+    rmax, rmin, dmax = renorm_clip_at(0, 1, plan.renorm_rmax, plan.renorm_dmax, plan.renorm_rmin,
+                                      plan.renorm_schedule)
+    return {"rmax": rmax, "rmin": rmin, "dmax": dmax}
+
+
 def fit(plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader, stats_batches: list,
-        progress: Callable[[float], None] | None = None) -> dict:
+        progress: Callable[[float], None] | None = None, calibration_batches: list | None = None) -> dict:
     """Fine-tune according to the plan; return per-epoch history, final metrics and final weights."""
     model = build(plan, init)
-    history = []
+    history, renorm_trace = [], []
+    run_steps = plan.epochs * len(train_loader)
+    phase_offset = 0
+
+    def before_step(step: int) -> None:
+        """The renorm schedule as a per-step callback: assigned, then read back from the layers."""
+        if plan.norm == "renorm":
+            global_step = phase_offset + step
+            renorm.set_clipping(model, *renorm_clip_at(global_step, run_steps, plan.renorm_rmax, plan.renorm_dmax,
+                                                       plan.renorm_rmin, plan.renorm_schedule))
+            renorm_trace.append([global_step, *renorm.read_clipping(model)])
+
     total_epochs = plan.epochs
     epoch = 0
     t0 = time.perf_counter()
@@ -191,11 +225,15 @@ def fit(plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader,
         for _ in range(phase_epochs):
             before = running_stats(model)
             stats = train_one_epoch(train_step, optimizer, train_loader.batches(epoch), base_lr=phase_lr,
-                                    schedule=plan.lr_schedule, step0=step, total_steps=total_steps)
+                                    schedule=plan.lr_schedule, step0=step, total_steps=total_steps,
+                                    on_step=before_step)
             step += stats.pop("steps")
             # Did BN move its running statistics this epoch? (freezing should stop it)
             stats["bn_updated"] = any(not np.array_equal(a[0], b[0]) for a, b in
                                       zip(before.values(), running_stats(model).values()))
+            if calibration_batches:
+                recalibrate_bn(model, calibration_batches)
+                stats["recalibrated"] = True
             stats.update(evaluate(model, eval_loader.batches(0), predict))
             if stats_batches:
                 stats.update(summarize_bn_lag(running_stats(model), true_bn_stats(model, stats_batches)))
@@ -204,5 +242,7 @@ def fit(plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader,
             epoch += 1
             if progress:
                 progress(epoch / total_epochs)
+        phase_offset += step
     final = {k: history[-1].get(k) for k in ("train_loss", "train_acc", "eval_loss", "eval_acc", "bn_mean_dist", "bn_var_dist")}
-    return {"history": history, "final": final, "weights": weights.to_canonical(model)}
+    return {"history": history, "final": final, "weights": weights.to_canonical(model),
+            "renorm_trace": renorm_trace or None}

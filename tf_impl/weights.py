@@ -31,6 +31,10 @@ def _slots(model) -> dict[str, tuple]:
                 if getattr(layer, attr, None) is not None:
                     slots[f"{name}.{key}"] = (getattr(layer, attr), None)
             continue
+        elif isinstance(layer, layers.GroupNormalization):
+            slots[f"{name}.weight"] = (layer.gamma, None)
+            slots[f"{name}.bias"] = (layer.beta, None)
+            continue
         elif isinstance(layer, layers.Dense):
             slots[f"{name}.weight"] = (layer.kernel, _DENSE_TO_TORCH)
         if layer.use_bias:

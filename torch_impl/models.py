@@ -26,6 +26,34 @@ def native_bn_defaults() -> dict[str, float]:
     return {"momentum": 1.0 - params["momentum"].default, "epsilon": params["eps"].default}
 
 
+def native_gn_defaults() -> dict[str, float]:
+    """torch's own GroupNorm defaults (torch has no default group count: None)."""
+    params = inspect.signature(nn.GroupNorm).parameters
+    return {"groups": None, "epsilon": params["eps"].default}
+
+
+def _norm_factory(norm: str, bn_momentum, bn_epsilon, gn_groups, renorm_momentum, renorm_clipping):
+    """A module factory (channels -> module): BatchNorm2d, our BatchRenorm2d, or GroupNorm."""
+    if norm == "gn":
+        if gn_groups is None:
+            raise ValueError("GroupNorm needs gn_groups (torch has no default group count)")
+        eps = native_gn_defaults()["epsilon"] if bn_epsilon is None else bn_epsilon
+        return lambda channels: nn.GroupNorm(gn_groups, channels, eps=eps)
+    bn = _norm_layer(bn_momentum, bn_epsilon)
+    if norm == "bn":
+        return bn
+    if norm == "renorm":
+        from torch_impl.renorm import BatchRenorm2d
+
+        clip = dict(renorm_clipping or {})
+        # Keras' renorm_momentum default (0.99 kept) is the only precedent: torch has no renorm.
+        renorm_keras = 0.99 if renorm_momentum is None else renorm_momentum
+        return functools.partial(BatchRenorm2d, eps=bn.keywords["eps"], momentum=bn.keywords["momentum"],
+                                 renorm_momentum=1.0 - renorm_keras, rmax=clip.get("rmax", 1.0),
+                                 rmin=clip.get("rmin"), dmax=clip.get("dmax", 0.0))
+    raise ValueError(f"unknown norm {norm!r}; allowed: bn, renorm, gn")
+
+
 def _norm_layer(bn_momentum: float | None, bn_epsilon: float | None):
     """BatchNorm2d factory; momentum arrives in Keras' convention (old value kept)."""
     params = inspect.signature(nn.BatchNorm2d).parameters
@@ -107,7 +135,8 @@ class ResNet(nn.Module):
 
 
 def build_model(arch: str, num_classes: int, bn_momentum: float | None = None,
-                bn_epsilon: float | None = None) -> ResNet:
+                bn_epsilon: float | None = None, norm: str = "bn", gn_groups: int | None = None,
+                renorm_momentum: float | None = None, renorm_clipping: dict | None = None) -> ResNet:
     """Build `arch` with a fresh `num_classes` head.
 
     `bn_momentum` is in Keras' convention (fraction of the old running value kept);
@@ -115,17 +144,23 @@ def build_model(arch: str, num_classes: int, bn_momentum: float | None = None,
     """
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-    return ResNet(get_arch(arch), num_classes, _norm_layer(bn_momentum, bn_epsilon))
+    factory = _norm_factory(norm, bn_momentum, bn_epsilon, gn_groups, renorm_momentum, renorm_clipping)
+    return ResNet(get_arch(arch), num_classes, factory)
 
 
 def canonical_layers(model: ResNet) -> dict[str, nn.Module]:
     """torchvision module name -> module, for every conv, bn and the fc head."""
-    return {n: m for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d, nn.Linear))}
+    from torch_impl.renorm import BatchRenorm2d
+
+    kinds = (nn.Conv2d, nn.BatchNorm2d, BatchRenorm2d, nn.GroupNorm, nn.Linear)
+    return {n: m for n, m in model.named_modules() if isinstance(m, kinds)}
 
 
 def _is_canonical(module: nn.Module) -> bool:
-    return isinstance(module, (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d,
-                               nn.Linear, BasicBlock, Bottleneck))
+    from torch_impl.renorm import BatchRenorm2d
+
+    return isinstance(module, (nn.Conv2d, nn.BatchNorm2d, BatchRenorm2d, nn.GroupNorm, nn.MaxPool2d,
+                               nn.AdaptiveAvgPool2d, nn.Linear, BasicBlock, Bottleneck))
 
 
 def layer_outputs(model: ResNet, x_nchw, training: bool = False) -> dict[str, np.ndarray]:

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from parity.plan import Diverged, TrainPlan, lr_at, summarize_bn_lag
-from torch_impl import models, weights
+from parity.plan import Diverged, TrainPlan, lr_at, renorm_clip_at, summarize_bn_lag
+from torch_impl import models, renorm, weights
 
 
 def to_tensor(x: np.ndarray) -> torch.Tensor:
@@ -24,8 +24,10 @@ def to_tensor(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
 
 
-def bn_layers(model: nn.Module) -> dict[str, nn.modules.batchnorm._BatchNorm]:
-    return {n: m for n, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
+def bn_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """Every layer with running statistics: BatchNorm2d and our BatchRenorm2d."""
+    kinds = (nn.modules.batchnorm._BatchNorm, renorm.BatchRenorm2d)
+    return {n: m for n, m in model.named_modules() if isinstance(m, kinds)}
 
 
 def base_weights(model: nn.Module) -> list[nn.Parameter]:
@@ -46,8 +48,10 @@ def reinject_bn(model: nn.Module, momentum_keras: float) -> nn.Module:
 def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> nn.Module:
     """The network with the plan's BN settings, loaded from the canonical tensors."""
     model = models.build_model(plan.arch, plan.num_classes, bn_momentum=plan.bn_momentum,
-                               bn_epsilon=plan.bn_epsilon)
+                               bn_epsilon=plan.bn_epsilon, norm=plan.norm, gn_groups=plan.gn_groups,
+                               renorm_momentum=plan.renorm_momentum, renorm_clipping=initial_clipping(plan))
     weights.from_canonical(model, init)
+    renorm.sync_renorm_state(model)
     if plan.reinject_momentum is not None:
         reinject_bn(model, plan.reinject_momentum)
     return model
@@ -94,11 +98,13 @@ def make_train_step(model: nn.Module, optimizer: torch.optim.Optimizer, bn_infer
 
 
 def train_one_epoch(train_step, optimizer, batches: Iterable, *, base_lr: float, schedule: str,
-                    step0: int, total_steps: int) -> dict:
+                    step0: int, total_steps: int, on_step: Callable[[int], None] | None = None) -> dict:
     loss_sum, correct, seen, step = 0.0, 0, 0, step0
     for x, y in batches:
         for group in optimizer.param_groups:
             group["lr"] = lr_at(base_lr, schedule, step, total_steps)
+        if on_step:
+            on_step(step)
         loss, logits = train_step(to_tensor(x), torch.from_numpy(y))
         loss = loss.item()
         if not np.isfinite(loss):
@@ -149,8 +155,7 @@ def true_bn_stats(model: nn.Module, batches: list) -> dict[str, tuple[np.ndarray
     statistics are saved and restored around the pass.
     """
     layers = bn_layers(model)
-    saved = {n: (m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone(), m.training)
-             for n, m in layers.items()}
+    saved = {n: ({k: b.clone() for k, b in m.named_buffers()}, m.training) for n, m in layers.items()}
     sums: dict[str, list] = {n: [0.0, 0.0, 0] for n in layers}
     hooks = []
     for name, m in layers.items():
@@ -170,8 +175,9 @@ def true_bn_stats(model: nn.Module, batches: list) -> dict[str, tuple[np.ndarray
         for h in hooks:
             h.remove()
         for n, m in layers.items():
-            rm, rv, nb, was_training = saved[n]
-            m.running_mean.copy_(rm); m.running_var.copy_(rv); m.num_batches_tracked.copy_(nb)
+            buffers, was_training = saved[n]
+            for k, b in m.named_buffers():
+                b.copy_(buffers[k])
             m.train(was_training)
     out = {}
     for n, (s1, s2, cnt) in sums.items():
@@ -180,11 +186,41 @@ def true_bn_stats(model: nn.Module, batches: list) -> dict[str, tuple[np.ndarray
     return out
 
 
+@torch.no_grad()
+def recalibrate_bn(model: nn.Module, batches: list) -> None:
+    """AdaBN / PreciseBN: set every BN layer's running statistics to the target data's population ones."""
+    stats = true_bn_stats(model, batches)
+    for name, layer in bn_layers(model).items():
+        mean, var = stats[name]
+        layer.running_mean.copy_(torch.from_numpy(mean).to(layer.running_mean.dtype))
+        layer.running_var.copy_(torch.from_numpy(var).to(layer.running_var.dtype))
+
+
+def initial_clipping(plan: TrainPlan) -> dict | None:
+    """Renorm clipping bounds at step 0 (the schedule moves them from there)."""
+    if plan.norm != "renorm":
+        return None
+    rmax, rmin, dmax = renorm_clip_at(0, 1, plan.renorm_rmax, plan.renorm_dmax, plan.renorm_rmin,
+                                      plan.renorm_schedule)
+    return {"rmax": rmax, "rmin": rmin, "dmax": dmax}
+
+
 def fit(plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader, stats_batches: list,
-        progress: Callable[[float], None] | None = None) -> dict:
+        progress: Callable[[float], None] | None = None, calibration_batches: list | None = None) -> dict:
     """Fine-tune according to the plan; return per-epoch history, final metrics and final weights."""
     model = build(plan, init)
-    history = []
+    history, renorm_trace = [], []
+    run_steps = plan.epochs * len(train_loader)
+    phase_offset = 0
+
+    def before_step(step: int) -> None:
+        """The renorm schedule, applied and read back from the layers (the trace a test compares)."""
+        if plan.norm == "renorm":
+            global_step = phase_offset + step
+            renorm.set_clipping(model, *renorm_clip_at(global_step, run_steps, plan.renorm_rmax, plan.renorm_dmax,
+                                                       plan.renorm_rmin, plan.renorm_schedule))
+            renorm_trace.append([global_step, *renorm.read_clipping(model)])
+
     total_epochs = plan.epochs
     epoch = 0
     t0 = time.perf_counter()
@@ -198,11 +234,15 @@ def fit(plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader,
         for _ in range(phase_epochs):
             before = running_stats(model)
             stats = train_one_epoch(train_step, optimizer, train_loader.batches(epoch), base_lr=phase_lr,
-                                    schedule=plan.lr_schedule, step0=step, total_steps=total_steps)
+                                    schedule=plan.lr_schedule, step0=step, total_steps=total_steps,
+                                    on_step=before_step)
             step += stats.pop("steps")
             # Did BN move its running statistics this epoch? (freezing should stop it)
             stats["bn_updated"] = any(not np.array_equal(a[0], b[0]) for a, b in
                                       zip(before.values(), running_stats(model).values()))
+            if calibration_batches:
+                recalibrate_bn(model, calibration_batches)
+                stats["recalibrated"] = True
             stats.update(evaluate(model, eval_loader.batches(0), predict))
             if stats_batches:
                 stats.update(summarize_bn_lag(running_stats(model), true_bn_stats(model, stats_batches)))
@@ -211,5 +251,7 @@ def fit(plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader,
             epoch += 1
             if progress:
                 progress(epoch / total_epochs)
+        phase_offset += step
     final = {k: history[-1].get(k) for k in ("train_loss", "train_acc", "eval_loss", "eval_acc", "bn_mean_dist", "bn_var_dist")}
-    return {"history": history, "final": final, "weights": weights.to_canonical(model)}
+    return {"history": history, "final": final, "weights": weights.to_canonical(model),
+            "renorm_trace": renorm_trace or None}
