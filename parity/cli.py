@@ -1,4 +1,4 @@
-"""``parity list | run | report | pretrain``: the suite's command line.
+"""``parity list | run | report | audit | pretrain``: the suite's command line.
 
 Exit codes everywhere: 0 success, 1 a finding the command exists to report,
 2 bad input or usage (one line per problem on stderr, no traceback),
@@ -7,6 +7,7 @@ Exit codes everywhere: 0 success, 1 a finding the command exists to report,
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -63,6 +64,8 @@ def load_suite(args):
         raise UsageError(f"--seeds: {args.seeds} is not allowed -- an integer >= 1")
     overrides = {"seeds": list(range(args.seeds)) if args.seeds else None,
                  "frameworks": _parse_frameworks(args.frameworks)}
+    if args.scenarios and not args.suite:
+        raise UsageError("--scenarios selects scenarios of a --suite")
     if bool(args.suite) == bool(args.config):
         raise UsageError("run: give exactly one of --suite NAME or --config FILE")
     try:
@@ -73,6 +76,14 @@ def load_suite(args):
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise UsageError(f"--suite: unknown suite {args.suite!r}{hint}; allowed: {', '.join(SUITES)}")
             suite = build_suite(args.suite)
+            if args.scenarios:
+                wanted = [x.strip() for x in args.scenarios.split(",") if x.strip()]
+                have = {r.scenario for r in suite.runs}
+                unknown = [w for w in wanted if w not in have]
+                if unknown or not wanted:
+                    raise UsageError(f"--scenarios: {args.scenarios!r} is not allowed -- a comma-separated list "
+                                     f"from the suite's scenarios: {', '.join(sorted(have))}")
+                suite.runs = [r for r in suite.runs if r.scenario in wanted]
             apply_overrides(suite, overrides)
             validate_suite(suite)
             return suite
@@ -140,6 +151,33 @@ def cmd_report(args) -> int:
     return EXIT_OK
 
 
+def cmd_audit(args) -> int:
+    from parity import audit
+    from parity.results import write_json_atomic
+
+    try:
+        snapshot = audit.load_snapshot(args.check) if args.check else None
+        live = audit.collect()
+    except audit.AuditError as e:
+        raise UsageError(str(e)) from None
+    if args.json:
+        print(json.dumps(live, indent=1))
+    else:
+        print(audit.table(live))
+    if snapshot is not None:
+        changes = audit.drift(snapshot, live)
+        for line in changes:
+            print(f"drift: {line}", file=sys.stderr)
+        if changes:
+            return EXIT_FINDING
+        print(f"no drift against {args.check}", file=sys.stderr)
+        return EXIT_OK
+    out = Path(args.out)
+    write_json_atomic(out, live)
+    print(f"snapshot written to {out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_pretrain(args) -> int:
     from parity.job import default_checkpoint
     from parity.pretrain import pretrain
@@ -158,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a suite or a config file")
     r.add_argument("--suite")
     r.add_argument("--config")
+    r.add_argument("--scenarios", help="comma-separated: run only these scenarios of the suite")
     r.add_argument("--out")
     r.add_argument("--seeds", type=int, help="run seeds 0..N-1")
     r.add_argument("--frameworks", help="comma-separated: tf,torch")
@@ -169,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="rebuild tables from DIR/jobs/")
     rep.add_argument("dir")
     rep.set_defaults(fn=cmd_report)
+
+    aud = sub.add_parser("audit", help="both frameworks' defaults, side by side; --check exits 1 on drift")
+    aud.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    aud.add_argument("--check", metavar="FILE", help="compare with a snapshot instead of writing one")
+    aud.add_argument("--out", default="results/defaults.json", help="where to write the snapshot")
+    aud.set_defaults(fn=cmd_audit)
 
     pre = sub.add_parser("pretrain", help="train the source-domain checkpoint")
     pre.add_argument("--out")
@@ -185,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if not getattr(args, "fn", None):
-            raise UsageError("parity: give a command: list, run, report or pretrain (see --help)")
+            raise UsageError("parity: give a command: list, run, report, audit or pretrain (see --help)")
         return args.fn(args)
     except UsageError as e:
         for line in str(e).splitlines():

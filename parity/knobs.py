@@ -64,3 +64,24 @@ def resolve_bn(framework: str, momentum: float | None, epsilon: float | None,
         "bn_momentum": native["bn_momentum"] if momentum is None else float(momentum),
         "bn_epsilon": native["bn_epsilon"] if epsilon is None else float(epsilon),
     }
+
+
+# What ``parity audit`` reads from each installed framework (tf_impl/audit.py and
+# torch_impl/audit.py return these keys), in the config's conventions, with the
+# question each answers. "probe" rows run the framework and read the effect.
+AUDITED: dict[str, str] = {
+    "bn_momentum": "BN momentum default, as the fraction of the old running value kept",
+    "bn_momentum_applied": "momentum actually applied in one train step (probe)",
+    "bn_epsilon": "BN epsilon default",
+    "bn_running_variance": "running variance stored after a train step: biased or unbiased (probe)",
+    "bn_frozen": "BN frozen the usual way (Keras trainable=False, torch requires_grad_(False)) (probe)",
+    "gn_epsilon": "GroupNorm epsilon default",
+    "batch_renorm": "Batch Renormalization built in?",
+    "conv_same_padding_stride2": "'same' padding with stride 2 (probe)",
+    "adam_epsilon": "Adam epsilon default",
+    "adam_first_step_tiny_grad": "size of Adam's first step (lr 1e-3) on a gradient of 1e-7 (probe)",
+    "sgd_momentum_two_steps": "w after two SGD-momentum steps with lr 0.1 then 0.2 (probe)",
+    "weight_decay": "optimizer weight decay semantics and default",
+    "dense_init_max_weight": "max |w| of a new 512x512 Dense/Linear layer (probe)",
+    "dense_init_max_bias": "max |b| of a new 512x512 Dense/Linear layer (probe)",
+}

@@ -1,0 +1,108 @@
+"""``parity audit``: every known default of both installed frameworks, side by side.
+
+Each framework is read in a process of its own (``python -m parity.audit
+FRAMEWORK`` prints its ``read_defaults()`` as JSON), never both in one. The
+snapshot in ``results/defaults.json`` is what ``--check`` compares against:
+a framework upgrade that changes a default or a behaviour exits 1 and names
+the knob.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from parity.knobs import AUDITED
+
+SNAPSHOT_SCHEMA = 1
+MODULES = {"tf": "tf_impl.audit", "torch": "torch_impl.audit"}
+
+
+class AuditError(RuntimeError):
+    """A framework could not be audited; one line naming it."""
+
+
+def read_framework(framework: str, timeout: float = 300) -> dict:
+    """Run one framework's probes in a fresh process; {"knobs": ..., "versions": ...}."""
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, "-m", "parity.audit", framework], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise AuditError(f"{framework}: the audit probe failed ({last})")
+    return json.loads(proc.stdout)
+
+
+def equivalent(a, b) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12)
+    return a == b
+
+
+def collect() -> dict:
+    sides = {fw: read_framework(fw) for fw in MODULES}
+    knobs = {}
+    for name, question in AUDITED.items():
+        tf, torch = sides["tf"]["knobs"].get(name, {}), sides["torch"]["knobs"].get(name, {})
+        knobs[name] = {"question": question, "tf": tf.get("value"), "torch": torch.get("value"),
+                       "how": tf.get("how") if tf.get("how") == torch.get("how") else f"{tf.get('how')} / {torch.get('how')}",
+                       "equivalent": equivalent(tf.get("value"), torch.get("value"))}
+    return {"schema": SNAPSHOT_SCHEMA, "versions": {**sides["tf"]["versions"], **sides["torch"]["versions"]},
+            "knobs": knobs}
+
+
+def table(snapshot: dict) -> str:
+    rows = [("knob", "TF/Keras", "torch", "equivalent?", "how it was read")]
+    for name, k in snapshot["knobs"].items():
+        rows.append((name, str(k["tf"]), str(k["torch"]), "yes" if k["equivalent"] else "NO", k["how"]))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    versions = ", ".join(f"{k} {v}" for k, v in snapshot["versions"].items())
+    return "\n".join(lines) + f"\n\n{versions}"
+
+
+def load_snapshot(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AuditError(f"--check: no snapshot at {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise AuditError(f"--check: {path} is not a JSON snapshot ({e})") from None
+    if not isinstance(data, dict) or data.get("schema") != SNAPSHOT_SCHEMA or not isinstance(data.get("knobs"), dict):
+        raise AuditError(f"--check: {path} is not a defaults snapshot of schema {SNAPSHOT_SCHEMA}")
+    return data
+
+
+def drift(snapshot: dict, live: dict) -> list[str]:
+    """One line per knob whose live value differs from the snapshot, per framework."""
+    out = []
+    for name, old in snapshot["knobs"].items():
+        new = live["knobs"].get(name)
+        if new is None:
+            out.append(f"{name}: no longer audited")
+            continue
+        for fw in ("tf", "torch"):
+            if not equivalent(old.get(fw), new.get(fw)):
+                out.append(f"{name}: {fw} {old.get(fw)!r} -> {new.get(fw)!r}")
+    for name in live["knobs"]:
+        if name not in snapshot["knobs"]:
+            out.append(f"{name}: new knob, not in the snapshot")
+    return out
+
+
+def _probe_main(framework: str) -> int:
+    import importlib
+
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    module = importlib.import_module(MODULES[framework])
+    print(json.dumps({"knobs": module.read_defaults(), "versions": module.versions()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_probe_main(sys.argv[1]))

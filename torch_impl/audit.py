@@ -1,0 +1,113 @@
+"""PyTorch's side of ``parity audit``: defaults by introspection, behaviour by probes.
+
+Mirrors ``tf_impl/audit.py`` key for key. Values are stated in the config's
+conventions (BN momentum = fraction of the old value kept), so the audit can
+say whether the two frameworks are equivalent. A probe runs the framework on a
+tiny fixed input and reads the effect, so a changed behaviour is caught even
+when the signature did not change.
+"""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def _default(cls, name):
+    return inspect.signature(cls).parameters[name].default
+
+
+def _probe_bn_momentum_applied() -> float:
+    """Running mean after one train step from 0 on a batch of mean 1: 1 - kept fraction."""
+    bn = nn.BatchNorm2d(1)
+    bn.train()
+    bn(torch.ones(2, 1, 2, 2))
+    return round(1.0 - float(bn.running_mean[0]), 6)
+
+
+def _probe_running_variance() -> str:
+    """One train step with momentum 1 stores the batch variance: biased (/N) or unbiased (/N-1)?"""
+    bn = nn.BatchNorm2d(1, momentum=1.0)
+    x = torch.tensor([0.0, 1.0, 2.0, 3.0]).reshape(1, 1, 2, 2)
+    bn.train()
+    bn(x)
+    stored = float(bn.running_var[0])
+    return "unbiased (N-1)" if abs(stored - 5 / 3) < 1e-5 else "biased (N)" if abs(stored - 1.25) < 1e-5 else f"{stored:.6g}"
+
+
+def _probe_frozen_bn() -> str:
+    """Freezing the framework's usual way (requires_grad_(False)): does BN still update its statistics?"""
+    bn = nn.BatchNorm2d(1)
+    bn.requires_grad_(False)
+    bn.train()
+    bn(torch.ones(2, 1, 2, 2) * 3)
+    return "batch statistics, still updating" if float(bn.running_mean[0]) != 0 else "inference mode"
+
+
+def _probe_same_padding_stride2() -> str:
+    try:
+        nn.Conv2d(1, 1, 3, stride=2, padding="same")
+    except ValueError:
+        return "refused for stride > 1"
+    return "accepted"
+
+
+def _probe_adam_first_step() -> float:
+    """First Adam step (lr 1e-3) on a gradient of 1e-7: the epsilon convention shows in its size."""
+    w = torch.nn.Parameter(torch.ones(1))
+    opt = torch.optim.Adam([w], lr=1e-3)
+    w.grad = torch.full((1,), 1e-7)
+    opt.step()
+    return float(f"{1.0 - float(w.detach()[0]):.4g}")
+
+
+def _probe_sgd_momentum_two_steps() -> float:
+    """w after two SGD steps (momentum 0.9, gradient 1, lr 0.1 then 0.2) from 1.0."""
+    w = torch.nn.Parameter(torch.ones(1))
+    opt = torch.optim.SGD([w], lr=0.1, momentum=0.9)
+    for lr in (0.1, 0.2):
+        opt.param_groups[0]["lr"] = lr
+        w.grad = torch.ones(1)
+        opt.step()
+    return round(float(w.detach()[0]), 6)
+
+
+def _probe_dense_init() -> tuple[float, float]:
+    """A new 512 -> 512 Linear layer: max |weight| and max |bias|."""
+    torch.manual_seed(0)
+    layer = nn.Linear(512, 512)
+    with torch.no_grad():
+        return round(float(layer.weight.abs().max()), 3), round(float(layer.bias.abs().max()), 3)
+
+
+def _scan_renorm() -> str:
+    found = [n for n in dir(nn) if "renorm" in n.lower()]
+    return f"built in: {', '.join(found)}" if found else "none built in"
+
+
+def read_defaults() -> dict[str, dict]:
+    """knob -> {"value", "how"} for every knob the audit knows (see parity.audit.KNOB_ORDER)."""
+    weight_max, bias_max = _probe_dense_init()
+    return {
+        "bn_momentum": {"value": round(1.0 - _default(nn.BatchNorm2d, "momentum"), 6), "how": "signature"},
+        "bn_momentum_applied": {"value": _probe_bn_momentum_applied(), "how": "probe"},
+        "bn_epsilon": {"value": _default(nn.BatchNorm2d, "eps"), "how": "signature"},
+        "bn_running_variance": {"value": _probe_running_variance(), "how": "probe"},
+        "bn_frozen": {"value": _probe_frozen_bn(), "how": "probe"},
+        "gn_epsilon": {"value": _default(nn.GroupNorm, "eps"), "how": "signature"},
+        "batch_renorm": {"value": _scan_renorm(), "how": "module scan"},
+        "conv_same_padding_stride2": {"value": _probe_same_padding_stride2(), "how": "probe"},
+        "adam_epsilon": {"value": _default(torch.optim.Adam, "eps"), "how": "signature"},
+        "adam_first_step_tiny_grad": {"value": _probe_adam_first_step(), "how": "probe"},
+        "sgd_momentum_two_steps": {"value": _probe_sgd_momentum_two_steps(), "how": "probe"},
+        "weight_decay": {"value": f"coupled (grad += wd*w), default {_default(torch.optim.SGD, 'weight_decay')}",
+                         "how": "signature"},
+        "dense_init_max_weight": {"value": weight_max, "how": "probe"},
+        "dense_init_max_bias": {"value": bias_max, "how": "probe"},
+    }
+
+
+def versions() -> dict[str, str]:
+    return {"torch": torch.__version__, "numpy": np.__version__}
