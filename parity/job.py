@@ -34,7 +34,7 @@ def starting_weights(run: RunConfig, num_classes: int, seed: int) -> tuple[dict[
     """Canonical tensors the job starts from (pretrained base + a numpy head) and the base's checksum."""
     spec = get_arch(run.model)
     if run.pretrained == "none":
-        tensors = init_network(spec, num_classes, seed)
+        tensors = _for_norm(init_network(spec, num_classes, seed), run.bn.norm)
         return tensors, "scratch-" + canonical.checksum(tensors)
     if run.pretrained == "imagenet":
         raise canonical.CheckpointError(
@@ -48,10 +48,14 @@ def starting_weights(run: RunConfig, num_classes: int, seed: int) -> tuple[dict[
     expected = {k: v for k, v in expected_shapes(spec, num_classes).items() if not k.startswith("fc.")}
     canonical.check_compatible(expected, base)
     base.update(init_head(seed, spec.feature_dim, num_classes))
-    if run.bn.norm == "gn":
-        # GroupNorm keeps gamma/beta of each BN layer; it has no running statistics.
-        base = {k: v for k, v in base.items() if not k.endswith(("running_mean", "running_var"))}
-    return base, digest
+    return _for_norm(base, run.bn.norm), digest
+
+
+def _for_norm(tensors: dict[str, np.ndarray], norm: str) -> dict[str, np.ndarray]:
+    """GroupNorm keeps each BN layer's gamma/beta; it has no running statistics to load."""
+    if norm != "gn":
+        return tensors
+    return {k: v for k, v in tensors.items() if not k.endswith(("running_mean", "running_var"))}
 
 
 def make_plan(run: RunConfig, num_classes: int, seed: int, native: dict, framework: str) -> TrainPlan:

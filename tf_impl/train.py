@@ -152,6 +152,8 @@ def true_bn_stats(model: keras.Model, batches: list) -> dict[str, tuple[np.ndarr
     saved and restored around the pass.
     """
     layers = bn_layers(model)
+    if not layers:   # GroupNorm has no running statistics
+        return {}
     base = model.get_layer("base")
     probe = keras.Model(base.inputs, [l.input for l in layers.values()])
     saved = [v.numpy().copy() for v in base.non_trainable_variables]   # renorm state included
