@@ -19,10 +19,11 @@ run: $(STAMP)
 	$(BIN)/parity run --suite quick --out results/quick
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests parity -q
 
 bench: $(STAMP)
-	$(BIN)/python -m pytest parity/ --benchmark -q
+	$(BIN)/python -m pytest parity/ --benchmark -q --parity-suite quick --parity-baseline results/quick \
+		--benchmark-json results/throughput/pytest-benchmark.json
 
 smoke: $(STAMP)
 	$(BIN)/parity run --suite smoke --out results/smoke

@@ -1,4 +1,4 @@
-"""``parity list | run | report | audit | pretrain``: the suite's command line.
+"""``parity list | run | report | compare | bench | audit | pretrain``: the suite's command line.
 
 Exit codes everywhere: 0 success, 1 a finding the command exists to report,
 2 bad input or usage (one line per problem on stderr, no traceback),
@@ -151,6 +151,39 @@ def cmd_report(args) -> int:
     return EXIT_OK
 
 
+def cmd_compare(args) -> int:
+    from parity import compare
+    from parity.results import ResultError, write_text_atomic
+
+    try:
+        result = compare.compare_dirs(args.baseline, args.current)
+    except ResultError as e:
+        raise UsageError(f"compare: {e}") from None
+    text = compare.markdown(result)
+    print(text)
+    if args.md:
+        write_text_atomic(args.md, text)
+    return EXIT_OK if compare.is_clean(result) else EXIT_FINDING
+
+
+def cmd_bench(args) -> int:
+    from parity import benchrun
+
+    frameworks = _parse_frameworks(args.frameworks) or ["tf", "torch"]
+    for name in ("rounds", "steps", "batch_size"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')}: {getattr(args, name)} is not allowed -- an integer >= 1")
+    try:
+        data = benchrun.run_throughput(frameworks, threads=args.threads, rounds=args.rounds, steps=args.steps,
+                                       batch_size=args.batch_size, log=lambda m: print(m, file=sys.stderr, flush=True))
+    except benchrun.BenchError as e:
+        raise UsageError(str(e)) from None
+    benchrun.write(data, args.out)
+    print(benchrun.markdown(data))
+    print(f"written: {args.out}/throughput.json, throughput.md", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_audit(args) -> int:
     from parity import audit
     from parity.results import write_json_atomic
@@ -209,6 +242,21 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("dir")
     rep.set_defaults(fn=cmd_report)
 
+    c = sub.add_parser("compare", help="regression gate between two result folders (exit 1 on regression)")
+    c.add_argument("baseline")
+    c.add_argument("current")
+    c.add_argument("--md", metavar="FILE", help="also write the markdown summary here")
+    c.set_defaults(fn=cmd_compare)
+
+    b = sub.add_parser("bench", help="throughput per framework and mode, and the harness overhead")
+    b.add_argument("--out", default="results/throughput")
+    b.add_argument("--frameworks", help="comma-separated: tf,torch")
+    b.add_argument("--threads", type=int, help="threads for each framework (default: all cores)")
+    b.add_argument("--rounds", type=int, default=5)
+    b.add_argument("--steps", type=int, default=10, help="steps per timed round")
+    b.add_argument("--batch-size", type=int, default=32)
+    b.set_defaults(fn=cmd_bench)
+
     aud = sub.add_parser("audit", help="both frameworks' defaults, side by side; --check exits 1 on drift")
     aud.add_argument("--json", action="store_true", help="print JSON instead of the table")
     aud.add_argument("--check", metavar="FILE", help="compare with a snapshot instead of writing one")
@@ -230,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if not getattr(args, "fn", None):
-            raise UsageError("parity: give a command: list, run, report, audit or pretrain (see --help)")
+            raise UsageError("parity: give a command: list, run, report, compare, bench, audit or pretrain (see --help)")
         return args.fn(args)
     except UsageError as e:
         for line in str(e).splitlines():

@@ -1,0 +1,73 @@
+"""pytest plugin (``pytest11`` entry point): ``pytest parity/ [--benchmark]``.
+
+Without ``--benchmark`` the parity benchmarks in ``parity/benchmarks/`` run at
+smoke size, fast enough for CI. With it they run ``--parity-suite`` at full
+size: accuracy jobs through the runner (tables written, claims asserted,
+``--parity-baseline`` compared), throughput through pytest-benchmark's
+``benchmark`` fixture. Options live in their own group, beside
+pytest-benchmark's ``--benchmark-*`` ones.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("parity", "bn-parity benchmarks")
+    group.addoption("--benchmark", action="store_true", default=False,
+                    help="run the parity benchmarks at full size (default: smoke size)")
+    group.addoption("--parity-suite", default="quick", help="suite for --benchmark (smoke, quick, cpu)")
+    group.addoption("--parity-baseline", default=None, metavar="FILE",
+                    help="results folder or parity.json to compare against (exit with a failure on regression)")
+    group.addoption("--parity-out", default=None, metavar="DIR",
+                    help="where the benchmark writes its tables (default: a temporary folder)")
+
+
+class ParityOptions:
+    def __init__(self, config):
+        self.full = config.getoption("--benchmark")
+        self.suite = config.getoption("--parity-suite") if self.full else "smoke"
+        self.baseline = config.getoption("--parity-baseline")
+        self.out = config.getoption("--parity-out")
+
+
+@pytest.fixture(scope="session")
+def parity_options(request) -> ParityOptions:
+    return ParityOptions(request.config)
+
+
+def _versions() -> dict:
+    out = {}
+    for dist in ("tensorflow-cpu", "tensorflow", "keras", "torch", "torchvision"):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _cuda() -> dict:
+    """CUDA, cuDNN and the GPU as torch sees them, asked in a process of its own."""
+    code = ("import json, torch; ok = torch.cuda.is_available(); print(json.dumps({'cuda': torch.version.cuda, "
+            "'cudnn': torch.backends.cudnn.version() if ok else None, "
+            "'gpu': torch.cuda.get_device_name(0) if ok else None}))")
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        import json
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except Exception:  # machine info is best effort
+        return {}
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    from parity.results import git_commit
+
+    machine_info["frameworks"] = _versions()
+    machine_info["cuda"] = _cuda()
+    machine_info["parity_commit"] = git_commit()
+    machine_info["cpu_count"] = os.cpu_count()

@@ -28,15 +28,20 @@ def native_defaults() -> dict[str, float]:
     return {"bn_momentum": bn["momentum"], "bn_epsilon": bn["epsilon"], "adam_epsilon": adam["epsilon"].default}
 
 
-def configure(threads: int, seed: int) -> dict:
-    """Pin threads and make every op deterministic; returns what was set, for the result file."""
+def configure(threads: int, seed: int, deterministic: bool = True) -> dict:
+    """Pin threads and (for accuracy jobs) make every op deterministic; returns what was set.
+
+    Throughput runs pass deterministic=False: they measure the framework as users run it.
+    """
     if not _configured:
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(1)
         except RuntimeError:
             pass  # TF's runtime already started in this process (tests): the threads stay as they are
-        tf.config.experimental.enable_op_determinism()
-        _configured.update(threads=threads)
+        if deterministic:
+            tf.config.experimental.enable_op_determinism()
+        _configured.update(threads=threads, deterministic=deterministic)
     keras.utils.set_random_seed(seed)
-    return {"intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(), "deterministic": True}
+    return {"intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+            "deterministic": _configured["deterministic"]}

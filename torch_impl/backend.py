@@ -27,13 +27,16 @@ def native_defaults() -> dict[str, float]:
     return {"bn_momentum": bn["momentum"], "bn_epsilon": bn["epsilon"], "adam_epsilon": adam["eps"].default}
 
 
-def configure(threads: int, seed: int) -> dict:
-    """Pin threads and make every op deterministic; returns what was set, for the result file."""
+def configure(threads: int, seed: int, deterministic: bool = True) -> dict:
+    """Pin threads and (for accuracy jobs) make every op deterministic; returns what was set.
+
+    Throughput runs pass deterministic=False: they measure the framework as users run it.
+    """
     torch.set_num_threads(threads)
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:  # can only be set once per process
         pass
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
-    return {"intra_op_threads": torch.get_num_threads(), "deterministic": True}
+    torch.use_deterministic_algorithms(deterministic)
+    return {"intra_op_threads": torch.get_num_threads(), "deterministic": deterministic}

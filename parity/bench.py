@@ -1,0 +1,56 @@
+"""Framework-neutral pieces of the throughput and overhead measurements.
+
+The timing loops live in ``tf_impl/throughput.py`` and ``torch_impl/throughput.py``
+(each framework syncs its own device); this module supplies the inputs both
+use -- a tiny-model plan, in-memory batches from the shared loader -- and the
+one way a list of round times becomes a result row.
+"""
+from __future__ import annotations
+
+import statistics
+
+from parity.data import Loader, load_dataset, make_loaders
+from parity.init import init_head
+from parity.plan import TrainPlan
+
+
+def bench_inputs(arch: str = "resnet-tiny", batch_size: int = 32, image_size: int = 32, n_batches: int = 8,
+                 seed: int = 0):
+    """(plan, init tensors, in-memory batches, the loader) for a throughput measurement on the far domain."""
+    from parity.archs import get_arch
+    from parity.init import init_network
+
+    ds = load_dataset("far", image_size)
+    train, _ = make_loaders(ds, batch_size, seed)
+    batches = [b for _, b in zip(range(n_batches), train.batches(0))]
+    spec = get_arch(arch)
+    init = init_network(spec, ds.num_classes, seed)
+    init.update(init_head(seed, spec.feature_dim, ds.num_classes))
+    plan = TrainPlan(arch=arch, num_classes=ds.num_classes, image_size=image_size, seed=seed, epochs=1,
+                     optimizer="sgd", lr=0.01, lr_schedule="constant", sgd_momentum=0.9, bn_momentum=0.9,
+                     bn_epsilon=1e-5, freeze="none")
+    return plan, init, batches, train
+
+
+def batch_stream(loader: Loader):
+    """Endless batches from a loader, epoch after epoch (the 'with loader' figure)."""
+    epoch = 0
+    while True:
+        yield from loader.batches(epoch)
+        epoch += 1
+
+
+def summarize(framework: str, times: list[float], images_per_round: int, **fields) -> dict:
+    """One throughput row: images/s min/median/max over the timed rounds and their spread."""
+    rates = sorted(images_per_round / t for t in times)
+    median = statistics.median(rates)
+    return {"framework": framework, **fields, "rounds": len(times),
+            "images_per_s": {"min": rates[0], "median": median, "max": rates[-1]},
+            "spread_pct": 100.0 * (rates[-1] - rates[0]) / median}
+
+
+def overhead_row(framework: str, suite_times: list[float], minimal_times: list[float], **fields) -> dict:
+    """The suite's train loop against a minimal hand-written one: time ratio of the medians."""
+    ratio = statistics.median(suite_times) / statistics.median(minimal_times)
+    return {"framework": framework, **fields, "ratio": ratio, "overhead_pct": 100.0 * (ratio - 1.0),
+            "suite_s": statistics.median(suite_times), "minimal_s": statistics.median(minimal_times)}

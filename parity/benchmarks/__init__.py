@@ -1,0 +1,1 @@
+"""The parity benchmarks that ``pytest parity/`` collects (see parity/pytest_plugin.py)."""

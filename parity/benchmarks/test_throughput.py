@@ -1,0 +1,56 @@
+"""Throughput through pytest-benchmark, one framework worker at a time.
+
+Each round runs in the framework's own worker process (``parity.benchrun``);
+pytest-benchmark times the request with ``benchmark.pedantic`` and the row the
+worker computes from its own synchronised timings goes to ``extra_info``.
+"""
+import os
+
+import pytest
+
+from parity.benchrun import BenchWorker
+
+SIZES = {"batch_size": 32, "image_size": 32, "arch": "resnet-tiny"}
+
+
+@pytest.fixture(scope="module")
+def worker():
+    """One live worker, replaced when the framework changes, so frameworks never run at once."""
+    current = {}
+
+    def get(framework):
+        if framework not in current:
+            for w in current.values():
+                w.close()
+            current.clear()
+            current[framework] = BenchWorker(framework, os.cpu_count() or 1)
+        return current[framework]
+
+    yield get
+    for w in current.values():
+        w.close()
+
+
+def test_throughput(benchmark, parity_options, worker, throughput_case):
+    framework, mode, kind = throughput_case
+    full = parity_options.full
+    rounds, warmup, steps = (5, 2, 10) if full else (2, 1, 2)
+    w = worker(framework)
+    case = "-".join(throughput_case)
+    w.call(cmd="setup", id=case, mode=mode, kind=kind, steps=steps, **SIZES)
+    inner = []
+    benchmark.pedantic(lambda: inner.append(w.call(cmd="round", id=case)), rounds=rounds, warmup_rounds=warmup,
+                       iterations=1)
+    row = w.call(cmd="row", id=case, times=inner[warmup:], mode=mode, kind=kind, steps=steps)
+    benchmark.extra_info.update(row)
+    print(f"\n{case}: {row['images_per_s']['median']:.0f} images/s (spread {row['spread_pct']:.1f}%)")
+    assert row["images_per_s"]["median"] > 0 and len(inner) == rounds + warmup
+
+
+@pytest.mark.parametrize("framework", ["tf", "torch"])
+def test_harness_overhead(parity_options, worker, framework, record_property):
+    """The suite's train loop against a minimal hand-written loop (goal: within 3%); printed, not asserted."""
+    row = worker(framework).call(cmd="overhead", **SIZES)
+    record_property("overhead_pct", row["overhead_pct"])
+    print(f"\n{framework}: suite / minimal loop time = {row['ratio']:.3f} ({row['overhead_pct']:+.1f}%)")
+    assert row["suite_s"] > 0 and row["minimal_s"] > 0

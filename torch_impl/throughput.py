@@ -1,0 +1,141 @@
+"""PyTorch throughput: train-step and inference images/s, per execution mode.
+
+Mirrors ``tf_impl/throughput.py``. Modes: ``eager`` (the plain default),
+``eager-channels-last`` (NHWC memory format), ``compile`` (torch.compile, the
+best case); on a GPU also ``eager-amp`` (autocast float16). Batches come from
+the shared loader already in memory, so the figure is the framework's; with
+``loader`` every timed batch is pulled through the loader (augmentation,
+normalization, layout) instead, to show whether the loader ever limits. The
+device is synchronised before every clock read.
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import time
+
+import torch
+import torch.nn.functional as F
+
+from parity.bench import batch_stream, overhead_row, summarize
+from parity.plan import TrainPlan
+from torch_impl import train
+
+
+def device_name() -> str:
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+
+
+def modes() -> list[str]:
+    out = ["eager", "eager-channels-last", "compile"]
+    if torch.cuda.is_available():
+        out.append("eager-amp")
+    return out
+
+
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def _steps(plan: TrainPlan, init: dict, mode: str):
+    """(to_device, train_step, infer_step) for one execution mode."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    fmt = torch.channels_last if "channels-last" in mode else torch.contiguous_format
+    model = train.build(plan, init).to(device).to(memory_format=fmt)
+    optimizer = train.make_optimizer(plan, list(model.parameters()), plan.lr)
+    forward = torch.compile(model) if mode == "compile" else model
+
+    def autocast():
+        return torch.autocast("cuda", dtype=torch.float16) if mode.endswith("amp") else contextlib.nullcontext()
+
+    def to_device(x, y):
+        return (train.to_tensor(x).to(device, non_blocking=True).contiguous(memory_format=fmt),
+                torch.from_numpy(y).to(device, non_blocking=True))
+
+    def train_step(x, y):
+        model.train()
+        with autocast():
+            loss = F.cross_entropy(forward(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    @torch.inference_mode()
+    def infer_step(x, y):
+        model.eval()
+        with autocast():
+            forward(x)
+
+    return to_device, train_step, infer_step
+
+
+def make_round(plan: TrainPlan, init: dict, batches: list, mode: str, kind: str = "train", *, steps: int = 10,
+               loader=None):
+    """A callable running ``steps`` train or inference steps and returning the seconds they took."""
+    to_device, train_step, infer_step = _steps(plan, init, mode)
+    step = train_step if kind == "train" else infer_step
+    if loader is None:
+        ready = itertools.cycle([to_device(x, y) for x, y in batches])
+        next_batch = lambda: next(ready)  # noqa: E731
+    else:
+        stream = batch_stream(loader)
+        next_batch = lambda: to_device(*next(stream))  # noqa: E731
+
+    def one_round() -> float:
+        _sync()
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step(*next_batch())
+        _sync()
+        return time.perf_counter() - t0
+
+    return one_round
+
+
+def row(plan: TrainPlan, batches: list, times: list[float], mode: str, kind: str, steps: int, loader: bool) -> dict:
+    """The throughput row for a list of round times."""
+    return summarize("torch", times, steps * len(batches[0][1]), mode=mode, kind=kind, loader=loader,
+                     device=device_name(), threads=torch.get_num_threads(), batch_size=len(batches[0][1]),
+                     image_size=plan.image_size, arch=plan.arch, steps_per_round=steps)
+
+
+def measure(plan: TrainPlan, init: dict, batches: list, mode: str, kind: str = "train", *, rounds: int = 5,
+            warmup: int = 2, steps: int = 10, loader=None) -> dict:
+    """Images/s over ``rounds`` timed rounds of ``steps`` steps, after ``warmup`` untimed rounds."""
+    one_round = make_round(plan, init, batches, mode, kind, steps=steps, loader=loader)
+    times = [one_round() for _ in range(warmup + rounds)][warmup:]
+    return row(plan, batches, times, mode, kind, steps, loader is not None)
+
+
+def harness_overhead(plan: TrainPlan, init: dict, batches: list, *, rounds: int = 7) -> dict:
+    """The suite's train loop (train_one_epoch + make_train_step) vs a minimal loop, same model and batches.
+
+    Rounds alternate between the two so drift in the machine's speed hits both.
+    """
+    model = train.build(plan, init)
+    optimizer = train.make_optimizer(plan, list(model.parameters()), plan.lr)
+    suite_step = train.make_train_step(model, optimizer, bn_inference=False)
+
+    def suite_round():
+        train.train_one_epoch(suite_step, optimizer, iter(batches), base_lr=plan.lr, schedule="constant",
+                              step0=0, total_steps=len(batches))
+
+    def minimal_round():
+        model.train()
+        for x, y in batches:
+            loss = F.cross_entropy(model(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())), torch.from_numpy(y))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    suite_times, minimal_times = [], []
+    for r in range(rounds + 1):
+        pair = [(suite_round, suite_times), (minimal_round, minimal_times)]
+        for fn, times in (pair if r % 2 else pair[::-1]):
+            t0 = time.perf_counter()
+            fn()
+            if r:   # the first round of each is warm-up
+                times.append(time.perf_counter() - t0)
+    return overhead_row("torch", suite_times, minimal_times, batch_size=len(batches[0][1]), steps=len(batches),
+                        threads=torch.get_num_threads())
