@@ -22,6 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest tests parity -q
 
 bench: $(STAMP)
+	@mkdir -p results/throughput
 	$(BIN)/python -m pytest parity/ --benchmark -q --parity-suite quick --parity-baseline results/quick \
 		--benchmark-json results/throughput/pytest-benchmark.json
 

@@ -118,16 +118,26 @@ def _preflight(suite) -> None:
 
 def cmd_run(args) -> int:
     from parity import report
-    from parity.runner import run_suite
+    from parity.runner import OutputLocked, run_suite
 
     suite = load_suite(args)
     _preflight(suite)
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads: {args.threads} is not allowed -- an integer >= 1")
+    if args.job_timeout <= 0:
+        raise UsageError(f"--job-timeout: {args.job_timeout} is not allowed -- seconds > 0")
     out = Path(args.out or f"results/{suite.name}")
     t0 = time.perf_counter()
-    summary = run_suite(suite, out, resume=args.resume, threads=args.threads, job_timeout=args.job_timeout)
+    try:
+        summary = run_suite(suite, out, resume=args.resume, threads=args.threads, job_timeout=args.job_timeout)
+    except OutputLocked as e:
+        raise UsageError(str(e)) from None
     table = report.write_report(out, suite.name)
     print(report.terminal(table))
     failed = sum(1 for r in table["rows"] if r["metric"] == "eval_acc" for _ in r["failed_jobs"])
+    missing = sorted({fw for r in table["rows"] for fw in r.get("not_installed", [])})
+    for fw in missing:
+        _err(f"{fw} is not installed or fails to import: its column is marked 'not installed'")
     print(f"\n{summary['ran']} job(s) run in {time.perf_counter() - t0:.0f}s "
           f"({summary['threads']} thread(s) per framework); {failed} failed. "
           f"Tables: {out}/parity.md, parity.csv, parity.json")

@@ -60,6 +60,9 @@ def build_rows(jobs: list[dict]) -> list[dict]:
         sides = groups[key]
         tf_jobs, torch_jobs = sides.get("tf", {}), sides.get("torch", {})
         note = _mismatch(tf_jobs, torch_jobs)
+        missing = sorted({f.split(" ", 1)[0] for f in failed.get(key, []) if "not installed" in f})
+        if missing:
+            note = f"{' and '.join(missing)} not installed: {'its' if len(missing) == 1 else 'their'} jobs did not run"
         for metric in METRICS:
             tf_vals = {s: j["final"].get(metric) for s, j in tf_jobs.items()}
             torch_vals = {s: j["final"].get(metric) for s, j in torch_jobs.items()}
@@ -78,6 +81,7 @@ def build_rows(jobs: list[dict]) -> list[dict]:
                 "verdict": verdict,
                 "failed_jobs": failed.get(key, []),
                 "note": note or ("" if tf_sum and torch_sum else "one framework has no successful job"),
+                "not_installed": missing,
             })
     return rows
 
@@ -114,8 +118,10 @@ def markdown(table: dict) -> str:
                 "|---|---|---|---|---|---|---|---|"]
         for r in sel:
             verdict = f"**{r['verdict']}**" if r["verdict"] == "gap" else r["verdict"]
-            out.append(f"| {r['scenario']} | {r['dataset']} | {r['variant']} | {_cell(r['tf'], digits)} | "
-                       f"{_cell(r['torch'], digits)} | {_gap_cell(r['gap'], digits)} | {_n(r)} | {verdict} |")
+            tf_cell = "not installed" if "tf" in r.get("not_installed", []) else _cell(r["tf"], digits)
+            torch_cell = "not installed" if "torch" in r.get("not_installed", []) else _cell(r["torch"], digits)
+            out.append(f"| {r['scenario']} | {r['dataset']} | {r['variant']} | {tf_cell} | "
+                       f"{torch_cell} | {_gap_cell(r['gap'], digits)} | {_n(r)} | {verdict} |")
         out.append("")
     notes = [(r, r["note"]) for r in rows if r["metric"] == "eval_acc" and r["note"]]
     failed = [(r, f) for r in rows if r["metric"] == "eval_acc" for f in r["failed_jobs"]]
@@ -158,7 +164,10 @@ def to_csv(rows: list[dict]) -> str:
 def terminal(table: dict) -> str:
     rows = [r for r in table["rows"] if r["metric"] == "eval_acc"]
     head = ("scenario", "dataset", "variant", "TF eval %", "torch eval %", "gap pp [95% CI]", "n", "verdict")
-    body = [(r["scenario"], r["dataset"], r["variant"], _cell(r["tf"]), _cell(r["torch"]), _gap_cell(r["gap"]),
+    def side(r, fw):
+        return "not installed" if fw in r.get("not_installed", []) else _cell(r[fw])
+
+    body = [(r["scenario"], r["dataset"], r["variant"], side(r, "tf"), side(r, "torch"), _gap_cell(r["gap"]),
              _n(r), r["verdict"]) for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731

@@ -28,6 +28,36 @@ from parity.results import ResultError, read_job, write_json_atomic
 DEFAULT_JOB_TIMEOUT_S = 1800
 
 
+class OutputLocked(RuntimeError):
+    """Another parity run holds the output folder."""
+
+
+class _FolderLock:
+    """An exclusive flock on DIR/.lock for the whole run: two runs never write one folder."""
+
+    def __init__(self, out_dir: Path):
+        self.path = out_dir / ".lock"
+        self.fd = None
+
+    def __enter__(self):
+        import fcntl
+
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 64, 0).decode(errors="replace").strip() or "?"
+            os.close(self.fd)
+            raise OutputLocked(f"{self.path.parent} is in use by another parity run (pid {holder}); "
+                               "wait for it or choose another --out") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, str(os.getpid()).encode(), 0)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)   # closing releases the lock
+
+
 @dataclass
 class Job:
     id: str
@@ -237,6 +267,11 @@ def run_suite(suite: SuiteConfig, out_dir: str | Path, *, resume: bool = False, 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    with _FolderLock(out_dir):
+        return _run_locked(suite, out_dir, resume, threads, job_timeout, log)
+
+
+def _run_locked(suite, out_dir: Path, resume: bool, threads, job_timeout, log) -> dict:
     jobs = expand(suite, out_dir)
     pending = select_pending(jobs, out_dir, resume, log)
     frameworks = [fw for fw in suite.frameworks if any(j.framework == fw for j in pending)]
