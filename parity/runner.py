@@ -245,6 +245,9 @@ class FrameworkWorker:
                 self._record_failed(job, self.unavailable, 0.0)
                 return "failed", self.unavailable
             if event == "done" and msg.get("job") == job.id:
+                if msg.get("restart"):   # the worker asked to be replaced (e.g. after running out of memory)
+                    self.proc.stdin.close()
+                    self.proc.wait(timeout=30)
                 return msg.get("status", "failed"), msg.get("error")
 
     def _record_failed(self, job: Job, reason: str, seconds: float) -> None:

@@ -14,6 +14,34 @@ import sys
 import traceback
 
 
+def _inject_fault(job: dict) -> None:
+    """Fault injection for the reliability tests: PARITY_INJECT_FAULT=KIND:TEXT hits jobs whose id holds TEXT.
+
+    KIND is abort (SIGABRT, as a segfault would end the process), oom (a MemoryError
+    under a lowered address-space limit), hang (sleeps past any timeout) or raise.
+    """
+    spec = os.environ.get("PARITY_INJECT_FAULT", "")
+    kind, _, text = spec.partition(":")
+    if not kind or text not in job["id"]:
+        return
+    if kind == "abort":
+        os.abort()
+    if kind == "oom":
+        import resource
+
+        import numpy as np
+
+        limit = 2 * 1024 ** 3
+        resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+        np.ones(limit, np.uint8)   # cannot fit: MemoryError
+    if kind == "hang":
+        import time
+
+        time.sleep(3600)
+    if kind == "raise":
+        raise RuntimeError("injected fault")
+
+
 def main(argv: list[str]) -> int:
     framework, threads = argv[0], int(argv[1])
     # The protocol gets the real stdout; anything else printed goes to stderr.
@@ -43,10 +71,16 @@ def main(argv: list[str]) -> int:
         job = json.loads(line)
         threads_job = dict(job, threads=threads)
         try:
+            _inject_fault(job)
             result = execute(threads_job, backend,
                              progress=lambda f, jid=job["id"]: send(event="progress", job=jid, fraction=f))
         except Diverged as e:
             result = failed_result(job, f"diverged: {e}")
+        except MemoryError as e:  # the process's memory may be in a bad state: ask for a fresh one
+            result = failed_result(job, f"out of memory: MemoryError: {e}"[:500])
+            write_json_atomic(job["path"], result)
+            send(event="done", job=job["id"], status="failed", error=result["error"], restart=True)
+            return 4
         except Exception as e:  # one job's error must not end the worker
             traceback.print_exc()
             reason = " ".join(f"{type(e).__name__}: {e}".split())

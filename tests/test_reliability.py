@@ -75,3 +75,64 @@ def test_a_diverging_job_is_recorded_with_its_reason(tmp_path):
     import json
     (job,) = [json.loads(p.read_text()) for p in (tmp_path / "out" / "jobs").glob("*.json")]
     assert job["status"] == "failed" and job["error"].startswith("diverged: non-finite training loss")
+
+
+TINY = """
+[run]
+dataset = "far"
+epochs = 1
+train_images = 64
+batch_size = 32
+seeds = [0, 1, 2]
+frameworks = ["torch"]
+scenario = "tiny"
+[run.bn]
+momentum = 0.9
+"""
+
+
+@pytest.mark.parametrize("kind,reason", [("abort", "SIGABRT"), ("oom", "MemoryError"), ("raise", "injected fault")])
+def test_a_faulty_job_is_recorded_and_the_rest_of_the_suite_completes(tmp_path, kind, reason):
+    import json
+
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY)
+    env = dict(os.environ, PARITY_INJECT_FAULT=f"{kind}:__s1")
+    proc = subprocess.run(PARITY + ["run", "--config", str(cfg), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr
+    jobs = {p.stem[-2:]: json.loads(p.read_text()) for p in (tmp_path / "out" / "jobs").glob("*.json")}
+    assert jobs["s1"]["status"] == "failed" and reason in jobs["s1"]["error"]
+    assert jobs["s0"]["status"] == jobs["s2"]["status"] == "ok"
+    table = json.loads((tmp_path / "out" / "parity.json").read_text())
+    row = next(r for r in table["rows"] if r["metric"] == "eval_acc")
+    assert row["torch"]["n"] == 2 and len(row["failed_jobs"]) == 1   # never counted as a result
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_interrupt_keeps_finished_jobs_and_resume_finishes(tmp_path, sig):
+    import json
+    import signal
+    import time
+
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY)
+    out = tmp_path / "out"
+    env = dict(os.environ, PARITY_INJECT_FAULT="hang:__s1")   # job 2 hangs, so the interrupt lands mid-job
+    proc = subprocess.Popen(PARITY + ["run", "--config", str(cfg), "--out", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 300
+    while not list((out / "jobs").glob("*__s0.json")) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in err.strip().splitlines()[-1]
+    files = sorted(p.name for p in (out / "jobs").iterdir())
+    assert files == [p for p in files if p.endswith("__s0.json")], files   # one finished job, no temp files
+    assert json.loads((out / "jobs" / files[0]).read_text())["status"] == "ok"
+    resumed = subprocess.run(PARITY + ["run", "--config", str(cfg), "--out", str(out), "--resume"],
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0 and "1 already done, 2 to run" in resumed.stderr
+    assert all(json.loads(p.read_text())["status"] == "ok" for p in (out / "jobs").glob("*.json"))
