@@ -66,14 +66,10 @@ def table(snapshot: dict) -> str:
 
 
 def load_snapshot(path: str | Path) -> dict:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AuditError(f"--check: no snapshot at {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise AuditError(f"--check: {path} is not a JSON snapshot ({e})") from None
-    if not isinstance(data, dict) or data.get("schema") != SNAPSHOT_SCHEMA or not isinstance(data.get("knobs"), dict):
+    from parity.results import read_json
+
+    data = read_json(path, "defaults snapshot", SNAPSHOT_SCHEMA, error=AuditError)
+    if not isinstance(data.get("knobs"), dict):
         raise AuditError(f"--check: {path} is not a defaults snapshot of schema {SNAPSHOT_SCHEMA}")
     return data
 

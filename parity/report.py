@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from parity import stats
-from parity.results import ResultError, read_job, write_json_atomic, write_text_atomic
+from parity.results import ResultError, read_job, read_json, write_json_atomic, write_text_atomic
 from parity.scenarios import claim_of
 
 METRICS = ("eval_acc", "train_acc", "eval_loss")
@@ -205,12 +205,7 @@ def read_table(path: str | Path) -> dict:
     path = Path(path)
     if path.is_dir():
         path = path / "parity.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ResultError(f"{path}: no such results table") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ResultError(f"{path}: not a complete JSON table ({e})") from None
-    if not isinstance(data, dict) or data.get("schema") != TABLE_SCHEMA or not isinstance(data.get("rows"), list):
+    data = read_json(path, "results table", TABLE_SCHEMA)
+    if not isinstance(data.get("rows"), list):
         raise ResultError(f"{path}: not a parity table of schema {TABLE_SCHEMA}")
     return data

@@ -59,15 +59,27 @@ def _jsonable(o):
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 
-def read_job(path: str | os.PathLike) -> dict:
-    """Load and validate one job file; ResultError if it is truncated, foreign or of another schema."""
+def read_json(path: str | os.PathLike, what: str, schema: int | None = None, error=None):
+    """A JSON object from a file, or ``error`` (ResultError) with one line: missing, truncated, wrong schema."""
+    error = error or ResultError
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ResultError(f"{path}: no such result file") from None
+        raise error(f"{path}: no such {what}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ResultError(f"{path}: not a complete JSON result ({e.__class__.__name__}: {e})") from None
+        raise error(f"{path}: not a complete JSON {what} ({e.__class__.__name__}: {e})") from None
+    if not isinstance(data, dict):
+        raise error(f"{path}: not a {what} (expected a JSON object)")
+    if schema is not None and data.get("schema") != schema:
+        raise error(f"{path}: {what} schema {data.get('schema')!r}, this parity reads schema {schema}")
+    return data
+
+
+def read_job(path: str | os.PathLike) -> dict:
+    """Load and validate one job file; ResultError if it is truncated, foreign or of another schema."""
+    path = Path(path)
+    data = read_json(path, "result file")
     if not isinstance(data, dict):
         raise ResultError(f"{path}: not a job result (expected a JSON object)")
     if data.get("schema") != SCHEMA:

@@ -52,3 +52,49 @@ def torch_resnet():
         _randomize_bn(model, image_size, seed)
         return model
     return make
+
+
+def torch_bn_momentum_patch(torch_momentum: float) -> str:
+    """A sitecustomize.py that changes torch's BatchNorm momentum default behind the suite's back.
+
+    It patches torch.nn.modules.batchnorm right after torch imports it, in whichever
+    process (an audit probe, a worker) imports torch, as a torch upgrade changing
+    the default would.
+    """
+    return f'''
+import importlib.abc, importlib.util, sys
+
+class _Patch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "torch.nn.modules.batchnorm":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        run = spec.loader.exec_module
+        def exec_module(module):
+            run(module)
+            d = list(module._BatchNorm.__init__.__defaults__)
+            d[1] = {torch_momentum!r}      # (eps, momentum, ...)
+            module._BatchNorm.__init__.__defaults__ = tuple(d)
+        spec.loader.exec_module = exec_module
+        return spec
+
+sys.meta_path.insert(0, _Patch())
+'''
+
+
+# A suite of three seconds-long torch jobs, for runner and fault tests.
+TINY_TORCH_CONFIG = """
+[run]
+dataset = "far"
+epochs = 1
+train_images = 64
+batch_size = 32
+seeds = {seeds}
+frameworks = {frameworks}
+scenario = "tiny"
+
+[run.bn]
+momentum = 0.9
+epsilon = 1e-5
+"""

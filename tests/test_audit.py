@@ -7,33 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from conftest import torch_bn_momentum_patch
+
 ROOT = Path(__file__).resolve().parent.parent
 PARITY = [sys.executable, "-m", "parity.cli", "audit"]
 
 # A sitecustomize that changes torch's BatchNorm momentum default as a torch upgrade
 # might: it patches torch.nn.modules.batchnorm right after torch imports it, in the
 # audit's torch probe process only (the TF probe never imports torch).
-PATCH = '''
-import importlib.abc, importlib.util, sys
-
-class _Patch(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name != "torch.nn.modules.batchnorm":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        run = spec.loader.exec_module
-        def exec_module(module):
-            run(module)
-            init = module._BatchNorm.__init__
-            d = list(init.__defaults__)
-            d[1] = 0.5          # (eps, momentum, ...): momentum 0.1 -> 0.5
-            init.__defaults__ = tuple(d)
-        spec.loader.exec_module = exec_module
-        return spec
-
-sys.meta_path.insert(0, _Patch())
-'''
+PATCH = torch_bn_momentum_patch(0.5)
 
 
 @pytest.fixture(scope="module")

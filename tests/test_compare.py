@@ -8,30 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import torch_bn_momentum_patch
+
 PARITY = [sys.executable, "-m", "parity.cli"]
 
 # Changes torch's BatchNorm momentum default (0.1 -> 0.01, i.e. Keras' 0.99) in the
 # worker processes, behind the suite's back, as an upgrade changing a default would.
-PATCH = '''
-import importlib.abc, importlib.util, sys
-
-class _Patch(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name != "torch.nn.modules.batchnorm":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        run = spec.loader.exec_module
-        def exec_module(module):
-            run(module)
-            d = list(module._BatchNorm.__init__.__defaults__)
-            d[1] = 0.01
-            module._BatchNorm.__init__.__defaults__ = tuple(d)
-        spec.loader.exec_module = exec_module
-        return spec
-
-sys.meta_path.insert(0, _Patch())
-'''
+PATCH = torch_bn_momentum_patch(0.01)
 
 
 def _smoke(out: Path, env=None):

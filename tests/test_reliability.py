@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import TINY_TORCH_CONFIG
+
 from parity.config import BNConfig, RunConfig, run_to_dict
 
 PARITY = [sys.executable, "-m", "parity.cli"]
@@ -77,18 +79,7 @@ def test_a_diverging_job_is_recorded_with_its_reason(tmp_path):
     assert job["status"] == "failed" and job["error"].startswith("diverged: non-finite training loss")
 
 
-TINY = """
-[run]
-dataset = "far"
-epochs = 1
-train_images = 64
-batch_size = 32
-seeds = [0, 1, 2]
-frameworks = ["torch"]
-scenario = "tiny"
-[run.bn]
-momentum = 0.9
-"""
+TINY = TINY_TORCH_CONFIG.format(seeds="[0, 1, 2]", frameworks='["torch"]')
 
 
 @pytest.mark.parametrize("kind,reason", [("abort", "SIGABRT"), ("oom", "MemoryError"), ("raise", "injected fault")])

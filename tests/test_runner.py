@@ -9,21 +9,10 @@ from pathlib import Path
 
 import pytest
 
-PARITY = [sys.executable, "-m", "parity.cli"]
-TINY = """
-[run]
-dataset = "far"
-epochs = 1
-train_images = 64
-batch_size = 32
-seeds = [0, 1]
-frameworks = {frameworks}
-scenario = "tiny"
+from conftest import TINY_TORCH_CONFIG
 
-[run.bn]
-momentum = 0.9
-epsilon = 1e-5
-"""
+PARITY = [sys.executable, "-m", "parity.cli"]
+TINY = TINY_TORCH_CONFIG.replace("{seeds}", "[0, 1]")
 
 
 def _config(tmp_path, frameworks='["tf", "torch"]') -> Path:
