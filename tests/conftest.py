@@ -7,9 +7,39 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Tests compare the frameworks in one process, and the order matters: importing
 # torchvision (-> torch._dynamo -> triton's bundled LLVM) after TensorFlow segfaults
 # (tensorflow-cpu 2.21, torch 2.14.1, triton 3.8).  torch first is safe.
-import torchvision  # noqa: E402,F401
+try:
+    import torchvision  # noqa: E402,F401
+except ImportError:  # torch missing: the tests that need it are skipped below
+    pass
+
+import importlib.util  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+
+_FRAMEWORK_WORDS = {"tensorflow": ("tf_impl", "tensorflow", "keras", '"tf"'),
+                    "torch": ("torch_impl", "torch", '"torch"')}
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test module that uses a framework is skipped, with the reason, where that framework is missing."""
+    missing = [m for m in _FRAMEWORK_WORDS if not _installed(m)]
+    if not missing:
+        return
+    texts: dict = {}
+    for item in items:
+        path = Path(str(item.fspath))
+        text = texts.setdefault(path, path.read_text(encoding="utf-8", errors="replace"))
+        for module in missing:
+            if any(word in text for word in _FRAMEWORK_WORDS[module]):
+                item.add_marker(pytest.mark.skip(reason=f"{module} is not installed"))
 
 
 def _randomize_bn(model, image_size: int, seed: int) -> None:

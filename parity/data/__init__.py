@@ -23,12 +23,24 @@ def _synthetic(name: str, image_size: int) -> Dataset:
                    synthetic.digest([tx, ty, ex, ey]))
 
 
+@functools.lru_cache(maxsize=4)
+def _folder(path: str, image_size: int) -> Dataset:
+    from parity.data.folder import FolderError, load_folder
+
+    try:
+        return load_folder(path, image_size)
+    except FolderError as e:
+        raise DataError(str(e)) from None
+
+
 def load_dataset(name: str, image_size: int, data_dir: str | None = None) -> Dataset:
     """Decode a dataset once (cached per process) at the given square image size."""
     if name in DOMAINS:
         return _synthetic(name, image_size)
-    raise DataError(f"dataset {name!r}: only the synthetic domains ({', '.join(DOMAINS)}) "
-                    "can be served in this release; tfds and folder datasets are not implemented yet")
+    if name.startswith("folder:"):
+        return _folder(name[len("folder:"):], image_size)
+    raise DataError(f"dataset {name!r}: tensorflow-datasets datasets are not implemented yet; "
+                    f"use a synthetic domain ({', '.join(DOMAINS)}) or folder:PATH")
 
 
 def make_loaders(ds: Dataset, batch_size: int, seed: int, *, train_images: int | None = None,

@@ -1,0 +1,142 @@
+"""Bad checkpoints, image folders and result files: one clear line, exit 2, nothing written.
+
+Config-file cases live in tests/test_config.py (42 of them); this table covers
+what a config points at. A case is one line: (id, setup, command, expected text).
+A setup writes the bad thing into the test's folder and returns the CLI
+arguments that use it ({out} is the output folder that must stay empty).
+"""
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from parity.cli import main
+
+
+def _config(tmp: Path, **run) -> str:
+    """A one-run config; a keyword set to None drops that setting."""
+    settings = {"scenario": "bad", "epochs": 1, "train_images": 64, **run}
+    lines = ["[run]"] + [f"{k} = {json.dumps(v)}" for k, v in settings.items() if v is not None]
+    path = tmp / "run.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def _ckpt(tmp: Path, name: str, mutate=None) -> str:
+    from parity.job import default_checkpoint
+    from parity.weights import load_checkpoint, save_checkpoint
+
+    tensors, recipe, _ = load_checkpoint(default_checkpoint("resnet-tiny"))
+    path = tmp / name
+    if mutate == "shape":
+        tensors["layer2.0.conv1.weight"] = np.zeros((8, 16, 3, 3), np.float32)
+    if mutate == "arch":
+        from parity.archs import get_arch
+        from parity.init import init_network
+        tensors = init_network(get_arch("resnet18"), 10, 0)
+    save_checkpoint(path, tensors, recipe)
+    if mutate == "tamper":
+        data = bytearray(path.read_bytes())
+        data[-3] ^= 0xFF          # one byte of the last tensor
+        path.write_bytes(bytes(data))
+    return str(path)
+
+
+def _images(folder: Path, n: int, mode="RGB", size=8):
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        arr = np.random.default_rng(i).integers(0, 255, (size, size, 3 if mode == "RGB" else 1), np.uint8)
+        Image.fromarray(arr if mode == "RGB" else arr[..., 0], mode).save(folder / f"{i}.png")
+
+
+def _folder(tmp: Path, kind: str) -> str:
+    root = tmp / "imgs"
+    if kind == "empty":
+        root.mkdir()
+    if kind in ("no-images", "unreadable", "grayscale", "few", "one-class"):
+        _images(root / "a", 40 if kind != "few" else 5)
+    if kind in ("unreadable", "grayscale", "few"):
+        _images(root / "b", 40 if kind != "few" else 5, mode="L" if kind == "grayscale" else "RGB")
+    if kind == "no-images":
+        (root / "b").mkdir()
+        (root / "b" / "notes.txt").write_text("no images here")
+    if kind == "unreadable":
+        (root / "b" / "broken.png").write_bytes(b"\x89PNG not really")
+    return f"folder:{root}"
+
+
+def _results(tmp: Path, kind: str) -> list[str]:
+    d = tmp / "res"
+    (d / "jobs").mkdir(parents=True)
+    if kind == "truncated-table":
+        (d / "parity.json").write_text('{"schema": 1, "rows": [')
+    if kind == "old-schema-table":
+        (d / "parity.json").write_text(json.dumps({"schema": 0, "rows": []}))
+    if kind == "old-schema-job":
+        (d / "jobs" / "a.json").write_text(json.dumps({"schema": 0, "id": "a"}))
+    return [str(d)]
+
+
+CASES = [
+    # checkpoints
+    ("ckpt-missing", lambda t: ["run", "--config", _config(t, pretrained=str(t / "nope.safetensors"))], "checkpoint not found"),
+    ("ckpt-not-safetensors", lambda t: ["run", "--config", _config(t, pretrained=str(_write(t / "x.safetensors", "hello")))], "not a safetensors file"),
+    ("ckpt-checksum", lambda t: ["run", "--config", _config(t, pretrained=_ckpt(t, "c.safetensors", "tamper"))], "checksum"),
+    ("ckpt-shape", lambda t: ["run", "--config", _config(t, pretrained=_ckpt(t, "s.safetensors", "shape"))], "layer2.0.conv1.weight"),
+    ("ckpt-wrong-arch", lambda t: ["run", "--config", _config(t, pretrained=_ckpt(t, "r.safetensors", "arch"))], "bn1.bias"),
+    # image folders
+    ("folder-missing", lambda t: ["run", "--config", _config(t, dataset=f"folder:{t / 'nothing'}")], "does not exist"),
+    ("folder-empty", lambda t: ["run", "--config", _config(t, dataset=_folder(t, "empty"), train_images=None)], "no class folders"),
+    ("folder-one-class", lambda t: ["run", "--config", _config(t, dataset=_folder(t, "one-class"))], "at least two"),
+    ("folder-class-without-images", lambda t: ["run", "--config", _config(t, dataset=_folder(t, "no-images"))], "class 'b' has no images"),
+    ("folder-unreadable-image", lambda t: ["run", "--config", _config(t, dataset=_folder(t, "unreadable"))], "broken.png: unreadable image"),
+    ("folder-grayscale-image", lambda t: ["run", "--config", _config(t, dataset=_folder(t, "grayscale"))], "L image, not RGB"),
+    ("folder-fewer-than-a-batch", lambda t: ["run", "--config", _config(t, dataset=_folder(t, "few"), train_images=None)], "fewer than one batch"),
+    ("folder-fewer-than-train-images", lambda t: ["run", "--config", _config(t, dataset=_folder(t, "few"), batch_size=4)], "has only 8"),
+    # result files
+    ("report-no-jobs", lambda t: ["report", str(t / "nowhere")], "no jobs/ folder"),
+    ("report-old-schema-job", lambda t: ["report"] + _results(t, "old-schema-job"), "schema 0"),
+    ("compare-missing", lambda t: ["compare", str(t / "a"), str(t / "b")], "no such results table"),
+    ("compare-truncated", lambda t: ["compare"] + _results(t, "truncated-table") * 2, "not a complete JSON"),
+    ("compare-old-schema", lambda t: ["compare"] + _results(t, "old-schema-table") * 2, "schema 0"),
+]
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("case_id,setup,expected", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_gets_one_line_and_exit_2(tmp_path, capsys, case_id, setup, expected):
+    args = setup(tmp_path)
+    out = tmp_path / "out"
+    if args[0] == "run":
+        args = args + ["--out", str(out)]
+    code = main(args)
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert len(lines) == 1 and lines[0].startswith("parity"), err
+    assert expected in lines[0], lines[0]
+    assert "Traceback" not in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_good_image_folder_runs_end_to_end(tmp_path):
+    """The folder dataset itself works: 2 classes of real PNGs through both frameworks."""
+    root = tmp_path / "imgs"
+    _images(root / "cats", 30, size=40)
+    _images(root / "dogs", 30, size=40)
+    from parity.data import load_dataset
+    ds = load_dataset(f"folder:{root}", 32)
+    assert ds.num_classes == 2 and len(ds.train_x) == 48 and len(ds.eval_x) == 12
+    assert ds.train_x.shape[1:] == (32, 32, 3) and ds.train_x.dtype == np.uint8
+    cfg = _config(tmp_path, dataset=f"folder:{root}", train_images=None, batch_size=16)
+    assert main(["run", "--config", cfg, "--out", str(tmp_path / "out")]) == 0
+    table = json.loads((tmp_path / "out" / "parity.json").read_text())
+    assert {r["verdict"] for r in table["rows"]} != {"failed"}
