@@ -67,16 +67,25 @@ def test_a_missing_framework_runs_the_other_side_and_says_so(tmp_path):
 
 
 def test_a_diverging_job_is_recorded_with_its_reason(tmp_path):
+    """A checkpoint holding a NaN (say, from a diverged pretraining) makes the loss NaN at step 0."""
+    import json
+
     from parity import runner
     from parity.config import SuiteConfig
+    from parity.job import default_checkpoint
+    from parity.weights import load_checkpoint, save_checkpoint
 
-    run = RunConfig(dataset="far", epochs=1, train_images=64, scenario="nan", lr=10.0, sgd_momentum=0.99,
-                    bn=BNConfig(momentum=0.9))
-    suite = SuiteConfig("t", [run], seeds=[0], frameworks=["torch"])
+    tensors, recipe, _ = load_checkpoint(default_checkpoint("resnet-tiny"))
+    tensors["layer1.0.conv1.weight"][0, 0, 0, 0] = np.nan
+    save_checkpoint(tmp_path / "nan.safetensors", tensors, recipe)
+    run = RunConfig(dataset="far", epochs=1, train_images=64, scenario="nan",
+                    pretrained=str(tmp_path / "nan.safetensors"), bn=BNConfig(momentum=0.9))
+    suite = SuiteConfig("t", [run], seeds=[0], frameworks=["torch", "tf"])
     runner.run_suite(suite, tmp_path / "out", log=lambda m: None)
-    import json
-    (job,) = [json.loads(p.read_text()) for p in (tmp_path / "out" / "jobs").glob("*.json")]
-    assert job["status"] == "failed" and job["error"].startswith("diverged: non-finite training loss")
+    jobs = [json.loads(p.read_text()) for p in (tmp_path / "out" / "jobs").glob("*.json")]
+    assert len(jobs) == 2
+    for job in jobs:
+        assert job["status"] == "failed" and job["error"] == "diverged: non-finite training loss at step 0"
 
 
 TINY = TINY_TORCH_CONFIG.format(seeds="[0, 1, 2]", frameworks='["torch"]')
