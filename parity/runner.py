@@ -92,6 +92,8 @@ def expand(suite: SuiteConfig, out_dir: Path) -> list[Job]:
 def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log) -> list[Job]:
     """With --resume keep every valid finished job; without it, set old results aside (never delete them)."""
     jobs_dir = out_dir / "jobs"
+    for stale in jobs_dir.glob(".tmp-*") if jobs_dir.is_dir() else []:
+        stale.unlink()   # a temporary file from a process that was killed mid-write
     if not resume:
         if jobs_dir.exists() and any(jobs_dir.glob("*.json")):
             old = out_dir / "jobs.previous"
@@ -236,6 +238,8 @@ class FrameworkWorker:
             except queue.Empty:
                 continue
             if msg is None:
+                if self.stop.is_set():   # killed because the user stopped the run: leave the job pending
+                    return None, None
                 reason = self._exit_reason()
                 self._record_failed(job, reason, time.perf_counter() - t0)
                 return "failed", reason
