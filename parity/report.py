@@ -102,7 +102,7 @@ def _n(row) -> str:
     return f"{(row['tf'] or {}).get('n', 0)}/{(row['torch'] or {}).get('n', 0)}"
 
 
-def markdown(table: dict) -> str:
+def markdown(table: dict, figures: list | None = None, out_dir: Path | None = None) -> str:
     rows = table["rows"]
     env = table.get("env", {})
     out = [f"# bn-parity: {table['suite']} suite", ""]
@@ -131,6 +131,11 @@ def markdown(table: dict) -> str:
         out += [f"- failed job, {r['scenario']} / {r['dataset']} / {r['variant']}: {f}" for r, f in failed]
         out += [f"- unreadable result file: {u}" for u in table.get("unreadable", [])]
         out.append("")
+    if figures:
+        key = [f for f in figures if f.name in ("bn_lag.png", "gap_attribution.png", "batch_size.png")
+               or f.name == "curves_momentum-native_far_native.png"]
+        out += ["## Figures", ""] + [f"![{f.stem}]({f.relative_to(out_dir).as_posix()})" for f in key]
+        out += ["", f"All {len(figures)} figures are in `plots/` and in `report.html`.", ""]
     out += ["## Scenarios", ""]
     for sc in dict.fromkeys(r["scenario"] for r in rows):
         out.append(f"- **{sc}**: {claim_of(sc)}")
@@ -186,8 +191,21 @@ def environment_of(jobs: list[dict]) -> dict:
     return env
 
 
+def _throughput_of(out_dir: Path) -> dict | None:
+    path = out_dir / "throughput.json"
+    if not path.exists():
+        return None
+    try:
+        data = read_json(path, "throughput table", 1)
+    except ResultError:
+        return None
+    return data if isinstance(data.get("rows"), list) else None
+
+
 def write_report(out_dir: str | Path, suite: str | None = None) -> dict:
-    """Rebuild the tables from DIR/jobs; returns the table (the parity.json content)."""
+    """Rebuild tables, plots and report.html from DIR/jobs alone; returns the table (parity.json)."""
+    from parity import html, plots
+
     out_dir = Path(out_dir)
     jobs, problems = load_jobs(out_dir)
     if suite is None:
@@ -196,7 +214,9 @@ def write_report(out_dir: str | Path, suite: str | None = None) -> dict:
              "unreadable": problems}
     write_json_atomic(out_dir / "parity.json", table)
     write_text_atomic(out_dir / "parity.csv", to_csv(table["rows"]))
-    write_text_atomic(out_dir / "parity.md", markdown(table))
+    figures = plots.write_all(jobs, table["rows"], _throughput_of(out_dir), out_dir)
+    write_text_atomic(out_dir / "parity.md", markdown(table, figures, out_dir))
+    write_text_atomic(out_dir / "report.html", html.render(table, figures, _throughput_of(out_dir)))
     return table
 
 

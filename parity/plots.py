@@ -1,0 +1,183 @@
+"""Figures from the job files alone (matplotlib, PNG), written next to the tables.
+
+* ``curves_<scenario>_<dataset>_<variant>.png`` -- train vs eval accuracy per epoch,
+  TF and torch on one figure, mean with a 95% CI band over seeds: the article's
+  figures for both frameworks at once;
+* ``bn_lag.png`` -- distance of the running means from the target data's true
+  means per epoch, per framework and scenario: the mechanism behind the gap;
+* ``gap_attribution.png`` -- the momentum-ablation gaps: how much of the native
+  gap each knob explains;
+* ``batch_size.png`` -- eval accuracy vs batch size for bn / renorm / gn;
+* ``throughput.png`` -- images/s per framework and mode, min-max whiskers.
+
+Each figure is drawn only when its scenario (or throughput) has run.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from parity import stats
+
+COLORS = {"tf": "#e8710a", "torch": "#1a73e8"}
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-")
+
+
+def _band(values_by_epoch: dict[int, list[float]]):
+    epochs = sorted(values_by_epoch)
+    sums = [stats.summarize(values_by_epoch[e]) for e in epochs]
+    return epochs, [s.mean for s in sums], [s.ci_low for s in sums], [s.ci_high for s in sums]
+
+
+def learning_curves(jobs: list[dict], out: Path) -> list[Path]:
+    plt = _plt()
+    groups: dict = defaultdict(list)
+    for j in jobs:
+        if j["status"] == "ok":
+            groups[(j["scenario"], j["dataset"], j["variant"])].append(j)
+    written = []
+    for (scenario, dataset, variant), group in sorted(groups.items()):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for fw in ("tf", "torch"):
+            for metric, style in (("train_acc", "--"), ("eval_acc", "-")):
+                by_epoch: dict = defaultdict(list)
+                for j in group:
+                    if j["framework"] == fw:
+                        for h in j["history"]:
+                            by_epoch[h["epoch"]].append(h[metric])
+                if not by_epoch:
+                    continue
+                x, mean, lo, hi = _band(by_epoch)
+                ax.plot(x, mean, style, marker="o", color=COLORS[fw], label=f"{fw} {metric.split('_')[0]}",
+                        lw=3 if fw == "tf" else 1.5, zorder=1 if fw == "tf" else 2)
+                ax.fill_between(x, lo, hi, color=COLORS[fw], alpha=0.15)
+        ax.set(title=f"{scenario} / {dataset} / {variant}", xlabel="epoch", ylabel="accuracy (%)")
+        ax.set_xticks(sorted({h["epoch"] for j in group for h in j["history"]}))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        path = out / f"curves_{_safe(scenario)}_{_safe(dataset)}_{_safe(variant)}.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def bn_lag(jobs: list[dict], out: Path) -> list[Path]:
+    plt = _plt()
+    wanted = [j for j in jobs if j["status"] == "ok" and j["scenario"] in ("momentum-native", "momentum-matched")
+              and j["history"] and j["history"][0].get("bn_mean_dist") is not None]
+    if not wanted:
+        return []
+    fig, ax = plt.subplots(figsize=(6, 4))
+    series: dict = defaultdict(lambda: defaultdict(list))
+    for j in wanted:
+        momentum = j.get("plan", {}).get("bn_momentum")
+        key = (j["framework"], j["scenario"], j["dataset"], momentum)
+        for h in j["history"]:
+            series[key][h["epoch"]].append(h["bn_mean_dist"])
+    for (fw, scenario, dataset, momentum), by_epoch in sorted(series.items()):
+        x, mean, lo, hi = _band(by_epoch)
+        style = "-" if dataset == "far" else ":"
+        ax.plot(x, mean, style, marker="o", color=COLORS[fw],
+                label=f"{fw} {dataset} momentum {momentum:g} ({scenario.split('-')[1]})")
+        ax.fill_between(x, lo, hi, color=COLORS[fw], alpha=0.1)
+    ax.set(title="BN running means vs the target data's true means", xlabel="epoch",
+           ylabel="mean |running - true| / true std")
+    ax.set_xticks(sorted({e for by_epoch in series.values() for e in by_epoch}))
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / "bn_lag.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return [path]
+
+
+def gap_attribution(rows: list[dict], out: Path) -> list[Path]:
+    sel = [r for r in rows if r["scenario"] == "momentum-ablation" and r["metric"] == "eval_acc" and r["gap"]]
+    if not sel:
+        return []
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    names = [r["variant"] for r in sel]
+    means = [r["gap"]["mean"] for r in sel]
+    err = [[m - r["gap"]["ci_low"] for m, r in zip(means, sel)], [r["gap"]["ci_high"] - m for m, r in zip(means, sel)]]
+    ax.barh(names, means, xerr=err, color=["#c5221f" if m < 0 else "#188038" for m in means], capsize=4)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set(title="Which knob explains the native gap (far domain)", xlabel="gap TF - torch, pp (95% CI)")
+    fig.tight_layout()
+    path = out / "gap_attribution.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return [path]
+
+
+def batch_size(rows: list[dict], out: Path) -> list[Path]:
+    sel = [r for r in rows if r["scenario"] == "small-batch" and r["metric"] == "eval_acc"]
+    if not sel:
+        return []
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    markers = {"bn": "o", "renorm": "s", "gn": "^"}
+    for norm in ("bn", "renorm", "gn"):
+        for fw in ("tf", "torch"):
+            pts = sorted((int(r["variant"].split("-b")[1]), r[fw]) for r in sel
+                         if r["variant"].startswith(norm + "-b") and r.get(fw))
+            if not pts:
+                continue
+            x = [p[0] for p in pts]
+            ax.errorbar(x, [p[1]["mean"] for p in pts],
+                        yerr=[[p[1]["mean"] - p[1]["ci_low"] for p in pts], [p[1]["ci_high"] - p[1]["mean"] for p in pts]],
+                        marker=markers[norm], color=COLORS[fw], ls="-" if fw == "tf" else "--", capsize=3,
+                        label=f"{norm} ({fw})")
+    ax.set_xscale("log", base=2)
+    ax.set(title="Eval accuracy vs batch size", xlabel="images per batch", ylabel="eval accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    path = out / "batch_size.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return [path]
+
+
+def throughput(data: dict | None, out: Path) -> list[Path]:
+    if not data or not data.get("rows"):
+        return []
+    plt = _plt()
+    rows = [r for r in data["rows"] if r["kind"] == "train"]
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    labels = [f"{r['framework']} {r['mode']}{' +loader' if r['loader'] else ''}" for r in rows]
+    med = [r["images_per_s"]["median"] for r in rows]
+    err = [[m - r["images_per_s"]["min"] for m, r in zip(med, rows)], [r["images_per_s"]["max"] - m for m, r in zip(med, rows)]]
+    ax.barh(labels, med, xerr=err, color=[COLORS[r["framework"]] for r in rows], capsize=3)
+    ax.set(title=f"Train-step throughput ({rows[0]['device']}, {rows[0]['threads']} threads)", xlabel="images/s")
+    fig.tight_layout()
+    path = out / "throughput.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return [path]
+
+
+def write_all(jobs: list[dict], rows: list[dict], throughput_data: dict | None, out_dir: Path) -> list[Path]:
+    out = Path(out_dir) / "plots"
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.png"):
+        old.unlink()
+    return (learning_curves(jobs, out) + bn_lag(jobs, out) + gap_attribution(rows, out) + batch_size(rows, out)
+            + throughput(throughput_data, out))
