@@ -101,9 +101,17 @@ def markdown(data: dict) -> str:
 
 
 def write(data: dict, out_dir: str | Path) -> None:
+    """throughput.json, throughput.md and plots/throughput.png (bars with min-max whiskers)."""
+    from parity import plots
+
     out_dir = Path(out_dir)
+    (out_dir / "plots").mkdir(parents=True, exist_ok=True)
+    figures = plots.throughput(data, out_dir / "plots")
     write_json_atomic(out_dir / "throughput.json", data)
-    write_text_atomic(out_dir / "throughput.md", markdown(data))
+    text = markdown(data)
+    if figures:
+        text += f"\n![throughput](plots/{figures[0].name})\n"
+    write_text_atomic(out_dir / "throughput.md", text)
 
 
 # ------------------------------------------------------------------------------- the worker side

@@ -95,3 +95,17 @@ def test_environment_differences_are_listed():
     assert any("[tf]" in r for r in result["regressions"]) and not any("[torch]" in r for r in result["regressions"])
     be, ce = _flatten(base["env"]), _flatten(cur["env"])
     assert [k for k in be if be[k] != ce[k]] == ["tf.keras"]
+
+
+def test_throughput_results_are_written_with_their_plot(tmp_path):
+    from PIL import Image
+
+    from parity import benchrun
+
+    data = _throughput(1000)
+    data["rows"][0].update(device="cpu", threads=2)
+    data["overhead"] = [{"framework": "torch", "suite_s": 0.1, "minimal_s": 0.1, "overhead_pct": 0.5}]
+    benchrun.write(data, tmp_path)
+    assert "| torch | eager | train | in memory | 1000 [990, 1010]" in (tmp_path / "throughput.md").read_text()
+    with Image.open(tmp_path / "plots" / "throughput.png") as img:
+        img.verify()
