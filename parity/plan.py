@@ -47,6 +47,26 @@ class TrainPlan:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def initial_clipping(self) -> dict | None:
+        """Renorm clipping bounds at step 0 (the schedule moves them from there)."""
+        if self.norm != "renorm":
+            return None
+        rmax, rmin, dmax = renorm_clip_at(0, 1, self.renorm_rmax, self.renorm_dmax, self.renorm_rmin,
+                                          self.renorm_schedule)
+        return {"rmax": rmax, "rmin": rmin, "dmax": dmax}
+
+    def apply_renorm_schedule(self, renorm, model, global_step: int, run_steps: int, trace: list) -> None:
+        """Set this step's bounds through an implementation's renorm module, read them back into ``trace``.
+
+        ``renorm`` is ``tf_impl.renorm`` or ``torch_impl.renorm``; the values recorded are
+        the ones the layers will apply, which the schedule-parity test compares.
+        """
+        if self.norm != "renorm":
+            return
+        renorm.set_clipping(model, *renorm_clip_at(global_step, run_steps, self.renorm_rmax, self.renorm_dmax,
+                                                   self.renorm_rmin, self.renorm_schedule))
+        trace.append([global_step, *renorm.read_clipping(model)])
+
     def phases(self) -> list[tuple[str, int, float]]:
         """(phase name, epochs, base lr): two_phase trains the head, then everything at lr/10."""
         if self.freeze == "two_phase":

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from parity.plan import Diverged, TrainPlan, lr_at, renorm_clip_at, summarize_bn_lag
+from parity.plan import Diverged, TrainPlan, lr_at, summarize_bn_lag
 from tf_impl import models, renorm, weights
 
 
@@ -56,7 +56,7 @@ def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> keras.Model:
     model = models.build_model(plan.arch, plan.num_classes, plan.image_size, bn_momentum=plan.bn_momentum,
                                bn_epsilon=plan.bn_epsilon, base_training=_base_training(plan), norm=plan.norm,
                                gn_groups=plan.gn_groups, renorm_momentum=plan.renorm_momentum,
-                               renorm_clipping=initial_clipping(plan))
+                               renorm_clipping=plan.initial_clipping())
     weights.from_canonical(model, init)
     renorm.sync_renorm_state(model)
     if plan.reinject_momentum is not None:
@@ -189,15 +189,6 @@ def recalibrate_bn(model: keras.Model, batches: list) -> None:
         layer.moving_variance.assign(var.astype(np.float32))
 
 
-def initial_clipping(plan: TrainPlan) -> dict | None:
-    """Renorm clipping bounds at step 0 (the schedule moves them from there)."""
-    if plan.norm != "renorm":
-        return None
-    rmax, rmin, dmax = renorm_clip_at(0, 1, plan.renorm_rmax, plan.renorm_dmax, plan.renorm_rmin,
-                                      plan.renorm_schedule)
-    return {"rmax": rmax, "rmin": rmin, "dmax": dmax}
-
-
 def fit(plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader, stats_batches: list,
         progress: Callable[[float], None] | None = None, calibration_batches: list | None = None) -> dict:
     """Fine-tune according to the plan; return per-epoch history, final metrics and final weights."""
@@ -207,12 +198,8 @@ def fit(plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader,
     phase_offset = 0
 
     def before_step(step: int) -> None:
-        """The renorm schedule as a per-step callback: assigned, then read back from the layers."""
-        if plan.norm == "renorm":
-            global_step = phase_offset + step
-            renorm.set_clipping(model, *renorm_clip_at(global_step, run_steps, plan.renorm_rmax, plan.renorm_dmax,
-                                                       plan.renorm_rmin, plan.renorm_schedule))
-            renorm_trace.append([global_step, *renorm.read_clipping(model)])
+        """The hook the loop calls before every step: the renorm rmax/dmax schedule."""
+        plan.apply_renorm_schedule(renorm, model, phase_offset + step, run_steps, renorm_trace)
 
     total_epochs = plan.epochs
     epoch = 0
