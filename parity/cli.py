@@ -109,7 +109,7 @@ def _preflight(suite) -> None:
                 problems.append(f"batch_size={run.batch_size}: {run.dataset} has {n} training images, "
                                 "fewer than one batch")
             if run.pretrained != "source" or default_checkpoint(run.model).exists():
-                starting_weights(run, ds.num_classes, suite.seeds[0])
+                starting_weights(run, ds.num_classes, suite.seeds[0])   # converts ImageNet weights once
         except (DataError, weights.CheckpointError) as e:
             problems.append(str(e))
     if problems:

@@ -147,6 +147,11 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
 
     if not isinstance(run.pretrained, str) or not run.pretrained:
         bad("pretrained", run.pretrained, f"one of {_allowed(PRETRAINED_NAMES)} or a checkpoint path")
+    elif run.pretrained == "imagenet" and run.model not in ("resnet18", "resnet50"):
+        bad("pretrained", run.pretrained, f"ImageNet weights exist for resnet18 and resnet50, not {run.model}")
+    elif run.pretrained == "source" and run.model != "resnet-tiny":
+        bad("pretrained", run.pretrained, f"the source-domain checkpoint is a resnet-tiny; {run.model} needs "
+            "'imagenet', 'none' or a checkpoint path")
 
     if not _is_int(run.image_size) or run.image_size < 1:
         bad("image_size", run.image_size, "a positive integer")

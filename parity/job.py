@@ -37,10 +37,11 @@ def starting_weights(run: RunConfig, num_classes: int, seed: int) -> tuple[dict[
         tensors = _for_norm(init_network(spec, num_classes, seed), run.bn.norm)
         return tensors, "scratch-" + canonical.checksum(tensors)
     if run.pretrained == "imagenet":
-        raise canonical.CheckpointError(
-            "pretrained='imagenet' needs ImageNet weights converted to a canonical checkpoint; "
-            "pass its path as pretrained=PATH")
-    path = default_checkpoint(run.model) if run.pretrained == "source" else Path(run.pretrained)
+        from parity import imagenet
+
+        path = imagenet.ensure(run.model)
+    else:
+        path = default_checkpoint(run.model) if run.pretrained == "source" else Path(run.pretrained)
     if run.pretrained == "source" and not path.exists():
         raise canonical.CheckpointError(f"no source-pretrained checkpoint at {path}; run `parity pretrain` first")
     tensors, _recipe, digest = canonical.load_checkpoint(path)

@@ -259,7 +259,13 @@ class FrameworkWorker:
 
 
 def ensure_checkpoints(suite: SuiteConfig, log) -> None:
-    """Produce the source-pretrained checkpoint once if a run needs it and it is missing."""
+    """Produce the source-pretrained checkpoint, and convert ImageNet weights, once, before any job."""
+    from parity import imagenet
+
+    for arch in sorted({r.model for r in suite.runs if r.pretrained == "imagenet"}):
+        if not imagenet.canonical_path(arch).exists():
+            log(f"converting torchvision's ImageNet {arch} weights to {imagenet.canonical_path(arch)}")
+        imagenet.ensure(arch)
     for arch in sorted({r.model for r in suite.runs if r.pretrained == "source"}):
         path = default_checkpoint(arch)
         if path.exists():

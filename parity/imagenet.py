@@ -1,0 +1,91 @@
+"""Real ImageNet weights in both frameworks: torchvision's checkpoint -> the canonical one.
+
+``pretrained = "imagenet"`` (resnet18 / resnet50) takes torchvision's file from
+its usual cache (``$TORCH_HOME/hub/checkpoints``, as torchvision itself would
+leave it) or from ``PARITY_IMAGENET_WEIGHTS``, converts it once to a canonical
+checkpoint under ``$PARITY_CACHE`` (default ``~/.cache/bn-parity``), and every
+job -- TF or torch -- starts from that file. Nothing is downloaded: a machine
+without the file gets one line saying where to put it.
+
+Reading a ``.pth`` needs torch, so the conversion runs in a process of its own
+(``python -m parity.imagenet ARCH PTH OUT``); this module never imports a
+framework itself.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from parity.weights import CheckpointError
+
+# torchvision's DEFAULT weights and the file names its cache gives them (torchvision 0.29).
+TORCHVISION_FILES = {
+    "resnet18": ("IMAGENET1K_V1", "resnet18-f37072fd.pth"),
+    "resnet50": ("IMAGENET1K_V2", "resnet50-11ad3fa6.pth"),
+}
+
+
+def torch_home() -> Path:
+    return Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch")).expanduser()
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("PARITY_CACHE", Path.home() / ".cache" / "bn-parity")).expanduser()
+
+
+def canonical_path(arch: str) -> Path:
+    return cache_dir() / "imagenet" / f"{arch}.safetensors"
+
+
+def source_path(arch: str) -> Path:
+    explicit = os.environ.get("PARITY_IMAGENET_WEIGHTS")
+    if explicit:
+        return Path(explicit).expanduser()
+    return torch_home() / "hub" / "checkpoints" / TORCHVISION_FILES[arch][1]
+
+
+def ensure(arch: str) -> Path:
+    """The canonical ImageNet checkpoint for ``arch``, converted from torchvision's file if needed."""
+    if arch not in TORCHVISION_FILES:
+        raise CheckpointError(f"pretrained='imagenet' exists for {', '.join(TORCHVISION_FILES)}, not {arch}")
+    out = canonical_path(arch)
+    if out.exists():
+        return out
+    src = source_path(arch)
+    if not src.exists():
+        weights, name = TORCHVISION_FILES[arch]
+        raise CheckpointError(
+            f"ImageNet weights for {arch} not found at {src}: on a machine with internet run "
+            f"`python -c \"import torchvision; torchvision.models.{arch}(weights='{weights}')\"` and copy "
+            f"~/.cache/torch/hub/checkpoints/{name} there (or set PARITY_IMAGENET_WEIGHTS=FILE)")
+    proc = subprocess.run([sys.executable, "-m", "parity.imagenet", arch, str(src), str(out)],
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise CheckpointError(f"cannot convert {src} to a canonical checkpoint: {last}")
+    return out
+
+
+def _convert(arch: str, src: str, out: str) -> int:
+    """Load torchvision's state_dict into the mirrored torch model (strict) and save it canonically."""
+    import torch
+
+    from parity.weights import save_checkpoint
+    from torch_impl.models import build_model
+    from torch_impl.weights import to_canonical
+
+    state = torch.load(src, map_location="cpu", weights_only=True)
+    model = build_model(arch, state["fc.weight"].shape[0])
+    model.load_state_dict(state, strict=True)
+    digest = hashlib.sha256(Path(src).read_bytes()).hexdigest()[:16]
+    recipe = {"arch": arch, "source": "torchvision", "weights": TORCHVISION_FILES[arch][0],
+              "file": Path(src).name, "file_sha256": digest, "torch": torch.__version__}
+    save_checkpoint(out, to_canonical(model), recipe)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_convert(*sys.argv[1:4]))
