@@ -95,12 +95,14 @@ def load_suite(args):
 def _preflight(suite) -> None:
     """Stop before any job starts when a dataset or checkpoint cannot be used."""
     from parity import weights
-    from parity.data import DataError, load_dataset
+    from parity.data import DataError, load_dataset, prepare_dataset
     from parity.job import default_checkpoint, starting_weights
 
     problems = []
     for run in suite.runs:
         try:
+            prepare_dataset(run.dataset, run.image_size, run.data_dir,
+                            log=lambda m: print(m, file=sys.stderr, flush=True))
             ds = load_dataset(run.dataset, run.image_size, run.data_dir)
             if run.train_images is not None and run.train_images > len(ds.train_x):
                 problems.append(f"train_images={run.train_images}: {run.dataset} has only {len(ds.train_x)}")

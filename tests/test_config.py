@@ -56,7 +56,7 @@ BAD_CONFIGS = [
     ("preflight-train-images", '[run]\ndataset = "far"\nimage_size = 16\ntrain_images = 2000\n', ".toml", "train_images=2000: far has only 1500"),
     ("preflight-batch-too-big", '[run]\ndataset = "far"\nimage_size = 16\ntrain_images = 8\nbatch_size = 16\n', ".toml", "batch_size=16: far has 8 training images, fewer than one batch"),
     ("preflight-checkpoint", '[run]\ndataset = "far"\nimage_size = 16\npretrained = "/nonexistent/ckpt.safetensors"\n', ".toml", "checkpoint not found: /nonexistent/ckpt.safetensors"),
-    ("preflight-tfds", '[run]\ndataset = "imagenette/160px"\n', ".toml", "dataset 'imagenette/160px': tensorflow-datasets datasets are not implemented yet"),
+    ("preflight-tfds", '[run]\ndataset = "imagenette/160px"\n', ".toml", "dataset 'imagenette/160px' is not prepared in"),
 ]
 
 

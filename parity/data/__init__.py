@@ -6,7 +6,7 @@ import functools
 from parity.data.loader import Dataset, EpochPlan, Loader
 from parity.data.synthetic import DOMAINS, SOURCE_MEAN, SOURCE_STD
 
-__all__ = ["Dataset", "EpochPlan", "Loader", "DataError", "load_dataset", "make_loaders"]
+__all__ = ["Dataset", "EpochPlan", "Loader", "DataError", "load_dataset", "make_loaders", "prepare_dataset"]
 
 
 class DataError(ValueError):
@@ -39,8 +39,26 @@ def load_dataset(name: str, image_size: int, data_dir: str | None = None) -> Dat
         return _synthetic(name, image_size)
     if name.startswith("folder:"):
         return _folder(name[len("folder:"):], image_size)
-    raise DataError(f"dataset {name!r}: tensorflow-datasets datasets are not implemented yet; "
-                    f"use a synthetic domain ({', '.join(DOMAINS)}) or folder:PATH")
+    from parity.data import tfds_data
+
+    if name in tfds_data.SPECS:
+        try:
+            return tfds_data.load_cached(name, image_size)
+        except tfds_data.NotPrepared as e:
+            raise DataError(str(e)) from None
+    raise DataError(f"dataset {name!r} is unknown; use a synthetic domain ({', '.join(DOMAINS)}), "
+                    f"{', '.join(tfds_data.SPECS)} or folder:PATH")
+
+
+def prepare_dataset(name: str, image_size: int, data_dir: str | None = None, log=None) -> None:
+    """Decode a tensorflow-datasets dataset into the cache before any job (a no-op for the others)."""
+    from parity.data import tfds_data
+
+    if name in tfds_data.SPECS:
+        try:
+            tfds_data.prepare(name, image_size, data_dir, log)
+        except tfds_data.NotPrepared as e:
+            raise DataError(str(e)) from None
 
 
 def make_loaders(ds: Dataset, batch_size: int, seed: int, *, train_images: int | None = None,
