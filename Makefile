@@ -12,7 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[ray]'
 	@touch $(STAMP)
 
 run: $(STAMP)

@@ -130,9 +130,18 @@ def cmd_run(args) -> int:
         raise UsageError(f"--job-timeout: {args.job_timeout} is not allowed -- seconds > 0")
     out = Path(args.out or f"results/{suite.name}")
     t0 = time.perf_counter()
+    if args.address and args.executor != "ray":
+        raise UsageError("--address is for --executor ray")
+    if args.executor == "ray":
+        import importlib.util
+        if importlib.util.find_spec("ray") is None:
+            raise UsageError("--executor ray needs Ray: pip install '.[ray]' (or pip install ray)")
+    from parity.ray_executor import RayUnavailable
+
     try:
-        summary = run_suite(suite, out, resume=args.resume, threads=args.threads, job_timeout=args.job_timeout)
-    except OutputLocked as e:
+        summary = run_suite(suite, out, resume=args.resume, threads=args.threads, job_timeout=args.job_timeout,
+                            executor=args.executor, address=args.address)
+    except (OutputLocked, RayUnavailable) as e:
         raise UsageError(str(e)) from None
     table = report.write_report(out, suite.name)
     print(report.terminal(table))
@@ -248,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--resume", action="store_true", help="keep finished jobs in --out, run the rest")
     r.add_argument("--threads", type=int, help="threads per framework worker (default: cores / frameworks)")
     r.add_argument("--job-timeout", type=float, default=1800.0, help="seconds before a job is failed")
+    r.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local worker processes (default) or one Ray task per job")
+    r.add_argument("--address", help="with --executor ray: auto or HOST:PORT of a running cluster")
     r.set_defaults(fn=cmd_run)
 
     rep = sub.add_parser("report", help="rebuild tables from DIR/jobs/")

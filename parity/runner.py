@@ -274,27 +274,42 @@ def ensure_checkpoints(suite: SuiteConfig, log) -> None:
         subprocess.run([sys.executable, "-m", "parity.cli", "pretrain", "--out", str(path)], check=True)
 
 
+EXECUTORS = ("local", "ray")
+
+
 def run_suite(suite: SuiteConfig, out_dir: str | Path, *, resume: bool = False, threads: int | None = None,
-              job_timeout: float = DEFAULT_JOB_TIMEOUT_S, log=None) -> dict:
-    """Run every pending job of the suite, then write the tables; returns a summary."""
+              job_timeout: float = DEFAULT_JOB_TIMEOUT_S, log=None, executor: str = "local",
+              address: str | None = None) -> dict:
+    """Run every pending job of the suite with the chosen executor; returns a summary.
+
+    ``local``: one worker process per framework on this machine (the default).
+    ``ray``: one Ray task per job (see parity.ray_executor); the same result files.
+    """
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with _FolderLock(out_dir):
-        return _run_locked(suite, out_dir, resume, threads, job_timeout, log)
+        return _run_locked(suite, out_dir, resume, threads, job_timeout, log, executor, address)
 
 
-def _run_locked(suite, out_dir: Path, resume: bool, threads, job_timeout, log) -> dict:
+def _run_locked(suite, out_dir: Path, resume: bool, threads, job_timeout, log, executor="local",
+                address=None) -> dict:
     jobs = expand(suite, out_dir)
     pending = select_pending(jobs, out_dir, resume, log)
     frameworks = [fw for fw in suite.frameworks if any(j.framework == fw for j in pending)]
     if threads is None:
         threads = max(1, (os.cpu_count() or 1) // max(len(suite.frameworks), 1))
     log(f"suite {suite.name}: {len(jobs)} jobs, {len(jobs) - len(pending)} already done, {len(pending)} to run; "
-        f"workers: {', '.join(frameworks) or 'none'} with {threads} thread(s) each")
+        f"workers: {', '.join(frameworks) or 'none'} with {threads} thread(s) each ({executor} executor)")
     if pending:
         ensure_checkpoints(suite, log)
     progress = Progress(len(pending), log)
+    if executor == "ray":
+        from parity import ray_executor
+
+        t0 = time.perf_counter()
+        ray_executor.run(pending, suite.name, out_dir, threads, job_timeout, progress, log, address=address)
+        return {"jobs": len(jobs), "ran": len(pending), "seconds": time.perf_counter() - t0, "threads": threads}
     stop = threading.Event()
     workers = [FrameworkWorker(fw, [j for j in pending if j.framework == fw], suite.name, out_dir, threads,
                                job_timeout, progress, stop) for fw in frameworks]

@@ -1,0 +1,126 @@
+"""Run the job matrix on a Ray cluster: one Ray task per job, one framework per process.
+
+Each task asks for what its job needs (``num_cpus`` = the thread count, or one
+GPU on a GPU suite) and, on whichever node Ray places it, starts the same
+``parity.worker`` process the local executor uses, so TF and torch still never
+share a process. The task returns the result; the driver writes it atomically
+into its own output folder as each job finishes, so ``--resume`` works across
+executors. A task whose worker or node dies is retried by Ray up to
+``MAX_RETRIES`` times; after that the job is recorded as failed with Ray's reason.
+
+Ray is optional (``pip install .[ray]``); nothing here imports it at module level.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MAX_RETRIES = 2
+
+
+class RayUnavailable(RuntimeError):
+    """Ray is not installed or the cluster cannot be reached; one line for the user."""
+
+
+def _die_with_parent() -> None:
+    """In the job's process: die when the Ray worker that started it dies (Linux prctl PDEATHSIG)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def run_job(spec: dict, framework: str, threads: int, timeout: float, attempts_dir: str | None) -> dict:
+    """Body of the Ray task: the job in a fresh worker process; returns the result dict."""
+    from parity.job import failed_result
+
+    attempt = 1
+    if attempts_dir:
+        marker = Path(attempts_dir) / spec["id"]
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        attempt = len(marker.read_text().split()) + 1 if marker.exists() else 1
+        with open(marker, "a") as f:
+            f.write(f"{os.getpid()}\n")
+    with tempfile.TemporaryDirectory(prefix="parity-ray-") as tmp:
+        local = dict(spec, path=str(Path(tmp) / "result.json"))
+        env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3", OMP_NUM_THREADS=str(threads))
+        proc = subprocess.Popen([sys.executable, "-m", "parity.worker", framework, str(threads)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                env=env, preexec_fn=_die_with_parent)
+        t0 = time.perf_counter()
+        try:
+            proc.communicate(json.dumps(local) + "\n", timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            result = failed_result(spec, f"timed out after {timeout:.0f}s")
+        else:
+            path = Path(local["path"])
+            if path.exists():
+                result = json.loads(path.read_text())
+            else:
+                code = proc.returncode
+                reason = (f"worker killed by signal {signal.Signals(-code).name}" if code and code < 0
+                          else f"worker exited with code {code}")
+                result = failed_result(spec, reason)
+        import socket
+
+        result["executor"] = {"name": "ray", "node": socket.gethostname(), "attempt": attempt,
+                              "seconds": round(time.perf_counter() - t0, 3)}
+        return result
+
+
+def run(jobs, suite_name: str, out_dir: Path, threads: int, job_timeout: float, progress, log,
+        address: str | None = None, gpus_per_job: float = 0) -> None:
+    """Submit every job, write each result as it comes back, retry dead workers through Ray."""
+    try:
+        import ray
+    except ImportError:
+        raise RayUnavailable("--executor ray needs Ray: pip install '.[ray]' (or pip install ray)") from None
+    from parity.job import failed_result
+    from parity.results import write_json_atomic
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        try:
+            if address:
+                ray.init(address=address, log_to_driver=False, include_dashboard=False)
+            else:
+                ray.init(num_cpus=os.cpu_count() or 1, log_to_driver=False, include_dashboard=False)
+        except Exception as e:  # a cluster that cannot be reached: one line, no traceback
+            raise RayUnavailable(f"cannot connect to Ray at {address or 'a new local instance'}: "
+                                 f"{' '.join(str(e).split())[:200]}") from None
+    log(f"ray: {ray.cluster_resources().get('CPU', 0):.0f} CPUs, {ray.cluster_resources().get('GPU', 0):.0f} GPUs")
+    task = ray.remote(num_cpus=threads, num_gpus=gpus_per_job, max_retries=MAX_RETRIES)(run_job)
+    attempts = str(out_dir / "logs" / "ray-attempts")
+    refs = {task.remote(job.spec(suite_name), job.framework, threads, job_timeout, attempts): job for job in jobs}
+    waiting = list(refs)
+    try:
+        while waiting:
+            done, waiting = ray.wait(waiting, num_returns=1, timeout=1.0)
+            for ref in done:
+                job = refs[ref]
+                try:
+                    result = ray.get(ref)
+                except Exception as e:  # retries exhausted: Ray's reason, one line
+                    reason = " ".join(str(e).split())[:300]
+                    result = failed_result(job.spec(suite_name),
+                                           f"ray: {type(e).__name__} after {MAX_RETRIES} retries: {reason}")
+                write_json_atomic(job.path, result)
+                progress.finished(job, result["status"], (result.get("executor") or {}).get("seconds", 0.0),
+                                  result.get("error"))
+    except KeyboardInterrupt:
+        for ref in waiting:
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        if started_here:
+            ray.shutdown()
