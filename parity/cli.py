@@ -120,14 +120,14 @@ def _preflight(suite) -> None:
 
 def cmd_run(args) -> int:
     from parity import report
-    from parity.runner import OutputLocked, run_suite
+    from parity.runner import OutputLocked, PretrainFailed, run_suite
 
-    suite = load_suite(args)
-    _preflight(suite)
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads: {args.threads} is not allowed -- an integer >= 1")
     if args.job_timeout <= 0:
         raise UsageError(f"--job-timeout: {args.job_timeout} is not allowed -- seconds > 0")
+    suite = load_suite(args)
+    _preflight(suite)
     out = Path(args.out or f"results/{suite.name}")
     t0 = time.perf_counter()
     if args.address and args.executor != "ray":
@@ -143,6 +143,9 @@ def cmd_run(args) -> int:
                             executor=args.executor, address=args.address)
     except (OutputLocked, RayUnavailable) as e:
         raise UsageError(str(e)) from None
+    except PretrainFailed as e:
+        _err(str(e))
+        return EXIT_FINDING
     table = report.write_report(out, suite.name)
     print(report.terminal(table))
     failed = sum(1 for r in table["rows"] if r["metric"] == "eval_acc" for _ in r["failed_jobs"])

@@ -39,7 +39,8 @@ def _load(path: str | Path) -> dict:
     if tp.exists():
         try:
             throughput = json.loads(tp.read_text(encoding="utf-8"))
-            if throughput.get("schema") != 1 or not isinstance(throughput.get("rows"), list):
+            if not isinstance(throughput, dict) or throughput.get("schema") != 1 \
+                    or not isinstance(throughput.get("rows"), list):
                 raise ValueError("not a throughput table of schema 1")
         except (json.JSONDecodeError, ValueError, UnicodeDecodeError) as e:
             raise ResultError(f"{tp}: {e}") from None
@@ -81,6 +82,9 @@ def compare_tables(base: dict, cur: dict) -> dict:
         metric = b["metric"]
         higher, floor = (False, LOSS_FLOOR) if metric == "eval_loss" else (True, ACC_FLOOR_PP)
         for side in ("tf", "torch"):
+            if b.get(side) and not c.get(side):
+                result["regressions"].append(f"{key} [{side}]: had results in the baseline, none now")
+                continue
             found = _side_change(f"{key} [{side}]", b.get(side), c.get(side), higher, floor)
             if found and found[0]:
                 result["regressions" if found[0] == "regression" else "improvements"].append(found[1])
@@ -94,7 +98,9 @@ def compare_tables(base: dict, cur: dict) -> dict:
             elif grow < -threshold:
                 result["improvements"].append(text)
         if b["verdict"] != c["verdict"]:
-            result["changes"].append(f"{key}: verdict {b['verdict']} -> {c['verdict']}")
+            text = f"{key}: verdict {b['verdict']} -> {c['verdict']}"
+            result["regressions" if c["verdict"] == "failed" else "changes"].append(text)
+    result["regressions"] += [f"{k}: in the baseline, missing now" for k in result["disappeared"]]
     return result
 
 
@@ -112,6 +118,8 @@ def compare_throughput(base: dict | None, cur: dict | None) -> dict:
     for k in sorted(set(b_rows) & set(c_rows)):
         b, c = b_rows[k], c_rows[k]
         bm, cm = b["images_per_s"]["median"], c["images_per_s"]["median"]
+        if bm <= 0:
+            continue
         threshold = max(b["spread_pct"], c["spread_pct"], THROUGHPUT_FLOOR_PCT)
         change = 100.0 * (cm - bm) / bm
         text = f"{k}: {bm:.0f} -> {cm:.0f} images/s ({change:+.1f}%, noise threshold {threshold:.1f}%)"

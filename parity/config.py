@@ -227,8 +227,14 @@ def validate_suite(suite: SuiteConfig) -> None:
     p: list[str] = []
     if not suite.runs:
         p.append(f"suite {suite.name!r}: no runs -- a suite needs at least one [run] or [[runs]] table")
+    seen: dict[str, int] = {}
     for i, run in enumerate(suite.runs):
         p.extend(validate_run(run, "run" if len(suite.runs) == 1 else f"runs[{i}]"))
+        if isinstance(run.scenario, str) and isinstance(run.variant, str) and isinstance(run.dataset, str):
+            if run.key() in seen:
+                p.append(f"runs[{i}]: the same scenario/dataset/variant as runs[{seen[run.key()]}] -- give one of "
+                         "them another 'variant' (or 'scenario') name")
+            seen.setdefault(run.key(), i)
     if not isinstance(suite.seeds, list) or not suite.seeds or not all(_is_int(s) and s >= 0 for s in suite.seeds):
         p.append(f"seeds: {suite.seeds!r} is not allowed -- a non-empty list of integers >= 0")
     if not isinstance(suite.frameworks, list) or not suite.frameworks or any(f not in FRAMEWORKS for f in suite.frameworks):

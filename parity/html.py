@@ -91,6 +91,6 @@ def render(table: dict, plots: list[Path], throughput: dict | None = None) -> st
     out.append("</ul><h2>Environment</h2><table id='env'>")
     for side, facts in table.get("env", {}).items():
         out.append(f"<tr><th>{e(side)}</th><td>{e(', '.join(f'{k} {v}' for k, v in facts.items()))}</td></tr>")
-    out.append("</table><p>Verdicts: <b>gap</b> = the CI excludes 0; parity = it includes 0 and |gap| ≤ 2 pp; "
-               "inconclusive = neither; failed = no comparison.</p></body></html>")
+    out.append("</table><p>Verdicts: parity = the whole CI lies within ±2 pp; <b>gap</b> = the CI excludes 0 and "
+               "|gap| > 2 pp; inconclusive = neither; failed = no comparison.</p></body></html>")
     return "\n".join(out)

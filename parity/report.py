@@ -146,8 +146,9 @@ def markdown(table: dict, figures: list | None = None, out_dir: Path | None = No
     if env.get("machine"):
         out.append("- machine: " + ", ".join(f"{k} {v}" for k, v in env["machine"].items()))
     out.append("")
-    out.append("Verdicts: **gap** = the CI excludes 0; parity = the CI includes 0 and |gap| <= "
-               f"{stats.PARITY_TOLERANCE_PP:g} pp (0.05 for loss); inconclusive = neither; failed = no comparison.")
+    out.append(f"Verdicts: parity = the whole CI lies within +-{stats.PARITY_TOLERANCE_PP:g} pp (0.05 for loss); "
+               "**gap** = the CI excludes 0 and |gap| is larger than that; inconclusive = neither; "
+               "failed = no comparison. The gap's CI is paired over the seeds both frameworks completed.")
     return "\n".join(out) + "\n"
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +29,10 @@ DEFAULT_JOB_TIMEOUT_S = 1800
 
 class OutputLocked(RuntimeError):
     """Another parity run holds the output folder."""
+
+
+class PretrainFailed(RuntimeError):
+    """The source checkpoint was missing and could not be made."""
 
 
 class _FolderLock:
@@ -94,14 +97,21 @@ def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log) -> list[Jo
     jobs_dir = out_dir / "jobs"
     for stale in jobs_dir.glob(".tmp-*") if jobs_dir.is_dir() else []:
         stale.unlink()   # a temporary file from a process that was killed mid-write
+    stamp = time.strftime("%Y%m%d-%H%M%S")
     if not resume:
         if jobs_dir.exists() and any(jobs_dir.glob("*.json")):
-            old = out_dir / "jobs.previous"
-            if old.exists():
-                shutil.rmtree(old)
+            old = out_dir / f"jobs.previous-{stamp}"
             jobs_dir.rename(old)
             log(f"previous results moved to {old} (use --resume to continue a run instead)")
         return list(jobs)
+    # Results of jobs this suite no longer has (other seeds, removed runs) would enter the report.
+    wanted = {job.path.name for job in jobs}
+    for path in sorted(jobs_dir.glob("*.json")) if jobs_dir.is_dir() else []:
+        if path.name not in wanted:
+            aside = out_dir / f"jobs.not-in-suite-{stamp}"
+            aside.mkdir(exist_ok=True)
+            path.rename(aside / path.name)
+            log(f"{path.name} is not part of this suite: moved to {aside}")
     pending = []
     for job in jobs:
         if not job.path.exists():
@@ -114,6 +124,9 @@ def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log) -> list[Jo
             pending.append(job)
             continue
         if result["status"] != "ok":
+            pending.append(job)
+        elif result.get("config") != run_to_dict(job.run):
+            log(f"rerunning {job.id}: its settings changed since it ran")
             pending.append(job)
     return pending
 
@@ -251,7 +264,10 @@ class FrameworkWorker:
             if event == "done" and msg.get("job") == job.id:
                 if msg.get("restart"):   # the worker asked to be replaced (e.g. after running out of memory)
                     self.proc.stdin.close()
-                    self.proc.wait(timeout=30)
+                    try:
+                        self.proc.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        self.kill()
                 return msg.get("status", "failed"), msg.get("error")
 
     def _record_failed(self, job: Job, reason: str, seconds: float) -> None:
@@ -271,7 +287,10 @@ def ensure_checkpoints(suite: SuiteConfig, log) -> None:
         if path.exists():
             continue
         log(f"no pretrained checkpoint at {path}: running `parity pretrain` first")
-        subprocess.run([sys.executable, "-m", "parity.cli", "pretrain", "--out", str(path)], check=True)
+        done = subprocess.run([sys.executable, "-m", "parity.cli", "pretrain", "--out", str(path)])
+        if done.returncode != 0:
+            raise PretrainFailed(f"pretraining the source checkpoint failed (exit {done.returncode}); "
+                                 "see the messages above")
 
 
 EXECUTORS = ("local", "ray")

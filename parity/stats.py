@@ -55,13 +55,14 @@ def summarize(values: list[float]) -> Summary | None:
 
 
 def gap(tf: dict[int, float], torch: dict[int, float]) -> Summary | None:
-    """TF minus torch, keyed by seed: paired when the seeds match, Welch otherwise."""
+    """TF minus torch, keyed by seed: paired over the seeds both sides have, Welch only without two of those."""
     tf = {s: v for s, v in tf.items() if v is not None and math.isfinite(v)}
     torch = {s: v for s, v in torch.items() if v is not None and math.isfinite(v)}
     if not tf or not torch:
         return None
-    if set(tf) == set(torch):
-        return summarize([tf[s] - torch[s] for s in sorted(tf)])
+    common = sorted(set(tf) & set(torch))
+    if len(common) >= 2 or set(tf) == set(torch):
+        return summarize([tf[s] - torch[s] for s in common])
     a, b = summarize(list(tf.values())), summarize(list(torch.values()))
     mean = a.mean - b.mean
     va, vb = a.sd ** 2 / a.n, b.sd ** 2 / b.n
@@ -74,7 +75,9 @@ def gap(tf: dict[int, float], torch: dict[int, float]) -> Summary | None:
 
 
 def verdict(g: Summary | None, tolerance: float = PARITY_TOLERANCE_PP) -> str:
-    """gap: the CI excludes 0; parity: it includes 0 and |mean| <= tolerance; else inconclusive.
+    """An equivalence test: parity when the whole CI lies within +-tolerance; gap when the CI
+    excludes 0 and |mean| > tolerance; inconclusive otherwise (a wide CI, or a difference too
+    small to matter that the CI cannot place inside the tolerance).
 
     One seed gives no interval, so never a verdict beyond inconclusive.
     """
@@ -82,8 +85,8 @@ def verdict(g: Summary | None, tolerance: float = PARITY_TOLERANCE_PP) -> str:
         return "failed"
     if g.n < 2:
         return "inconclusive"
-    if g.ci_low > 0 or g.ci_high < 0:
-        return "gap"
-    if abs(g.mean) <= tolerance:
+    if -tolerance <= g.ci_low and g.ci_high <= tolerance:
         return "parity"
+    if (g.ci_low > 0 or g.ci_high < 0) and abs(g.mean) > tolerance:
+        return "gap"
     return "inconclusive"

@@ -109,3 +109,17 @@ def test_throughput_results_are_written_with_their_plot(tmp_path):
     assert "| torch | eager | train | in memory | 1000 [990, 1010]" in (tmp_path / "throughput.md").read_text()
     with Image.open(tmp_path / "plots" / "throughput.png") as img:
         img.verify()
+
+
+def test_a_side_that_stopped_producing_results_is_a_regression():
+    from parity.compare import compare_tables
+
+    row = {"scenario": "s", "dataset": "far", "variant": "v", "metric": "eval_acc", "verdict": "parity",
+           "tf": {"mean": 90.0, "ci_low": 89.0, "ci_high": 91.0, "n": 3},
+           "torch": {"mean": 90.0, "ci_low": 89.0, "ci_high": 91.0, "n": 3},
+           "gap": {"mean": 0.0, "ci_low": -1.0, "ci_high": 1.0}}
+    broken = dict(row, torch=None, gap=None, verdict="failed")
+    result = compare_tables({"rows": [row]}, {"rows": [broken]})
+    assert any("[torch]: had results in the baseline, none now" in r for r in result["regressions"])
+    assert any("verdict parity -> failed" in r for r in result["regressions"])
+    assert compare_tables({"rows": [row]}, {"rows": []})["regressions"] == ["s/far/v/eval_acc: in the baseline, missing now"]

@@ -141,4 +141,36 @@ def test_without_resume_previous_results_are_set_aside_not_deleted(tmp_path):
     jobs = runner.expand(build_suite("smoke"), out)
     pending = runner.select_pending(jobs, out, resume=False, log=lambda m: None)
     assert len(pending) == len(jobs)
-    assert (out / "jobs.previous" / "old.json").exists()
+    (previous,) = out.glob("jobs.previous-*")
+    assert (previous / "old.json").exists()
+
+
+def test_resume_reruns_a_job_whose_settings_changed_and_sets_aside_foreign_results(tmp_path):
+    from parity import runner
+    from parity.config import BNConfig, RunConfig, SuiteConfig, run_to_dict
+    from parity.results import write_json_atomic
+
+    out = tmp_path / "out"
+    run = RunConfig(dataset="far", epochs=1, train_images=64, scenario="tiny", bn=BNConfig(momentum=0.9))
+    jobs = runner.expand(SuiteConfig("t", [run], seeds=[0, 1], frameworks=["torch"]), out)
+    old = dict(run_to_dict(run), epochs=2)
+    for job in jobs:
+        write_json_atomic(job.path, {"schema": 1, "id": job.id, "scenario": "tiny", "variant": "default",
+                                     "dataset": "far", "framework": "torch", "seed": job.seed, "status": "ok",
+                                     "final": {}, "config": old if job.seed == 0 else run_to_dict(run)})
+    write_json_atomic(out / "jobs" / "tiny__far__default__torch__s7.json", {"schema": 1})
+    lines = []
+    pending = runner.select_pending(jobs, out, resume=True, log=lines.append)
+    assert [j.seed for j in pending] == [0]
+    assert any("settings changed" in line for line in lines)
+    assert not (out / "jobs" / "tiny__far__default__torch__s7.json").exists()
+    (aside,) = out.glob("jobs.not-in-suite-*")
+    assert (aside / "tiny__far__default__torch__s7.json").exists()
+
+
+def test_two_runs_with_the_same_name_are_a_config_error():
+    from parity.config import ConfigError, suite_from_dict
+
+    with pytest.raises(ConfigError) as info:
+        suite_from_dict({"runs": [{"dataset": "far", "lr": 0.01}, {"dataset": "far", "lr": 0.1}]}, "t")
+    assert "the same scenario/dataset/variant as runs[0]" in info.value.problems[0]

@@ -43,9 +43,16 @@ def test_gap_is_paired_when_the_seeds_match():
     assert welch.ci_high - welch.ci_low > g.ci_high - g.ci_low
 
 
+def test_gap_is_paired_over_the_seeds_both_sides_completed():
+    tf = {0: 80.0, 1: 82.0, 2: 84.0}
+    torch = {0: 70.0, 1: 71.0, 2: 73.0, 3: 99.0}            # seed 3 failed on the TF side
+    g = gap(tf, torch)
+    assert g.n == 3 and g.mean == pytest.approx((10 + 11 + 11) / 3)
+
+
 def test_gap_is_welch_when_the_seeds_differ():
     tf = {0: 80.0, 1: 82.0, 2: 84.0}                        # var 4, n 3
-    torch = {0: 70.0, 1: 71.0, 2: 72.0, 3: 73.0}            # var 5/3, n 4
+    torch = {3: 70.0, 4: 71.0, 5: 72.0, 6: 73.0}            # var 5/3, n 4, no seed in common
     g = gap(tf, torch)
     va, vb = 4.0 / 3, (5.0 / 3) / 4
     se = math.sqrt(va + vb)
@@ -70,19 +77,24 @@ def _s(mean, half, n=3):
 @pytest.mark.parametrize("g,expected", [
     (_s(5.0, 1.0), "gap"),                 # CI above 0
     (_s(-5.0, 1.0), "gap"),                # CI below 0
-    (_s(0.5, 1.0), "parity"),              # CI covers 0, |mean| <= 2 pp
-    (_s(-2.0, 3.0), "parity"),             # the tolerance is inclusive
-    (_s(3.0, 4.0), "inconclusive"),        # CI covers 0 but the mean is beyond the tolerance
+    (_s(0.5, 1.0), "parity"),              # the whole CI within +-2 pp
+    (_s(-1.0, 1.0), "parity"),             # the tolerance is inclusive
+    (_s(0.13, 0.05), "parity"),            # excludes 0, but too small to matter
+    (_s(0.5, 7.0), "inconclusive"),        # covers 0 but too wide to call parity
+    (_s(3.0, 4.0), "inconclusive"),        # CI covers 0 and the mean is beyond the tolerance
+    (_s(1.5, 1.0), "inconclusive"),        # excludes 0 but neither inside nor beyond the tolerance
     (_s(10.0, 0.0, n=1), "inconclusive"),  # one seed: no interval, never a verdict
     (None, "failed"),
-], ids=["gap-positive", "gap-negative", "parity", "parity-at-tolerance", "wide-ci", "n1", "failed"])
+], ids=["gap-positive", "gap-negative", "parity", "parity-at-tolerance", "tiny-difference", "wide-ci",
+        "wide-ci-large-mean", "straddles-tolerance", "n1", "failed"])
 def test_verdicts(g, expected):
     assert verdict(g) == expected
 
 
 def test_verdicts_from_gaps():
     assert verdict(gap({0: 80.0, 1: 82.0, 2: 84.0}, {0: 70.0, 1: 71.0, 2: 72.0})) == "gap"
-    assert verdict(gap({0: 80.0, 1: 81.0, 2: 79.0}, {0: 80.5, 1: 80.0, 2: 79.5})) == "parity"
+    assert verdict(gap({0: 80.0, 1: 81.0, 2: 79.0}, {0: 80.2, 1: 80.9, 2: 79.1})) == "parity"
+    assert verdict(gap({0: 80.0, 1: 81.0, 2: 79.0}, {0: 80.5, 1: 80.0, 2: 79.5})) == "inconclusive"  # CI +-2.2
     assert verdict(gap({0: 80.0}, {0: 70.0})) == "inconclusive"
-    assert verdict(gap({0: 0.10, 1: 0.12}, {0: 0.11, 1: 0.10}), tolerance=0.05) == "parity"
+    assert verdict(gap({0: 0.10, 1: 0.12}, {0: 0.101, 1: 0.121}), tolerance=0.05) == "parity"
     assert stats.PARITY_TOLERANCE_PP == 2.0

@@ -2,8 +2,11 @@
 
 Mirrors ``torch_impl/train.py`` function for function. Freezing uses Keras'
 own mechanisms: ``base.trainable = False`` puts its BN layers in inference
-mode, and the base is called as ``base(x, training=False)`` so BN stays in
-inference mode after unfreezing (the Keras transfer-learning guide's recipe).
+mode, and the base is called as ``base(x, training=False)`` -- the Keras
+transfer-learning guide's recipe for keeping BN in inference mode after
+unfreezing. Keras 3.15 lets the outer ``training=True`` override it
+(keras-team/keras#20285), so in two_phase the Keras BN layers adapt again once
+the base is unfrozen; the suite measures that as it is (tests/test_freeze.py).
 ``frozen_bn_batchstats`` -- the pre-TF2 Keras behaviour -- keeps the base
 trainable (so BN uses and updates batch statistics) and leaves its weights
 out of the optimizer.
