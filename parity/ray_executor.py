@@ -79,7 +79,7 @@ def run_job(spec: dict, framework: str, threads: int, timeout: float, attempts_d
 
 
 def run(jobs, suite_name: str, out_dir: Path, threads: int, job_timeout: float, progress, log,
-        address: str | None = None, gpus_per_job: float = 0) -> None:
+        address: str | None = None, gpus_per_job: float | None = None) -> None:
     """Submit every job, write each result as it comes back, retry dead workers through Ray."""
     try:
         import ray
@@ -98,7 +98,11 @@ def run(jobs, suite_name: str, out_dir: Path, threads: int, job_timeout: float, 
         except Exception as e:  # a cluster that cannot be reached: one line, no traceback
             raise RayUnavailable(f"cannot connect to Ray at {address or 'a new local instance'}: "
                                  f"{' '.join(str(e).split())[:200]}") from None
-    log(f"ray: {ray.cluster_resources().get('CPU', 0):.0f} CPUs, {ray.cluster_resources().get('GPU', 0):.0f} GPUs")
+    resources = ray.cluster_resources()
+    if gpus_per_job is None:   # a cluster with GPUs gives every job one of them
+        gpus_per_job = 1 if resources.get("GPU", 0) >= 1 else 0
+    log(f"ray: {resources.get('CPU', 0):.0f} CPUs, {resources.get('GPU', 0):.0f} GPUs; each job asks for "
+        f"{threads} CPU(s)" + (f" and {gpus_per_job} GPU" if gpus_per_job else ""))
     task = ray.remote(num_cpus=threads, num_gpus=gpus_per_job, max_retries=MAX_RETRIES)(run_job)
     attempts = str(out_dir / "logs" / "ray-attempts")
     refs = {task.remote(job.spec(suite_name), job.framework, threads, job_timeout, attempts): job for job in jobs}
