@@ -44,7 +44,15 @@ def _load(path: str | Path) -> dict:
                 raise ValueError("not a throughput table of schema 1")
         except (json.JSONDecodeError, ValueError, UnicodeDecodeError) as e:
             raise ResultError(f"{tp}: {e}") from None
-    return {"table": table, "throughput": throughput, "defaults": _native_defaults(folder)}
+    audit = None
+    if (folder / "defaults.json").exists():
+        from parity.audit import AuditError, load_snapshot
+
+        try:
+            audit = load_snapshot(folder / "defaults.json")
+        except AuditError as e:
+            raise ResultError(str(e).removeprefix("--check: ")) from None
+    return {"table": table, "throughput": throughput, "defaults": _native_defaults(folder), "audit": audit}
 
 
 def _native_defaults(folder: Path) -> dict:
@@ -155,18 +163,27 @@ def compare_dirs(baseline: str | Path, current: str | Path) -> dict:
     bd, cd = _flatten(base["defaults"]), _flatten(cur["defaults"])
     result["defaults"] = [f"{k}: {bd.get(k)} -> {cd.get(k)}" for k in sorted(set(bd) & set(cd))
                           if bd.get(k) != cd.get(k)]
+    if base["audit"] and cur["audit"]:   # `parity audit --out DIR/defaults.json` in each environment
+        from parity.audit import drift
+
+        result["audit"] = drift(base["audit"], cur["audit"])
+        result["environment"] += [f"audit {k}: {base['audit']['versions'].get(k)} -> {v}"
+                                  for k, v in cur["audit"]["versions"].items()
+                                  if base["audit"]["versions"].get(k) != v]
     result["baseline"], result["current"] = str(baseline), str(current)
     return result
 
 
 def is_clean(result: dict) -> bool:
-    return not result["regressions"] and not result["defaults"]
+    """No regression and no changed framework default (audited or read by the jobs)."""
+    return not result["regressions"] and not result["defaults"] and not result.get("audit")
 
 
 def markdown(result: dict) -> str:
     status = "no regression" if is_clean(result) else "**regression**"
     out = [f"## parity compare: {status}", "", f"baseline `{result['baseline']}` vs current `{result['current']}`", ""]
-    sections = (("Changed framework defaults", "defaults"), ("Regressions", "regressions"),
+    sections = (("Defaults audit: what changed", "audit"), ("Changed framework defaults", "defaults"),
+                ("Regressions", "regressions"),
                 ("Improvements", "improvements"), ("Verdict changes", "changes"),
                 ("Environment", "environment"), ("Rows only in current", "appeared"),
                 ("Rows only in baseline", "disappeared"))

@@ -153,6 +153,8 @@ SUITES: dict[str, SuiteSpec] = {s.name: s for s in (
     SuiteSpec("quick", "make run: the headline claims, 5 seeds, 2 CPU cores, offline (<= 10 min)",
               ("momentum-native", "momentum-matched", "reinject-bn", "freeze-modes"), tuple(range(5)),
               SHORT_FINETUNE),
+    SuiteSpec("upgrade", "framework upgrade check: the defaults that matter, freezing and renorm, 3 seeds (~3 min)",
+              ("momentum-native", "momentum-matched", "freeze-modes", "renorm-schedule"), (0, 1, 2), SHORT_FINETUNE),
     SuiteSpec("cpu", "every scenario, 5 seeds, 2 CPU cores (<= 60 min)",
               tuple(SCENARIOS), tuple(range(5)), SHORT_FINETUNE),
 )}

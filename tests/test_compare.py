@@ -123,3 +123,33 @@ def test_a_side_that_stopped_producing_results_is_a_regression():
     assert any("[torch]: had results in the baseline, none now" in r for r in result["regressions"])
     assert any("verdict parity -> failed" in r for r in result["regressions"])
     assert compare_tables({"rows": [row]}, {"rows": []})["regressions"] == ["s/far/v/eval_acc: in the baseline, missing now"]
+
+
+def test_compare_reports_environment_and_audit_differences_between_two_synthetic_results(tmp_path):
+    """What `parity compare` says about two environments, from two hand-written result folders."""
+    from parity.compare import compare_dirs, is_clean, markdown
+
+    row = {"scenario": "s", "dataset": "far", "variant": "v", "metric": "eval_acc", "verdict": "parity",
+           "tf": {"mean": 90.0, "ci_low": 89.0, "ci_high": 91.0, "n": 3},
+           "torch": {"mean": 90.0, "ci_low": 89.0, "ci_high": 91.0, "n": 3},
+           "gap": {"mean": 0.0, "ci_low": -1.0, "ci_high": 1.0}}
+
+    def folder(name, keras, renorm, torch_version):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "parity.json").write_text(json.dumps({"schema": 1, "suite": "upgrade", "rows": [row], "env": {
+            "tf": {"tensorflow": "2.21.0", "keras": keras}, "torch": {"torch": torch_version}}}))
+        (d / "defaults.json").write_text(json.dumps({"schema": 1, "versions": {"keras": keras, "torch": torch_version},
+            "knobs": {"batch_renorm": {"tf": renorm, "torch": "none built in"},
+                      "bn_momentum": {"tf": 0.99, "torch": 0.9}}}))
+        return d
+
+    old = folder("old", "3.13.2", "none built in", "2.14.1")
+    new = folder("new", "3.15.1", "built in: BatchNormalization(renorm=...)", "2.14.1")
+    result = compare_dirs(old, new)
+    assert result["environment"] == ["tf.keras: 3.13.2 -> 3.15.1", "audit keras: 3.13.2 -> 3.15.1"]
+    assert result["audit"] == ["batch_renorm: tf 'none built in' -> 'built in: BatchNormalization(renorm=...)'"]
+    assert not result["regressions"] and not is_clean(result)       # a changed default is always a finding
+    text = markdown(result)
+    assert "### Defaults audit: what changed" in text and "### Environment" in text
+    assert compare_dirs(old, old)["environment"] == [] and is_clean(compare_dirs(old, old))
