@@ -215,9 +215,10 @@ def write_report(out_dir: str | Path, suite: str | None = None) -> dict:
              "unreadable": problems}
     write_json_atomic(out_dir / "parity.json", table)
     write_text_atomic(out_dir / "parity.csv", to_csv(table["rows"]))
-    figures = plots.write_all(jobs, table["rows"], _throughput_of(out_dir), out_dir)
+    throughput = _throughput_of(out_dir)
+    figures = plots.write_all(jobs, table["rows"], throughput, out_dir)
     write_text_atomic(out_dir / "parity.md", markdown(table, figures, out_dir))
-    write_text_atomic(out_dir / "report.html", html.render(table, figures, _throughput_of(out_dir)))
+    write_text_atomic(out_dir / "report.html", html.render(table, figures, throughput))
     return table
 
 

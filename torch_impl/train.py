@@ -7,7 +7,7 @@ it, so the train step re-applies it after every ``.train()``.
 """
 from __future__ import annotations
 
-import time
+import sys
 from typing import Callable, Iterable
 
 import numpy as np
@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from parity.plan import Diverged, TrainPlan, lr_at, summarize_bn_lag
+from parity import loop
+from parity.plan import Diverged, TrainPlan, lr_at
 from torch_impl import models, renorm, weights
 
 
@@ -197,49 +198,15 @@ def recalibrate_bn(model: nn.Module, batches: list) -> None:
         layer.running_var.copy_(torch.from_numpy(var).to(layer.running_var.dtype))
 
 
+def prepare_phase(model: nn.Module, plan: TrainPlan, phase: str, lr: float):
+    """(optimizer, train_step) for one phase of the plan."""
+    params, bn_inference = configure_phase(model, plan, phase)
+    optimizer = make_optimizer(plan, params, lr)
+    return optimizer, make_train_step(model, optimizer, bn_inference)
+
+
 def fit(plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader, stats_batches: list,
         progress: Callable[[float], None] | None = None, calibration_batches: list | None = None) -> dict:
-    """Fine-tune according to the plan; return per-epoch history, final metrics and final weights."""
-    model = build(plan, init)
-    history, renorm_trace = [], []
-    run_steps = plan.epochs * len(train_loader)
-    phase_offset = 0
-
-    def before_step(step: int) -> None:
-        """The hook the loop calls before every step: the renorm rmax/dmax schedule."""
-        plan.apply_renorm_schedule(renorm, model, phase_offset + step, run_steps, renorm_trace)
-
-    total_epochs = plan.epochs
-    epoch = 0
-    t0 = time.perf_counter()
-    for phase, phase_epochs, phase_lr in plan.phases():
-        params, bn_inference = configure_phase(model, plan, phase)
-        optimizer = make_optimizer(plan, params, phase_lr)
-        train_step = make_train_step(model, optimizer, bn_inference)
-        predict = make_predict(model)
-        total_steps = phase_epochs * len(train_loader)
-        step = 0
-        for _ in range(phase_epochs):
-            before = running_stats(model)
-            stats = train_one_epoch(train_step, optimizer, train_loader.batches(epoch), base_lr=phase_lr,
-                                    schedule=plan.lr_schedule, step0=step, total_steps=total_steps,
-                                    on_step=before_step)
-            step += stats.pop("steps")
-            # Did BN move its running statistics this epoch? (freezing should stop it)
-            stats["bn_updated"] = any(not np.array_equal(a[0], b[0]) for a, b in
-                                      zip(before.values(), running_stats(model).values()))
-            if calibration_batches:
-                recalibrate_bn(model, calibration_batches)
-                stats["recalibrated"] = True
-            stats.update(evaluate(model, eval_loader.batches(0), predict))
-            if stats_batches:
-                stats.update(summarize_bn_lag(running_stats(model), true_bn_stats(model, stats_batches)))
-            stats.update(epoch=epoch + 1, phase=phase, lr=phase_lr, elapsed_s=round(time.perf_counter() - t0, 3))
-            history.append(stats)
-            epoch += 1
-            if progress:
-                progress(epoch / total_epochs)
-        phase_offset += step
-    final = {k: history[-1].get(k) for k in ("train_loss", "train_acc", "eval_loss", "eval_acc", "bn_mean_dist", "bn_var_dist")}
-    return {"history": history, "final": final, "weights": weights.to_canonical(model),
-            "renorm_trace": renorm_trace or None}
+    """Fine-tune according to the plan: the shared epoch loop (parity.loop) driving this module's pieces."""
+    return loop.fit(sys.modules[__name__], plan, init, train_loader, eval_loader, stats_batches, progress,
+                    calibration_batches)

@@ -1,0 +1,67 @@
+"""The epoch loop both trainers share: phases, per-epoch evaluation and the BN-lag history.
+
+``tf_impl.train.fit`` and ``torch_impl.train.fit`` hand their own module to
+``fit`` here, so the bookkeeping around the framework-specific pieces (build,
+prepare_phase, train_one_epoch, evaluate, running_stats, true_bn_stats,
+recalibrate_bn) is one piece of code and cannot drift between the two sides.
+Nothing here imports a framework.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from parity.plan import TrainPlan, summarize_bn_lag
+
+FINAL_KEYS = ("train_loss", "train_acc", "eval_loss", "eval_acc", "bn_mean_dist", "bn_var_dist")
+
+
+def fit(impl, plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader, stats_batches: list,
+        progress: Callable[[float], None] | None = None, calibration_batches: list | None = None) -> dict:
+    """Fine-tune according to the plan with one framework's train module ``impl``.
+
+    Returns the per-epoch history, the final metrics, the final canonical weights
+    and the renorm bounds applied at every step (None without renorm).
+    """
+    model = impl.build(plan, init)
+    history, renorm_trace = [], []
+    run_steps = plan.epochs * len(train_loader)
+    phase_offset = 0
+
+    def before_step(step: int) -> None:
+        """The hook the loop calls before every step: the renorm rmax/dmax schedule."""
+        plan.apply_renorm_schedule(impl.renorm, model, phase_offset + step, run_steps, renorm_trace)
+
+    epoch = 0
+    t0 = time.perf_counter()
+    for phase, phase_epochs, phase_lr in plan.phases():
+        optimizer, train_step = impl.prepare_phase(model, plan, phase, phase_lr)
+        predict = impl.make_predict(model)
+        total_steps = phase_epochs * len(train_loader)
+        step = 0
+        for _ in range(phase_epochs):
+            before = impl.running_stats(model)
+            stats = impl.train_one_epoch(train_step, optimizer, train_loader.batches(epoch), base_lr=phase_lr,
+                                         schedule=plan.lr_schedule, step0=step, total_steps=total_steps,
+                                         on_step=before_step)
+            step += stats.pop("steps")
+            # Did BN move its running statistics this epoch? (freezing should stop it)
+            stats["bn_updated"] = any(not np.array_equal(a[0], b[0]) for a, b in
+                                      zip(before.values(), impl.running_stats(model).values()))
+            if calibration_batches:
+                impl.recalibrate_bn(model, calibration_batches)
+                stats["recalibrated"] = True
+            stats.update(impl.evaluate(model, eval_loader.batches(0), predict))
+            if stats_batches:
+                stats.update(summarize_bn_lag(impl.running_stats(model), impl.true_bn_stats(model, stats_batches)))
+            stats.update(epoch=epoch + 1, phase=phase, lr=phase_lr, elapsed_s=round(time.perf_counter() - t0, 3))
+            history.append(stats)
+            epoch += 1
+            if progress:
+                progress(epoch / plan.epochs)
+        phase_offset += step
+    final = {k: history[-1].get(k) for k in FINAL_KEYS}
+    return {"history": history, "final": final, "weights": impl.weights.to_canonical(model),
+            "renorm_trace": renorm_trace or None}
