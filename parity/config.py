@@ -37,6 +37,8 @@ FREEZE_MODES = ("none", "frozen_bn_inference", "frozen_bn_batchstats", "two_phas
 NORMS = ("bn", "renorm", "gn")
 RENORM_SCHEDULES = ("paper", "constant")
 PRETRAINED_NAMES = ("source", "imagenet", "none")
+# Keras' dtype-policy names; torch runs the same as autocast (float16 with a loss scaler).
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 class ConfigError(ValueError):
@@ -88,6 +90,7 @@ class RunConfig:
     sgd_momentum: float = 0.9
     head_epochs: int = 1                   # two_phase: epochs that train the head only
     augment: bool = True
+    precision: str = "float32"             # float32 | mixed_float16 | mixed_bfloat16
     bn: BNConfig = field(default_factory=BNConfig)
     scenario: str = "custom"
     variant: str = "default"               # the scenario's label for this run
@@ -182,6 +185,8 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
         bad("epochs", run.epochs, f"two_phase needs more epochs than head_epochs ({run.head_epochs})")
     if not isinstance(run.augment, bool):
         bad("augment", run.augment, "true or false")
+    if run.precision not in PRECISIONS:
+        bad("precision", run.precision, f"one of {_allowed(PRECISIONS)}")
 
     bn = run.bn
     for name in ("momentum", "reinject_momentum"):

@@ -69,7 +69,7 @@ def make_plan(run: RunConfig, num_classes: int, seed: int, native: dict, framewo
         head_epochs=run.head_epochs, norm=run.bn.norm, gn_groups=run.bn.gn_groups,
         renorm_rmax=run.bn.renorm_rmax, renorm_dmax=run.bn.renorm_dmax, renorm_rmin=run.bn.renorm_rmin,
         renorm_momentum=run.bn.renorm_momentum, renorm_schedule=run.bn.renorm_schedule,
-        recalibrate_batches=run.bn.recalibrate_batches,
+        recalibrate_batches=run.bn.recalibrate_batches, precision=run.precision,
     )
 
 
@@ -106,7 +106,7 @@ def execute(job: dict, backend, progress=None) -> dict:
     result = base_result(job)
     result.update(
         status="ok", error=None,
-        env={**environment(), **backend.versions(), **threading},
+        env={**environment(), **backend.versions(), **threading, **backend.device_info()},
         native_defaults=native, plan=plan.to_dict(),
         data_fingerprint=fingerprint, dataset_digest=ds.digest,
         pretrained_checksum=base_checksum, init_checksum=canonical.checksum(init),

@@ -38,7 +38,7 @@ def fit(impl, plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_l
     t0 = time.perf_counter()
     for phase, phase_epochs, phase_lr in plan.phases():
         optimizer, train_step = impl.prepare_phase(model, plan, phase, phase_lr)
-        predict = impl.make_predict(model)
+        predict = impl.make_predict(model, plan.precision)
         total_steps = phase_epochs * len(train_loader)
         step = 0
         for _ in range(phase_epochs):

@@ -43,6 +43,7 @@ class TrainPlan:
     renorm_momentum: float | None = None   # Keras convention; None = Keras' default
     renorm_schedule: str = "paper"
     recalibrate_batches: int = 0
+    precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16 (Keras policy names)
 
     def to_dict(self) -> dict:
         return asdict(self)

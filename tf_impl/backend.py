@@ -45,3 +45,15 @@ def configure(threads: int, seed: int, deterministic: bool = True) -> dict:
     keras.utils.set_random_seed(seed)
     return {"intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
             "deterministic": _configured["deterministic"]}
+
+
+def device_info() -> dict:
+    """Where the jobs run: TensorFlow places ops on its first GPU when its build sees one."""
+    from tf_impl.train import device
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return {"device": device()}
+    details = tf.config.experimental.get_device_details(gpus[0])
+    return {"device": device(), "gpu": details.get("device_name", gpus[0].name),
+            "cuda": tf.sysconfig.get_build_info().get("cuda_version")}

@@ -10,9 +10,14 @@ the base is unfrozen; the suite measures that as it is (tests/test_freeze.py).
 ``frozen_bn_batchstats`` -- the pre-TF2 Keras behaviour -- keeps the base
 trainable (so BN uses and updates batch statistics) and leaves its weights
 out of the optimizer.
+
+Placement is TensorFlow's own (its GPU when the installed build sees one).
+Mixed precision is Keras' dtype policy, set before the model is built;
+mixed_float16 wraps the optimizer in Keras' LossScaleOptimizer.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Callable, Iterable
 
@@ -55,8 +60,33 @@ def _base_training(plan: TrainPlan) -> bool | None:
     return False if plan.freeze in ("frozen_bn_inference", "two_phase") else None
 
 
+def device() -> str:
+    """Where TensorFlow places the model: its first GPU when the installed build sees one."""
+    return "/GPU:0" if tf.config.list_physical_devices("GPU") else "/CPU:0"
+
+
+@contextlib.contextmanager
+def _dtype_policy(precision: str):
+    """Keras' global dtype policy (float32, mixed_float16, mixed_bfloat16) while layers are built.
+
+    Layers keep the policy they were built with; restoring the old one afterwards keeps
+    the setting from leaking into models built later in the same process.
+    """
+    previous = keras.mixed_precision.dtype_policy()
+    keras.mixed_precision.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
+
+
 def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> keras.Model:
     """The network with the plan's BN settings, loaded from the canonical tensors."""
+    with _dtype_policy(plan.precision):
+        return _build(plan, init)
+
+
+def _build(plan: TrainPlan, init: dict[str, np.ndarray]) -> keras.Model:
     model = models.build_model(plan.arch, plan.num_classes, plan.image_size, bn_momentum=plan.bn_momentum,
                                bn_epsilon=plan.bn_epsilon, base_training=_base_training(plan), norm=plan.norm,
                                gn_groups=plan.gn_groups, renorm_momentum=plan.renorm_momentum,
@@ -84,21 +114,28 @@ def configure_phase(model: keras.Model, plan: TrainPlan, phase: str) -> tuple[li
 
 def make_optimizer(plan: TrainPlan, lr: float) -> keras.optimizers.Optimizer:
     if plan.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=lr, momentum=plan.sgd_momentum)
-    return keras.optimizers.Adam(learning_rate=lr)
+        optimizer = keras.optimizers.SGD(learning_rate=lr, momentum=plan.sgd_momentum)
+    else:
+        optimizer = keras.optimizers.Adam(learning_rate=lr)
+    if plan.precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
 
 
 def make_train_step(model: keras.Model, optimizer, variables: list):
     """One SGD/Adam step on a batch, traced once per phase by tf.function."""
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
+    scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+
     @tf.function
     def train_step(x, y):
         with tf.GradientTape() as tape:
             logits = model(x, training=True)
             loss = loss_fn(y, logits)
-        grads = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(grads, variables))
+            scaled_loss = optimizer.scale_loss(loss) if scaled else loss
+        grads = tape.gradient(scaled_loss, variables)
+        optimizer.apply_gradients(zip(grads, variables))   # unscales, and skips non-finite steps
         return loss, logits
 
     return train_step
@@ -138,9 +175,9 @@ def evaluate(model: keras.Model, batches: Iterable, predict=None) -> dict:
     return {"eval_loss": loss_sum / seen, "eval_acc": 100.0 * correct / seen}
 
 
-def make_predict(model: keras.Model):
-    """Logits with BN in inference mode, traced once."""
-    return tf.function(lambda x: model(x, training=False))
+def make_predict(model: keras.Model, precision: str = "float32"):
+    """Logits (float32) with BN in inference mode, traced once; the policy set at build time applies."""
+    return tf.function(lambda x: tf.cast(model(x, training=False), tf.float32))
 
 
 def running_stats(model: keras.Model) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -6,6 +6,8 @@ inside a worker process, never both.
 from __future__ import annotations
 
 import inspect
+import os
+import warnings
 
 import torch
 import torchvision
@@ -38,5 +40,24 @@ def configure(threads: int, seed: int, deterministic: bool = True) -> dict:
     except RuntimeError:  # can only be set once per process
         pass
     torch.manual_seed(seed)
+    if deterministic and torch.cuda.is_available():
+        # cuBLAS needs a fixed workspace to be deterministic; a few CUDA backward ops
+        # (adaptive average pooling) have no deterministic kernel and only warn.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        warnings.filterwarnings("ignore", message=".*does not have a deterministic implementation.*")
+        return {"intra_op_threads": torch.get_num_threads(), "deterministic": "warn_only"}
     torch.use_deterministic_algorithms(deterministic)
     return {"intra_op_threads": torch.get_num_threads(), "deterministic": deterministic}
+
+
+def device_info() -> dict:
+    """Where the jobs run: the device torch places models on, and the GPU's name and CUDA version."""
+    from torch_impl.train import device
+
+    dev = device()
+    info = {"device": str(dev)}
+    if dev.type == "cuda":
+        info.update(gpu=torch.cuda.get_device_name(dev), cuda=torch.version.cuda,
+                    cudnn=torch.backends.cudnn.version())
+    return info

@@ -4,9 +4,16 @@ Mirrors ``tf_impl/train.py`` function for function. Freezing uses torch's own
 mechanisms: ``requires_grad_(False)`` stops gradients but NOT batch statistics;
 only ``module.eval()`` puts BN in inference mode, and ``model.train()`` undoes
 it, so the train step re-applies it after every ``.train()``.
+
+Placement: the GPU when torch sees one (``PARITY_DEVICE=cpu`` forces the CPU).
+Mixed precision is torch's own autocast; float16 adds a GradScaler started at
+2**15 like Keras' LossScaleOptimizer, so both sides scale the loss alike.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
 import sys
 from typing import Callable, Iterable
 
@@ -20,9 +27,36 @@ from parity.plan import Diverged, TrainPlan, lr_at
 from torch_impl import models, renorm, weights
 
 
+@functools.cache
+def device() -> torch.device:
+    """Where models and batches live: the GPU when there is one, unless PARITY_DEVICE=cpu."""
+    wanted = os.environ.get("PARITY_DEVICE", "auto")
+    return torch.device("cuda" if wanted != "cpu" and torch.cuda.is_available() else "cpu")
+
+
 def to_tensor(x: np.ndarray) -> torch.Tensor:
-    """Shared-loader batch (NHWC float32) -> NCHW tensor; the only conversion torch needs."""
-    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    """Shared-loader batch (NHWC float32) -> NCHW tensor on the device; the only conversion torch needs."""
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to(device(), non_blocking=True)
+
+
+def _to_labels(y: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(y).to(device(), non_blocking=True)
+
+
+_AUTOCAST_DTYPES = {"mixed_float16": torch.float16, "mixed_bfloat16": torch.bfloat16}
+
+
+def _autocast(precision: str):
+    """torch's autocast for a Keras policy name; float32 runs without one."""
+    if precision == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(device().type, dtype=_AUTOCAST_DTYPES[precision])
+
+
+def _make_scaler(precision: str):
+    """Dynamic loss scaling for float16, as Keras' LossScaleOptimizer (start 2**15, x2 every 2000 good steps)."""
+    return torch.amp.GradScaler(device().type, init_scale=2.0 ** 15, growth_interval=2000,
+                                enabled=precision == "mixed_float16")
 
 
 def bn_layers(model: nn.Module) -> dict[str, nn.Module]:
@@ -56,7 +90,7 @@ def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> nn.Module:
     renorm.sync_renorm_state(model)
     if plan.reinject_momentum is not None:
         reinject_bn(model, plan.reinject_momentum)
-    return model
+    return model.to(device())
 
 
 def _set_train_mode(model: nn.Module, bn_inference: bool) -> None:
@@ -84,16 +118,20 @@ def make_optimizer(plan: TrainPlan, params: list[nn.Parameter], lr: float) -> to
     return torch.optim.Adam(params, lr=lr)
 
 
-def make_train_step(model: nn.Module, optimizer: torch.optim.Optimizer, bn_inference: bool):
+def make_train_step(model: nn.Module, optimizer: torch.optim.Optimizer, bn_inference: bool,
+                    precision: str = "float32"):
     """One SGD/Adam step on a batch; BN goes back to eval() after .train() when frozen."""
+    scaler = _make_scaler(precision)
 
     def train_step(x: torch.Tensor, y: torch.Tensor):
         _set_train_mode(model, bn_inference)   # evaluate() left the model in eval()
-        logits = model(x)
-        loss = F.cross_entropy(logits, y)
+        with _autocast(precision):
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)    # a plain optimizer.step() when scaling is off
+        scaler.update()
         return loss.detach(), logits.detach()
 
     return train_step
@@ -107,25 +145,26 @@ def train_one_epoch(train_step, optimizer, batches: Iterable, *, base_lr: float,
             group["lr"] = lr_at(base_lr, schedule, step, total_steps)
         if on_step:
             on_step(step)
-        loss, logits = train_step(to_tensor(x), torch.from_numpy(y))
+        loss, logits = train_step(to_tensor(x), _to_labels(y))
         loss = loss.item()
         if not np.isfinite(loss):
             raise Diverged(f"non-finite training loss at step {step}")
         n = len(y)
         loss_sum += loss * n
-        correct += int((logits.argmax(1).numpy() == y).sum())
+        correct += int((logits.argmax(1).cpu().numpy() == y).sum())
         seen += n
         step += 1
     return {"train_loss": loss_sum / max(seen, 1), "train_acc": 100.0 * correct / max(seen, 1), "steps": step - step0}
 
 
-def make_predict(model: nn.Module):
+def make_predict(model: nn.Module, precision: str = "float32"):
     """Logits with BN in inference mode: eval() and no autograd bookkeeping."""
 
     @torch.inference_mode()
     def predict(x: torch.Tensor) -> torch.Tensor:
         model.eval()
-        return model(x)
+        with _autocast(precision):
+            return model(x).float()
 
     return predict
 
@@ -135,7 +174,7 @@ def evaluate(model: nn.Module, batches: Iterable, predict=None) -> dict:
     predict = predict or make_predict(model)
     loss_sum, correct, seen = 0.0, 0, 0
     for x, y in batches:
-        yt = torch.from_numpy(y)
+        yt = _to_labels(y)
         logits = predict(to_tensor(x))
         loss_sum += float(F.cross_entropy(logits, yt, reduction="sum"))
         correct += int((logits.argmax(1) == yt).sum())
@@ -145,7 +184,8 @@ def evaluate(model: nn.Module, batches: Iterable, predict=None) -> dict:
 
 def running_stats(model: nn.Module) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each BN layer's running mean and variance as stored (torch keeps the unbiased variance)."""
-    return {n: (m.running_mean.numpy().copy(), m.running_var.numpy().copy()) for n, m in bn_layers(model).items()}
+    return {n: (m.running_mean.cpu().numpy().copy(), m.running_var.cpu().numpy().copy())
+            for n, m in bn_layers(model).items()}
 
 
 @torch.no_grad()
@@ -184,7 +224,7 @@ def true_bn_stats(model: nn.Module, batches: list) -> dict[str, tuple[np.ndarray
     out = {}
     for n, (s1, s2, cnt) in sums.items():
         mean = s1 / cnt
-        out[n] = (mean.numpy(), (s2 / cnt - mean * mean).clamp_min(0).numpy())
+        out[n] = (mean.cpu().numpy(), (s2 / cnt - mean * mean).clamp_min(0).cpu().numpy())
     return out
 
 
@@ -194,15 +234,15 @@ def recalibrate_bn(model: nn.Module, batches: list) -> None:
     stats = true_bn_stats(model, batches)
     for name, layer in bn_layers(model).items():
         mean, var = stats[name]
-        layer.running_mean.copy_(torch.from_numpy(mean).to(layer.running_mean.dtype))
-        layer.running_var.copy_(torch.from_numpy(var).to(layer.running_var.dtype))
+        layer.running_mean.copy_(torch.from_numpy(mean).to(layer.running_mean))
+        layer.running_var.copy_(torch.from_numpy(var).to(layer.running_var))
 
 
 def prepare_phase(model: nn.Module, plan: TrainPlan, phase: str, lr: float):
     """(optimizer, train_step) for one phase of the plan."""
     params, bn_inference = configure_phase(model, plan, phase)
     optimizer = make_optimizer(plan, params, lr)
-    return optimizer, make_train_step(model, optimizer, bn_inference)
+    return optimizer, make_train_step(model, optimizer, bn_inference, plan.precision)
 
 
 def fit(plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader, stats_batches: list,

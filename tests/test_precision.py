@@ -1,0 +1,78 @@
+"""Mixed precision as a knob: Keras' dtype policy on one side, torch's autocast on the other.
+
+On the CPU only bfloat16 is fast enough to run; float16 is exercised on a GPU by
+scripts/gpu_check.sh. The checks: the setting reaches each framework's real
+mechanism, both sides still see the same data and start from the same weights,
+and a short fine-tuning job lands where float32 does.
+"""
+import numpy as np
+import pytest
+
+from parity.config import BNConfig, ConfigError, RunConfig, SuiteConfig, run_to_dict, validate_suite
+
+
+def test_an_unknown_precision_is_one_config_line():
+    with pytest.raises(ConfigError) as e:
+        validate_suite(SuiteConfig("s", [RunConfig(precision="fp16")]))
+    assert e.value.problems == ["run.precision: 'fp16' is not allowed -- one of float32, mixed_float16, "
+                                "mixed_bfloat16"]
+
+
+def _plan(precision):
+    from parity.plan import TrainPlan
+
+    return TrainPlan(arch="resnet-tiny", num_classes=4, image_size=32, seed=0, epochs=1, optimizer="sgd", lr=0.01,
+                     lr_schedule="constant", sgd_momentum=0.9, bn_momentum=0.9, bn_epsilon=1e-5, freeze="none",
+                     precision=precision)
+
+
+def test_mixed_bfloat16_reaches_each_frameworks_mechanism_and_forwards_agree():
+    import keras
+    import torch
+
+    from parity.init import init_network
+    from parity.archs import get_arch
+    from tf_impl import train as tf_train
+    from torch_impl import train as torch_train
+
+    init = init_network(get_arch("resnet-tiny"), 4, 0)
+    x = np.random.default_rng(0).normal(size=(8, 32, 32, 3)).astype(np.float32)
+    logits = {}
+    for precision in ("float32", "mixed_bfloat16"):
+        k = tf_train.build(_plan(precision), init)
+        conv = k.get_layer("base").get_layer("conv1")
+        assert conv.compute_dtype == ("bfloat16" if precision != "float32" else "float32")
+        assert conv.kernel.dtype == "float32"        # variables stay float32 under a mixed policy
+        assert keras.mixed_precision.dtype_policy().name == "float32"   # the policy does not leak
+        t = torch_train.build(_plan(precision), init)
+        out = torch_train.make_predict(t, precision)(torch_train.to_tensor(x))
+        assert out.dtype == torch.float32
+        logits[precision] = (tf_train.make_predict(k, precision)(x).numpy(), out.cpu().numpy())
+    tf32, torch32 = logits["float32"]
+    tf16, torch16 = logits["mixed_bfloat16"]
+    assert np.abs(tf32 - torch32).max() < 1e-4
+    scale = np.abs(tf32).max()
+    # bfloat16 keeps 8 bits of mantissa: both sides leave float32 by about the same amount
+    assert 0 < np.abs(torch16 - torch32).max() < 0.1 * scale
+    assert 0 < np.abs(tf16 - tf32).max() < 0.1 * scale
+    assert np.abs(tf16 - torch16).max() < 0.1 * scale
+
+
+def test_a_mixed_bfloat16_job_runs_in_both_frameworks_and_records_it():
+    from parity.backend import load
+    from parity.job import execute
+
+    results = {}
+    for precision in ("float32", "mixed_bfloat16"):
+        run = RunConfig(dataset="far", epochs=1, train_images=256, batch_size=32, precision=precision,
+                        scenario="precision", bn=BNConfig(momentum=0.9, epsilon=1e-5))
+        for fw in ("torch", "tf"):
+            job = {"id": f"p-{fw}-{precision}", "framework": fw, "seed": 0, "run": run_to_dict(run), "threads": 1}
+            results[fw, precision] = execute(job, load(fw))
+    for fw in ("torch", "tf"):
+        mixed, full = results[fw, "mixed_bfloat16"], results[fw, "float32"]
+        assert mixed["plan"]["precision"] == "mixed_bfloat16" and mixed["env"]["device"]
+        assert mixed["init_checksum"] == full["init_checksum"]
+        assert np.isfinite(mixed["final"]["train_loss"])
+        assert abs(mixed["final"]["eval_acc"] - full["final"]["eval_acc"]) < 15, (fw, mixed["final"], full["final"])
+    assert results["tf", "mixed_bfloat16"]["data_fingerprint"] == results["torch", "mixed_bfloat16"]["data_fingerprint"]
