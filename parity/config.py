@@ -36,7 +36,7 @@ LR_SCHEDULES = ("constant", "cosine")
 FREEZE_MODES = ("none", "frozen_bn_inference", "frozen_bn_batchstats", "two_phase")
 NORMS = ("bn", "renorm", "gn")
 RENORM_SCHEDULES = ("paper", "constant")
-PRETRAINED_NAMES = ("source", "imagenet", "none")
+PRETRAINED_NAMES = ("source", "imagenet", "zoo", "none")
 # Keras' dtype-policy names; torch runs the same as autocast (float16 with a loss scaler).
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -152,6 +152,12 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
         bad("pretrained", run.pretrained, f"one of {_allowed(PRETRAINED_NAMES)} or a checkpoint path")
     elif run.pretrained == "imagenet" and run.model not in ("resnet18", "resnet50"):
         bad("pretrained", run.pretrained, f"ImageNet weights exist for resnet18 and resnet50, not {run.model}")
+    elif run.pretrained == "zoo" and run.model != "resnet50":
+        bad("pretrained", run.pretrained, f"the native zoos are compared for resnet50, not {run.model}")
+    elif run.pretrained == "zoo" and (run.bn.norm != "bn" or run.bn.epsilon is not None
+                                      or run.bn.reinject_momentum is not None):
+        bad("pretrained", run.pretrained, "the zoo networks run as shipped: norm 'bn', bn.epsilon and "
+            "bn.reinject_momentum unset (bn.momentum, freezing and recalibration apply)")
     elif run.pretrained == "source" and run.model != "resnet-tiny":
         bad("pretrained", run.pretrained, f"the source-domain checkpoint is a resnet-tiny; {run.model} needs "
             "'imagenet', 'none' or a checkpoint path")

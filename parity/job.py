@@ -33,6 +33,10 @@ def default_checkpoint(arch: str) -> Path:
 def starting_weights(run: RunConfig, num_classes: int, seed: int) -> tuple[dict[str, np.ndarray], str]:
     """Canonical tensors the job starts from (pretrained base + a numpy head) and the base's checksum."""
     spec = get_arch(run.model)
+    if run.pretrained == "zoo":   # the base comes from each framework's own zoo file, in the worker
+        from parity import zoo
+
+        return init_head(seed, spec.feature_dim, num_classes), zoo.digest(run.model)
     if run.pretrained == "none":
         tensors = _for_norm(init_network(spec, num_classes, seed), run.bn.norm)
         return tensors, "scratch-" + canonical.checksum(tensors)
@@ -59,8 +63,12 @@ def _for_norm(tensors: dict[str, np.ndarray], norm: str) -> dict[str, np.ndarray
     return {k: v for k, v in tensors.items() if not k.endswith(("running_mean", "running_var"))}
 
 
-def make_plan(run: RunConfig, num_classes: int, seed: int, native: dict, framework: str) -> TrainPlan:
+def make_plan(run: RunConfig, num_classes: int, seed: int, native: dict, framework: str,
+              pixel_mean=None, pixel_std=None) -> TrainPlan:
     bn = resolve_bn(framework, run.bn.momentum, run.bn.epsilon, native)
+    zoo = run.pretrained == "zoo"
+    if zoo:   # the zoo networks keep the epsilon their weights were trained with
+        bn["bn_epsilon"] = None
     return TrainPlan(
         arch=run.model, num_classes=num_classes, image_size=run.image_size, seed=seed,
         epochs=run.epochs, optimizer=run.optimizer, lr=run.lr, lr_schedule=run.lr_schedule,
@@ -70,6 +78,7 @@ def make_plan(run: RunConfig, num_classes: int, seed: int, native: dict, framewo
         renorm_rmax=run.bn.renorm_rmax, renorm_dmax=run.bn.renorm_dmax, renorm_rmin=run.bn.renorm_rmin,
         renorm_momentum=run.bn.renorm_momentum, renorm_schedule=run.bn.renorm_schedule,
         recalibrate_batches=run.bn.recalibrate_batches, precision=run.precision,
+        zoo=zoo, pixel_mean=tuple(pixel_mean) if zoo else None, pixel_std=tuple(pixel_std) if zoo else None,
     )
 
 
@@ -101,7 +110,7 @@ def execute(job: dict, backend, progress=None) -> dict:
     threading = backend.configure(int(job.get("threads", 1)), seed)
     ds, train, evaluation, stats_batches, calibration, init, base_checksum, fingerprint = prepare(run, seed)
     native = backend.native_defaults()
-    plan = make_plan(run, ds.num_classes, seed, native, backend.NAME)
+    plan = make_plan(run, ds.num_classes, seed, native, backend.NAME, ds.mean, ds.std)
     out = backend.fit(plan, init, train, evaluation, stats_batches, progress, calibration)
     result = base_result(job)
     result.update(
@@ -112,7 +121,7 @@ def execute(job: dict, backend, progress=None) -> dict:
         pretrained_checksum=base_checksum, init_checksum=canonical.checksum(init),
         final_weights_checksum=canonical.checksum(out["weights"]),
         steps_per_epoch=len(train), history=out["history"], final=out["final"],
-        renorm_trace=out.get("renorm_trace"),
+        renorm_trace=out.get("renorm_trace"), zoo_bn=out.get("zoo_bn"),
         wall_s=round(time.perf_counter() - t0, 3),
     )
     return result

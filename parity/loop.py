@@ -64,4 +64,4 @@ def fit(impl, plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_l
         phase_offset += step
     final = {k: history[-1].get(k) for k in FINAL_KEYS}
     return {"history": history, "final": final, "weights": impl.weights.to_canonical(model),
-            "renorm_trace": renorm_trace or None}
+            "renorm_trace": renorm_trace or None, "zoo_bn": impl.zoo.bn_settings(model) if plan.zoo else None}

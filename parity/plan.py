@@ -30,7 +30,7 @@ class TrainPlan:
     lr_schedule: str           # constant | cosine
     sgd_momentum: float
     bn_momentum: float         # Keras convention, resolved (native or matched)
-    bn_epsilon: float
+    bn_epsilon: float | None   # None only for pretrained="zoo": the zoo network's own
     freeze: str                # none | frozen_bn_inference | frozen_bn_batchstats | two_phase
     reinject_momentum: float | None = None
     head_epochs: int = 1       # two_phase: epochs with the base frozen
@@ -44,6 +44,11 @@ class TrainPlan:
     renorm_schedule: str = "paper"
     recalibrate_batches: int = 0
     precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16 (Keras policy names)
+    # pretrained = "zoo": each framework's own model-zoo network (parity/zoo.py), fed the shared
+    # loader's batches; pixel_mean/std undo the loader's normalization for the zoo's own preprocessing.
+    zoo: bool = False
+    pixel_mean: tuple[float, float, float] | None = None
+    pixel_std: tuple[float, float, float] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

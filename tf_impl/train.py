@@ -27,7 +27,7 @@ import keras
 
 from parity import loop
 from parity.plan import Diverged, TrainPlan, lr_at
-from tf_impl import models, renorm, weights
+from tf_impl import models, renorm, weights, zoo
 
 
 def to_tensor(x: np.ndarray) -> tf.Tensor:
@@ -87,6 +87,8 @@ def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> keras.Model:
 
 
 def _build(plan: TrainPlan, init: dict[str, np.ndarray]) -> keras.Model:
+    if plan.zoo:
+        return zoo.build(plan, init, base_training=_base_training(plan))
     model = models.build_model(plan.arch, plan.num_classes, plan.image_size, bn_momentum=plan.bn_momentum,
                                bn_epsilon=plan.bn_epsilon, base_training=_base_training(plan), norm=plan.norm,
                                gn_groups=plan.gn_groups, renorm_momentum=plan.renorm_momentum,

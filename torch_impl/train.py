@@ -24,7 +24,7 @@ from torch import nn
 
 from parity import loop
 from parity.plan import Diverged, TrainPlan, lr_at
-from torch_impl import models, renorm, weights
+from torch_impl import models, renorm, weights, zoo
 
 
 @functools.cache
@@ -82,6 +82,8 @@ def reinject_bn(model: nn.Module, momentum_keras: float) -> nn.Module:
 
 def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> nn.Module:
     """The network with the plan's BN settings, loaded from the canonical tensors."""
+    if plan.zoo:
+        return zoo.build(plan, init).to(device())
     model = models.build_model(plan.arch, plan.num_classes, bn_momentum=plan.bn_momentum,
                                bn_epsilon=plan.bn_epsilon, norm=plan.norm, gn_groups=plan.gn_groups,
                                renorm_momentum=plan.renorm_momentum,
