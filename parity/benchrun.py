@@ -13,17 +13,71 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from parity.results import environment, write_json_atomic, write_text_atomic
 
 MODES = {"tf": ("eager", "function", "xla"), "torch": ("eager", "eager-channels-last", "compile")}
+GPU_MODES = {"tf": ("function-amp",), "torch": ("eager-amp",)}   # listed by the worker only where a GPU is seen
 DEFAULT_MODE = {"tf": "function", "torch": "eager"}   # what a user gets without asking
 SCHEMA = 1
+MAX_IMAGE_SIZE = 512   # the far domain (2500 images) is generated in memory: ~7 GB and ~30 s at 224 px
 
 
 class BenchError(RuntimeError):
     """The throughput worker failed; one line saying where."""
+
+
+class BenchUnavailable(BenchError):
+    """The framework is not installed or fails to import (the other one can still be measured)."""
+
+
+def known_modes(framework: str) -> tuple[str, ...]:
+    return MODES[framework] + GPU_MODES[framework]
+
+
+def mode_list(framework: str) -> str:
+    return f"{framework} modes: " + ", ".join(MODES[framework] + tuple(f"{m} (GPU)" for m in GPU_MODES[framework]))
+
+
+def check_settings(frameworks, *, arch: str, image_size: int, batch_size: int, modes=None) -> list[str]:
+    """Problems with a throughput request, one line each, found before any worker starts."""
+    import difflib
+
+    from parity.archs import ARCHS
+    from parity.data.synthetic import DOMAINS
+
+    problems = []
+    spec = ARCHS.get(arch)
+    if spec is None:
+        close = difflib.get_close_matches(arch, list(ARCHS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.append(f"--arch: unknown model {arch!r}{hint}; allowed: {', '.join(ARCHS)}")
+    low = spec.min_image_size if spec else 1
+    if not low <= image_size <= MAX_IMAGE_SIZE:
+        problems.append(f"--image-size: {image_size} is not allowed -- an integer from {low} to {MAX_IMAGE_SIZE}"
+                        + (f" ({arch} needs at least {low} pixels)" if spec and image_size < low else ""))
+    train_size = DOMAINS["far"].train_size
+    if batch_size > train_size:
+        problems.append(f"--batch-size: {batch_size} is not allowed -- at most {train_size}, "
+                        "the training images of the far domain the benchmark reads")
+    if modes is not None:
+        wanted = list(modes)
+        if not wanted:
+            problems.append("--modes: give at least one mode; " + "; ".join(mode_list(fw) for fw in frameworks))
+        known = {m for fw in frameworks for m in known_modes(fw)}
+        for m in wanted:
+            if m not in known:
+                close = difflib.get_close_matches(m, sorted(known), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                problems.append(f"--modes: unknown mode {m!r}{hint}; " + "; ".join(mode_list(fw) for fw in frameworks))
+        if wanted and all(m in known for m in wanted):
+            for fw in frameworks:
+                if not any(m in known_modes(fw) for m in wanted):
+                    problems.append(f"--modes: none of {', '.join(wanted)} is a {fw} mode (leave {fw} out with "
+                                    f"--frameworks); {mode_list(fw)}")
+    return problems
 
 
 class BenchWorker:
@@ -31,28 +85,47 @@ class BenchWorker:
         env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3",
                    OMP_NUM_THREADS=str(threads))
         self.framework = framework
+        self._stderr = tempfile.TemporaryFile(mode="w+b")   # read back only when the worker dies
         self.proc = subprocess.Popen([sys.executable, "-m", "parity.benchrun", framework, str(threads)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
                                      text=True, env=env)
 
+    def _last_stderr_line(self) -> str:
+        try:
+            self._stderr.seek(0, os.SEEK_END)
+            self._stderr.seek(max(0, self._stderr.tell() - 4096))
+            lines = [ln.strip() for ln in self._stderr.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+        except (OSError, ValueError):
+            return ""
+        return f": {lines[-1][:300]}" if lines else ""
+
     def call(self, **msg):
-        self.proc.stdin.write(json.dumps(msg) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
+        try:
+            self.proc.stdin.write(json.dumps(msg) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except (BrokenPipeError, OSError):
+            line = ""
         if not line:
-            raise BenchError(f"{self.framework} throughput worker exited (code {self.proc.wait()})")
+            code = self.proc.wait()
+            raise BenchError(f"{self.framework} throughput worker exited (code {code}){self._last_stderr_line()}")
         reply = json.loads(line)
         if "error" in reply:
-            raise BenchError(f"{self.framework}: {reply['error']}")
+            raise (BenchUnavailable if reply.get("unavailable") else BenchError)(f"{self.framework}: {reply['error']}")
         return reply["result"]
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            self.proc.stdin.close()
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()
+        self._stderr.close()
 
     def __enter__(self):
         return self
@@ -61,42 +134,108 @@ class BenchWorker:
         self.close()
 
 
+def _selected_modes(framework: str, available: list[str], wanted) -> tuple[list[str], list[str]]:
+    """(the worker's modes the user asked for, in the worker's order; those asked for that need a GPU it lacks)."""
+    if wanted is None:
+        return list(available), []
+    lacking = [m for m in wanted if m in known_modes(framework) and m not in available]
+    return [m for m in available if m in wanted], lacking
+
+
 def run_throughput(frameworks, *, threads: int | None = None, rounds: int = 5, warmup: int = 2, steps: int = 10,
-                   batch_size: int = 32, image_size: int = 32, arch: str = "resnet-tiny", log=print) -> dict:
-    """Every mode x {train, inference} per framework, the loader figure, and the harness overhead."""
+                   batch_size: int = 32, image_size: int = 32, arch: str = "resnet-tiny", modes=None,
+                   loader: bool = True, overhead: bool = True, log=print) -> dict:
+    """Every mode x {train, inference} per framework, the loader figure, and the harness overhead.
+
+    ``modes`` (names, None = all) filters each framework's own list, so one list
+    can name modes of both. ``loader``/``overhead`` False leave those rows out:
+    a short GPU check on a big model does not need them. What cannot run here --
+    a framework that is not installed, a GPU mode without a GPU -- is left out,
+    logged and listed in ``settings``, so the rest is still measured and written;
+    BenchError only when nothing at all could be measured.
+    """
     threads = threads or os.cpu_count() or 1
-    rows, overhead, info = [], [], {}
+    wanted = None if modes is None else list(modes)
+    rows, overhead_rows, info, chosen, missing, lacking = [], [], {}, {}, {}, {}
+    size = {"batch_size": batch_size, "image_size": image_size, "arch": arch}
     for fw in frameworks:
         with BenchWorker(fw, threads) as w:
-            info[fw] = w.call(cmd="info")
-            for mode in w.call(cmd="modes"):
+            try:
+                info[fw] = w.call(cmd="info")
+            except BenchUnavailable as e:
+                missing[fw] = str(e)
+                log(f"throughput {fw}: skipped, not installed or fails to import ({e})")
+                continue
+            chosen[fw], gpu_only = _selected_modes(fw, w.call(cmd="modes"), wanted)
+            if gpu_only:
+                lacking[fw] = gpu_only
+                log(f"throughput {fw}: skipped {', '.join(gpu_only)}, which needs a GPU this {fw} does not see")
+            if not chosen[fw]:
+                continue
+            for mode in chosen[fw]:
                 for kind in ("train", "inference"):
-                    log(f"throughput {fw} {mode} {kind} ...")
+                    log(f"throughput {fw} {mode} {kind} ({arch}, {image_size} px, batch {batch_size}) ...")
                     rows.append(w.call(cmd="measure", mode=mode, kind=kind, rounds=rounds, warmup=warmup,
-                                       steps=steps, batch_size=batch_size, image_size=image_size, arch=arch))
-            log(f"throughput {fw} {DEFAULT_MODE[fw]} train, batches through the loader ...")
-            rows.append(w.call(cmd="measure", mode=DEFAULT_MODE[fw], kind="train", rounds=rounds, warmup=warmup,
-                               steps=steps, batch_size=batch_size, image_size=image_size, arch=arch, loader=True))
-            log(f"harness overhead {fw} ...")
-            overhead.append(w.call(cmd="overhead", batch_size=batch_size, image_size=image_size, arch=arch))
+                                       steps=steps, **size))
+            if loader:
+                mode = DEFAULT_MODE[fw] if DEFAULT_MODE[fw] in chosen[fw] else chosen[fw][0]
+                log(f"throughput {fw} {mode} train, batches through the loader ...")
+                rows.append(w.call(cmd="measure", mode=mode, kind="train", rounds=rounds, warmup=warmup,
+                                   steps=steps, loader=True, **size))
+            if overhead:
+                log(f"harness overhead {fw} ...")
+                overhead_rows.append(w.call(cmd="overhead", **size))
+    if not rows:
+        why = list(missing.values()) + [f"{fw}: {', '.join(m)} needs a GPU" for fw, m in lacking.items()]
+        raise BenchError("nothing measured: " + ("; ".join(why) or "no framework given"))
+    settings = {**size, "rounds": rounds, "warmup": warmup, "steps": steps,
+                "modes": {fw: m for fw, m in chosen.items() if m}, "loader": loader, "overhead": overhead}
+    if missing:
+        settings["not_installed"] = missing
+    if lacking:
+        settings["needs_gpu"] = lacking
     return {"schema": SCHEMA, "env": {**environment(), "frameworks": info, "threads": threads},
-            "rows": rows, "overhead": overhead}
+            "settings": settings, "rows": rows, "overhead": overhead_rows}
+
+
+def _settings_line(data: dict) -> str:
+    """What was measured: the model, image and batch size (read from the rows of files older than ``settings``)."""
+    st = dict(data.get("settings") or {})
+    first = (data.get("rows") or data.get("overhead") or [{}])[0]
+    for key in ("arch", "image_size", "batch_size"):
+        st.setdefault(key, first.get(key))
+    text = (f"Model: {st['arch'] or '?'}, image size {st['image_size'] or '?'} px, "
+            f"batch size {st['batch_size'] or '?'}")
+    if "steps" in st:
+        text += f"; steps per round: {st['steps']}; timed rounds: {st['rounds']} (after {st['warmup']} warm-up)"
+    return text + f". Threads per framework: {data.get('env', {}).get('threads')}."
 
 
 def markdown(data: dict) -> str:
-    out = ["# Throughput", "",
-           "Images/s, median [min, max] over timed rounds; spread = (max - min) / median. Threads per framework: "
-           f"{data['env'].get('threads')}.", "",
-           "| framework | mode | kind | batches | images/s | spread | device |", "|---|---|---|---|---|---|---|"]
+    settings = data.get("settings") or {}
+    out = ["# Throughput", "", _settings_line(data), "",
+           "Images/s, median [min, max] over timed rounds; spread = (max - min) / median.", ""]
+    for fw, reason in (settings.get("not_installed") or {}).items():
+        out += [f"Not measured: {reason}", ""]
+    for fw, names in (settings.get("needs_gpu") or {}).items():
+        out += [f"Not measured: {fw} {', '.join(names)} (needs a GPU {fw} does not see here).", ""]
+    out += ["| framework | mode | kind | batches | images/s | spread | device |", "|---|---|---|---|---|---|---|"]
     for r in data["rows"]:
         ips = r["images_per_s"]
         out.append(f"| {r['framework']} | {r['mode']} | {r['kind']} | {'loader' if r['loader'] else 'in memory'} | "
                    f"{ips['median']:.0f} [{ips['min']:.0f}, {ips['max']:.0f}] | {r['spread_pct']:.1f}% | {r['device']} |")
-    out += ["", "## Harness overhead", "",
-            "The suite's train loop vs a minimal hand-written loop, same model, batches and process (goal <= 3%).", "",
-            "| framework | suite s/round | minimal s/round | overhead |", "|---|---|---|---|"]
-    for o in data["overhead"]:
-        out.append(f"| {o['framework']} | {o['suite_s']:.4f} | {o['minimal_s']:.4f} | {o['overhead_pct']:+.1f}% |")
+    if settings.get("loader") is False:
+        out += ["", "Batches through the loader: not measured (--skip-loader)."]
+    out += ["", "## Harness overhead", ""]
+    if settings.get("overhead") is False:
+        out.append("Not measured (--skip-overhead).")
+    else:
+        out += ["The suite's train loop vs a minimal hand-written loop, same model, batches and process "
+                "(goal <= 3%).", "",
+                "| framework | suite s/round | minimal s/round | overhead |", "|---|---|---|---|"]
+        for o in data["overhead"]:
+            out.append(f"| {o['framework']} | {o['suite_s']:.4f} | {o['minimal_s']:.4f} | "
+                       f"{o['overhead_pct']:+.1f}% |")
     return "\n".join(out) + "\n"
 
 
@@ -106,7 +245,10 @@ def write(data: dict, out_dir: str | Path) -> None:
 
     out_dir = Path(out_dir)
     (out_dir / "plots").mkdir(parents=True, exist_ok=True)
-    figures = plots.throughput(data, out_dir / "plots")
+    try:
+        figures = plots.throughput(data, out_dir / "plots")
+    except ImportError:   # a bare GPU machine may lack matplotlib: the tables are what matters
+        figures = []
     write_json_atomic(out_dir / "throughput.json", data)
     text = markdown(data)
     if figures:
@@ -123,9 +265,15 @@ def _worker(framework: str, threads: int) -> int:
 
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
-    backend = importlib.import_module(f"{framework}_impl.backend")
-    backend.configure(threads, 0, deterministic=False)
-    impl = importlib.import_module(f"{framework}_impl.throughput")
+    try:
+        backend = importlib.import_module(f"{framework}_impl.backend")
+        backend.configure(threads, 0, deterministic=False)
+        impl = importlib.import_module(f"{framework}_impl.throughput")
+    except ImportError as e:   # every request gets the reason, so the driver can leave this framework out
+        reason = " ".join(f"{type(e).__name__}: {e}".split())[:500]
+        for _ in sys.stdin:
+            proto.write(json.dumps({"error": f"not installed or broken ({reason})", "unavailable": True}) + "\n")
+        return 0
     rounds_by_id: dict = {}
     inputs_cache: dict = {}
 

@@ -63,7 +63,7 @@ def load_suite(args):
     if args.seeds is not None and args.seeds < 1:
         raise UsageError(f"--seeds: {args.seeds} is not allowed -- an integer >= 1")
     overrides = {"seeds": list(range(args.seeds)) if args.seeds else None,
-                 "frameworks": _parse_frameworks(args.frameworks)}
+                 "frameworks": _parse_frameworks(args.frameworks), "precision": args.precision}
     if args.scenarios and not args.suite:
         raise UsageError("--scenarios selects scenarios of a --suite")
     if bool(args.suite) == bool(args.config):
@@ -110,7 +110,11 @@ def _preflight(suite) -> None:
             if n < run.batch_size:
                 problems.append(f"batch_size={run.batch_size}: {run.dataset} has {n} training images, "
                                 "fewer than one batch")
-            if run.pretrained != "source" or default_checkpoint(run.model).exists():
+            if run.pretrained == "zoo":
+                from parity import zoo
+
+                zoo.check(run.model, suite.frameworks)
+            elif run.pretrained != "source" or default_checkpoint(run.model).exists():
                 starting_weights(run, ds.num_classes, suite.seeds[0])   # converts ImageNet weights once
         except (DataError, weights.CheckpointError) as e:
             problems.append(str(e))
@@ -194,16 +198,27 @@ def cmd_bench(args) -> int:
     from parity import benchrun
 
     frameworks = _parse_frameworks(args.frameworks) or ["tf", "torch"]
-    for name in ("rounds", "steps", "batch_size"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')}: {getattr(args, name)} is not allowed -- an integer >= 1")
+    problems = [f"--{name.replace('_', '-')}: {getattr(args, name)} is not allowed -- an integer >= 1"
+                for name in ("rounds", "steps", "batch_size", "threads")
+                if getattr(args, name) is not None and getattr(args, name) < 1]
+    modes = None if args.modes is None else [m.strip() for m in args.modes.split(",") if m.strip()]
+    problems += benchrun.check_settings(frameworks, arch=args.arch, image_size=args.image_size,
+                                        batch_size=args.batch_size, modes=modes)
+    if problems:   # every problem at once, before any worker starts
+        raise UsageError("\n".join(problems))
     try:
         data = benchrun.run_throughput(frameworks, threads=args.threads, rounds=args.rounds, steps=args.steps,
-                                       batch_size=args.batch_size, log=lambda m: print(m, file=sys.stderr, flush=True))
+                                       batch_size=args.batch_size, image_size=args.image_size, arch=args.arch,
+                                       modes=modes, loader=not args.skip_loader, overhead=not args.skip_overhead,
+                                       log=lambda m: print(m, file=sys.stderr, flush=True))
     except benchrun.BenchError as e:
         raise UsageError(str(e)) from None
     benchrun.write(data, args.out)
     print(benchrun.markdown(data))
+    for fw in data["settings"].get("not_installed", {}):
+        _err(f"{fw} is not installed or fails to import: not measured")
+    for fw, names in data["settings"].get("needs_gpu", {}).items():
+        _err(f"{fw} {', '.join(names)}: needs a GPU {fw} does not see here: not measured")
     print(f"written: {args.out}/throughput.json, throughput.md", file=sys.stderr)
     return EXIT_OK
 
@@ -246,6 +261,9 @@ def cmd_pretrain(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from parity import benchrun
+    from parity.archs import ARCHS
+
     p = _Parser(prog="parity", description="BatchNorm parity between Keras 3 and PyTorch fine-tuning.")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     sub.add_parser("list", help="scenarios and suites, with the claim each tests").set_defaults(fn=cmd_list)
@@ -257,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out")
     r.add_argument("--seeds", type=int, help="run seeds 0..N-1")
     r.add_argument("--frameworks", help="comma-separated: tf,torch")
+    r.add_argument("--precision", help="every run in this precision: float32, mixed_float16 or mixed_bfloat16")
     r.add_argument("--resume", action="store_true", help="keep finished jobs in --out, run the rest")
     r.add_argument("--threads", type=int, help="threads per framework worker (default: cores / frameworks)")
     r.add_argument("--job-timeout", type=float, default=1800.0, help="seconds before a job is failed")
@@ -282,6 +301,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--rounds", type=int, default=5)
     b.add_argument("--steps", type=int, default=10, help="steps per timed round")
     b.add_argument("--batch-size", type=int, default=32)
+    b.add_argument("--arch", default="resnet-tiny", help=f"model: {', '.join(ARCHS)}")
+    b.add_argument("--image-size", type=int, default=32,
+                   help=f"square input size in pixels, at most {benchrun.MAX_IMAGE_SIZE} (default 32)")
+    b.add_argument("--modes", help="comma-separated: only these modes, each framework running the ones it has; "
+                                   + "; ".join(benchrun.mode_list(fw) for fw in benchrun.MODES))
+    b.add_argument("--skip-loader", action="store_true", help="leave out the row with batches through the loader")
+    b.add_argument("--skip-overhead", action="store_true", help="leave out the harness overhead measurement")
     b.set_defaults(fn=cmd_bench)
 
     aud = sub.add_parser("audit", help="both frameworks' defaults, side by side; --check exits 1 on drift")

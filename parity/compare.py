@@ -118,7 +118,8 @@ def compare_throughput(base: dict | None, cur: dict | None) -> dict:
         return out
 
     def key(r):
-        return f"throughput {r['framework']}/{r['mode']}/{r['kind']}/{'loader' if r['loader'] else 'memory'}"
+        size = f"{r.get('arch', 'resnet-tiny')}/{r.get('image_size', 32)}px/b{r.get('batch_size', 32)}"
+        return f"throughput {r['framework']}/{r['mode']}/{r['kind']}/{'loader' if r['loader'] else 'memory'}/{size}"
 
     b_rows, c_rows = {key(r): r for r in base["rows"]}, {key(r): r for r in cur["rows"]}
     out["appeared"] = sorted(set(c_rows) - set(b_rows))

@@ -327,7 +327,10 @@ def suite_from_dict(data: dict, name: str, overrides: dict | None = None) -> Sui
 
 
 def apply_overrides(suite: SuiteConfig, overrides: dict) -> None:
-    """Command-line overrides (--seeds N, --frameworks a,b) replace the file's values."""
+    """Command-line overrides (--seeds N, --frameworks a,b, --precision P) replace the file's values."""
+    if overrides.get("precision") is not None:
+        for run in suite.runs:
+            run.precision = overrides["precision"]
     if overrides.get("seeds") is not None:
         suite.seeds = overrides["seeds"]
     if overrides.get("frameworks") is not None:

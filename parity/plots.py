@@ -166,7 +166,8 @@ def throughput(data: dict | None, out: Path) -> list[Path]:
     med = [r["images_per_s"]["median"] for r in rows]
     err = [[m - r["images_per_s"]["min"] for m, r in zip(med, rows)], [r["images_per_s"]["max"] - m for m, r in zip(med, rows)]]
     ax.barh(labels, med, xerr=err, color=[COLORS[r["framework"]] for r in rows], capsize=3)
-    ax.set(title=f"Train-step throughput ({rows[0]['device']}, {rows[0]['threads']} threads)", xlabel="images/s")
+    ax.set(title=f"Train-step throughput ({rows[0].get('arch', 'resnet-tiny')}, {rows[0].get('image_size', 32)} px, "
+                        f"{rows[0]['device']}, {rows[0]['threads']} threads)", xlabel="images/s")
     fig.tight_layout()
     path = out / "throughput.png"
     fig.savefig(path, dpi=100)

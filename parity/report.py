@@ -63,12 +63,16 @@ def build_rows(jobs: list[dict]) -> list[dict]:
         missing = sorted({f.split(" ", 1)[0] for f in failed.get(key, []) if "not installed" in f})
         if missing:
             note = f"{' and '.join(missing)} not installed: {'its' if len(missing) == 1 else 'their'} jobs did not run"
+        # the frameworks that have a job here, finished or failed
+        ran = {fw for fw in ("tf", "torch") if sides.get(fw)} | {f.split(" ", 1)[0] for f in failed.get(key, [])}
         for metric in METRICS:
             tf_vals = {s: j["final"].get(metric) for s, j in tf_jobs.items()}
             torch_vals = {s: j["final"].get(metric) for s, j in torch_jobs.items()}
             tf_sum, torch_sum = stats.summarize(list(tf_vals.values())), stats.summarize(list(torch_vals.values()))
             g = None if note else stats.gap(tf_vals, torch_vals)
-            if note or g is None:
+            if len(ran) == 1 and not note:   # the other framework was not asked for (--frameworks)
+                verdict = f"{next(iter(ran))} only"
+            elif note or g is None:
                 verdict = "failed"
             else:
                 tol = stats.PARITY_TOLERANCE_PP if metric.endswith("_acc") else 0.05
@@ -80,7 +84,8 @@ def build_rows(jobs: list[dict]) -> list[dict]:
                 "gap": {k: v for k, v in g.to_dict().items() if k != "n"} if g else None,
                 "verdict": verdict,
                 "failed_jobs": failed.get(key, []),
-                "note": note or ("" if tf_sum and torch_sum else "one framework has no successful job"),
+                "note": note or ("" if (tf_sum and torch_sum) or verdict.endswith(" only")
+                                 else "one framework has no successful job"),
                 "not_installed": missing,
             })
     return rows

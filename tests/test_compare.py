@@ -67,7 +67,7 @@ def test_a_throughput_cut_by_30_percent_is_a_regression_and_noise_is_not(baselin
     assert _compare(base, cur).returncode == 0
     (cur / "throughput.json").write_text(json.dumps(_throughput(700)))      # -30%
     proc = _compare(base, cur)
-    assert proc.returncode == 1 and "throughput torch/eager/train/memory: 1000 -> 700" in proc.stdout
+    assert proc.returncode == 1 and "throughput torch/eager/train/memory/resnet-tiny/32px/b32: 1000 -> 700" in proc.stdout
 
 
 @pytest.mark.parametrize("content", ["{truncated", json.dumps({"schema": 99, "rows": []}), None])

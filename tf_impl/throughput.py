@@ -9,6 +9,7 @@ clock read, which synchronises the device.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 
@@ -34,16 +35,21 @@ def modes() -> list[str]:
 
 def _steps(plan: TrainPlan, init: dict, mode: str):
     """(to_device, train_step, infer_step) for one execution mode."""
-    keras.mixed_precision.set_global_policy("mixed_float16" if mode.endswith("amp") else "float32")
+    precision = "mixed_float16" if mode.endswith("amp") else "float32"
+    keras.mixed_precision.set_global_policy(precision)
+    if any(f.name == "precision" for f in dataclasses.fields(plan)):
+        plan = dataclasses.replace(plan, precision=precision)   # train.build sets the policy from the plan
     model = train.build(plan, init)
     optimizer = train.make_optimizer(plan, plan.lr)
     variables = list(model.trainable_variables)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)   # it unscales what it is given
 
     def train_step(x, y):
         with tf.GradientTape() as tape:
             loss = loss_fn(y, model(x, training=True))
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            scaled_loss = optimizer.scale_loss(loss) if scaled else loss
+        optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
         return loss
 
     def infer_step(x, y):
@@ -137,4 +143,5 @@ def harness_overhead(plan: TrainPlan, init: dict, batches: list, *, rounds: int 
             if r:   # the first round of each is warm-up
                 times.append(time.perf_counter() - t0)
     return overhead_row("tf", suite_times, minimal_times, batch_size=len(batches[0][1]), steps=len(batches),
-                        threads=tf.config.threading.get_intra_op_parallelism_threads())
+                        threads=tf.config.threading.get_intra_op_parallelism_threads(), arch=plan.arch,
+                        image_size=plan.image_size, device=device_name())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import time
 
 import torch
@@ -22,25 +23,31 @@ from parity.plan import TrainPlan
 from torch_impl import train
 
 
+def _device() -> torch.device:
+    """The GPU when torch sees one, unless PARITY_DEVICE=cpu (as the trainer places models)."""
+    wanted = os.environ.get("PARITY_DEVICE", "auto")
+    return torch.device("cuda" if wanted != "cpu" and torch.cuda.is_available() else "cpu")
+
+
 def device_name() -> str:
-    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    return torch.cuda.get_device_name(0) if _device().type == "cuda" else "cpu"
 
 
 def modes() -> list[str]:
     out = ["eager", "eager-channels-last", "compile"]
-    if torch.cuda.is_available():
+    if _device().type == "cuda":
         out.append("eager-amp")
     return out
 
 
 def _sync() -> None:
-    if torch.cuda.is_available():
+    if _device().type == "cuda":
         torch.cuda.synchronize()
 
 
 def _steps(plan: TrainPlan, init: dict, mode: str):
     """(to_device, train_step, infer_step) for one execution mode."""
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = _device()
     fmt = torch.channels_last if "channels-last" in mode else torch.contiguous_format
     model = train.build(plan, init).to(device).to(memory_format=fmt)
     optimizer = train.make_optimizer(plan, list(model.parameters()), plan.lr)
@@ -111,9 +118,11 @@ def measure(plan: TrainPlan, init: dict, batches: list, mode: str, kind: str = "
 def harness_overhead(plan: TrainPlan, init: dict, batches: list, *, rounds: int = 7) -> dict:
     """The suite's train loop (train_one_epoch + make_train_step) vs a minimal loop, same model and batches.
 
-    Rounds alternate between the two so drift in the machine's speed hits both.
+    Rounds alternate between the two so drift in the machine's speed hits both. Both
+    loops move each batch to the device as they go, and each round ends synchronised.
     """
-    model = train.build(plan, init)
+    device = _device()
+    model = train.build(plan, init).to(device)
     optimizer = train.make_optimizer(plan, list(model.parameters()), plan.lr)
     suite_step = train.make_train_step(model, optimizer, bn_inference=False)
 
@@ -124,7 +133,8 @@ def harness_overhead(plan: TrainPlan, init: dict, batches: list, *, rounds: int 
     def minimal_round():
         model.train()
         for x, y in batches:
-            loss = F.cross_entropy(model(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())), torch.from_numpy(y))
+            x = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).to(device, non_blocking=True)
+            loss = F.cross_entropy(model(x), torch.from_numpy(y).to(device, non_blocking=True))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -133,9 +143,12 @@ def harness_overhead(plan: TrainPlan, init: dict, batches: list, *, rounds: int 
     for r in range(rounds + 1):
         pair = [(suite_round, suite_times), (minimal_round, minimal_times)]
         for fn, times in (pair if r % 2 else pair[::-1]):
+            _sync()
             t0 = time.perf_counter()
             fn()
+            _sync()
             if r:   # the first round of each is warm-up
                 times.append(time.perf_counter() - t0)
     return overhead_row("torch", suite_times, minimal_times, batch_size=len(batches[0][1]), steps=len(batches),
-                        threads=torch.get_num_threads())
+                        threads=torch.get_num_threads(), arch=plan.arch, image_size=plan.image_size,
+                        device=device_name())
