@@ -78,7 +78,7 @@ def finetune_config(out: Path, frameworks: list[str], log) -> Path:
               flush=True)
         size = DRY.get("image_size", 64)
         recipe = pretrain(ckpt, recipe={"arch": "resnet50", "image_size": size, "batch_size": 64,
-                                        "epochs": DRY.get("pretrain_epochs", 4), "lr": 0.05})
+                                        "epochs": DRY.get("pretrain_epochs", 12), "lr": 0.05})
         (out / "pretrain.json").write_text(json.dumps(recipe, indent=2, default=str))
         log.write(json.dumps(recipe, default=str) + "\n")
         common = (f'model = "resnet50"\npretrained = "{ckpt}"\ndataset = "far"\nimage_size = {size}\n'
@@ -86,7 +86,7 @@ def finetune_config(out: Path, frameworks: list[str], log) -> Path:
                   'scenario = "gpu-check"\n')
     runs = [('native', ''), ('matched', 'bn = { momentum = 0.9, epsilon = 1e-5 }\n'),
             ('matched-fp16', 'precision = "mixed_float16"\nbn = { momentum = 0.9, epsilon = 1e-5 }\n')]
-    text = f"name = \"gpu-check\"\nseeds = [0]\nframeworks = {json.dumps(frameworks)}\n"
+    text = f"name = \"gpu-check\"\nseeds = {json.dumps(DRY.get('seeds', [0, 1, 2]))}\nframeworks = {json.dumps(frameworks)}\n"
     for variant, extra in runs:
         text += f"\n[[runs]]\n{common}variant = \"{variant}\"\n{extra}"
     path = out / "gpu-check.toml"
@@ -98,6 +98,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="results/gpu-check")
     ap.add_argument("--frameworks", default=None, help="default: every framework that imports here")
+    ap.add_argument("--skip-bench", action="store_true", help="only the fine-tuning comparison")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (about a minute of compiling)")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--image-size", type=int, default=160)
@@ -106,7 +107,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.dry_run:
         args.batch_size, args.image_size = 8, 32
-        DRY.update(rounds="1", steps="1", image_size=32, pretrain_epochs=1, train_images=64, epochs=1)
+        DRY.update(rounds="1", steps="1", image_size=32, pretrain_epochs=1, train_images=64, epochs=1, seeds=[0])
     sys.path.insert(0, str(ROOT))
     # importable, checked in a process of its own (this one must not load TensorFlow: torchvision after it segfaults)
     available = [fw for fw, mod in (("torch", "torch"), ("tf", "tensorflow"))
@@ -126,7 +127,7 @@ def main(argv=None) -> int:
                  "--batch-size", str(args.batch_size), "--rounds", DRY.get("rounds", "5"),
                  "--steps", DRY.get("steps", "10"), "--skip-overhead"]
         codes = {}
-        for fw in frameworks:
+        for fw in ([] if args.skip_bench else frameworks):
             codes[f"bench {fw}"] = sh(bench + ["--frameworks", fw, "--modes", modes[fw],
                                                "--out", str(out / f"throughput-{fw}")], log)
         t1 = time.perf_counter()
@@ -134,7 +135,7 @@ def main(argv=None) -> int:
         codes["fine-tune"] = sh([py, "-m", "parity", "run", "--config", str(config), "--out", str(out / "finetune")],
                                 log)
         t2 = time.perf_counter()
-        if args.compile and "torch" in frameworks:   # last: compiling takes a while and must not cost the rest
+        if args.compile and "torch" in frameworks and not args.skip_bench:   # last: compiling takes a while and must not cost the rest
             codes["bench torch compile"] = sh(bench + ["--frameworks", "torch", "--modes", "compile", "--skip-loader",
                                                        "--out", str(out / "throughput-torch-compile")], log)
         summary = {"device": dev, "exit_codes": codes, "throughput_s": round(t1 - t0, 1),
