@@ -35,6 +35,9 @@ def configure(threads: int, seed: int, deterministic: bool = True) -> dict:
     """
     if not _configured:
         try:
+            for gpu in tf.config.list_physical_devices("GPU"):
+                # TF takes the whole GPU by default; the torch worker shares it in a run
+                tf.config.experimental.set_memory_growth(gpu, True)
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(1)
         except RuntimeError:
