@@ -98,8 +98,17 @@ def _preflight(suite) -> None:
     from parity.data import DataError, load_dataset, prepare_dataset
     from parity.job import default_checkpoint, starting_weights
 
+    from parity import imagenet, zoo
+
     problems = []
     for run in suite.runs:
+        try:   # weights first, on their own: a missing dataset must not hide a missing file
+            if run.pretrained == "zoo":
+                zoo.check(run.model, suite.frameworks)
+            elif run.pretrained == "imagenet":
+                imagenet.ensure(run.model)
+        except weights.CheckpointError as e:
+            problems.append(str(e))
         try:
             prepare_dataset(run.dataset, run.image_size, run.data_dir,
                             log=lambda m: print(m, file=sys.stderr, flush=True))
@@ -110,11 +119,7 @@ def _preflight(suite) -> None:
             if n < run.batch_size:
                 problems.append(f"batch_size={run.batch_size}: {run.dataset} has {n} training images, "
                                 "fewer than one batch")
-            if run.pretrained == "zoo":
-                from parity import zoo
-
-                zoo.check(run.model, suite.frameworks)
-            elif run.pretrained != "source" or default_checkpoint(run.model).exists():
+            if run.pretrained not in ("zoo", "source") or default_checkpoint(run.model).exists():
                 starting_weights(run, ds.num_classes, suite.seeds[0])   # converts ImageNet weights once
         except (DataError, weights.CheckpointError) as e:
             problems.append(str(e))
