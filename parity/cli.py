@@ -17,6 +17,8 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from parity.config import PRECISIONS  # noqa: E402  (no framework import)
+
 EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -280,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out")
     r.add_argument("--seeds", type=int, help="run seeds 0..N-1")
     r.add_argument("--frameworks", help="comma-separated: tf,torch")
-    r.add_argument("--precision", help="every run in this precision: float32, mixed_float16 or mixed_bfloat16")
+    r.add_argument("--precision", choices=PRECISIONS, help="every run in this precision")
     r.add_argument("--resume", action="store_true", help="keep finished jobs in --out, run the rest")
     r.add_argument("--threads", type=int, help="threads per framework worker (default: cores / frameworks)")
     r.add_argument("--job-timeout", type=float, default=1800.0, help="seconds before a job is failed")

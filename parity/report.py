@@ -170,7 +170,9 @@ def _problems_and_notes(table: dict, rows: list[dict], figures, out_dir, env: di
     out.append("")
     out.append(f"Verdicts: parity = the whole CI lies within +-{stats.PARITY_TOLERANCE_PP:g} pp (0.05 for loss); "
                "**gap** = the CI excludes 0 and |gap| is larger than that; inconclusive = neither; "
-               "failed = no comparison. The gap's CI is paired over the seeds both frameworks completed.")
+               "failed = no comparison; tf only / torch only = the other framework has no job files for the row "
+               "(not asked for with --frameworks, or not run yet). The gap's CI is paired over the seeds both "
+               "frameworks completed.")
     return out
 
 
@@ -211,6 +213,10 @@ def environment_of(jobs: list[dict]) -> dict:
         side = {k: e[k] for k in ("tensorflow", "keras", "torch", "torchvision", "intra_op_threads", "device", "gpu")
                 if k in e}
         env.setdefault(job["framework"], side)
+        precision = job.get("plan", {}).get("precision", "float32")
+        seen = env[job["framework"]].setdefault("precision", precision)
+        if precision not in seen.split(","):
+            env[job["framework"]]["precision"] = ",".join(sorted(seen.split(",") + [precision]))
         env.setdefault("machine", {k: e[k] for k in ("cpu", "cpu_count", "python", "platform", "commit") if k in e})
     return env
 

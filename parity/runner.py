@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from parity.config import RunConfig, SuiteConfig, run_to_dict
+from parity.config import RunConfig, SuiteConfig, run_from_dict, run_to_dict
 from parity.job import default_checkpoint, failed_result
 from parity.results import ResultError, read_job, write_json_atomic
 
@@ -125,10 +125,18 @@ def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log) -> list[Jo
             continue
         if result["status"] != "ok":
             pending.append(job)
-        elif result.get("config") != run_to_dict(job.run):
+        elif _settings(result.get("config")) != run_to_dict(job.run):
             log(f"rerunning {job.id}: its settings changed since it ran")
             pending.append(job)
     return pending
+
+
+def _settings(config) -> dict | None:
+    """A stored run config with today's defaults filled in (files written before a setting existed)."""
+    try:
+        return run_to_dict(run_from_dict(config))
+    except (TypeError, ValueError):
+        return None
 
 
 class Progress:

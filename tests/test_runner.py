@@ -174,3 +174,14 @@ def test_two_runs_with_the_same_name_are_a_config_error():
     with pytest.raises(ConfigError) as info:
         suite_from_dict({"runs": [{"dataset": "far", "lr": 0.01}, {"dataset": "far", "lr": 0.1}]}, "t")
     assert "the same scenario/dataset/variant as runs[0]" in info.value.problems[0]
+
+
+def test_resume_reads_result_files_written_before_a_setting_existed():
+    """A job file from before `precision` existed has the same settings as today's float32 run."""
+    from parity.config import RunConfig, run_to_dict
+    from parity.runner import _settings
+
+    old = run_to_dict(RunConfig())
+    del old["precision"]
+    assert _settings(old) == run_to_dict(RunConfig())
+    assert _settings({"no such setting": 1}) is None

@@ -145,3 +145,20 @@ def test_zoo_rows_get_a_table_of_their_own():
     main, zoo = text.split("## Native model zoos: eval accuracy (%)")
     assert "| momentum-native |" in main and "native-zoo" not in main.split("## Scenarios")[0]
     assert "| native-zoo | imagenette/160px | native | 92.0" in zoo and "not a framework difference" in zoo
+
+
+def test_tf_zoo_bn_statistics_see_the_zoo_preprocessing(zoo_caches):
+    """Same pixels, two loader normalizations: the zoo undoes either, so its BN statistics must not change."""
+    from parity.init import init_head
+    from tf_impl import train as tf_train
+    from tf_impl import zoo as tf_zoo
+
+    pixels = np.random.default_rng(1).integers(0, 256, (4, 32, 32, 3)).astype(np.float32)
+    stats = []
+    for mean, std in (((0.5, 0.4, 0.3), (0.2, 0.25, 0.3)), ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))):
+        plan = _plan(pixel_mean=mean, pixel_std=std)
+        x = (pixels - np.asarray(mean, np.float32) * 255) / (np.asarray(std, np.float32) * 255)
+        model = tf_zoo.build(plan, init_head(0, 2048, 3))
+        stats.append(tf_train.true_bn_stats(model, [(x, None)]))
+    for name in ("conv1_bn", "conv5_block3_3_bn"):
+        np.testing.assert_allclose(stats[0][name][0], stats[1][name][0], rtol=1e-3, atol=1e-3)

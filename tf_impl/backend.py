@@ -44,6 +44,8 @@ def configure(threads: int, seed: int, deterministic: bool = True) -> dict:
             pass  # TF's runtime already started in this process (tests): the threads stay as they are
         if deterministic:
             tf.config.experimental.enable_op_determinism()
+            if tf.config.list_physical_devices("GPU"):   # float32 means float32 (torch_impl/backend.py)
+                tf.config.experimental.enable_tensor_float_32_execution(False)
         _configured.update(threads=threads, deterministic=deterministic)
     keras.utils.set_random_seed(seed)
     return {"intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),

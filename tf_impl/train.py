@@ -199,13 +199,16 @@ def true_bn_stats(model: keras.Model, batches: list) -> dict[str, tuple[np.ndarr
         return {}
     base = model.get_layer("base")
     probe = keras.Model(base.inputs, [l.input for l in layers.values()])
+    # the zoo model turns the loader's batch into its own input first (tf_impl/zoo.py)
+    preprocess = model.get_layer("preprocess") if "preprocess" in [l.name for l in model.layers] else None
     saved = [v.numpy().copy() for v in base.non_trainable_variables]   # renorm state included
     was_trainable = base.trainable
     base.trainable = True   # a frozen Keras BN ignores training=True; this pass needs batch statistics
     sums = {n: [0.0, 0.0, 0] for n in layers}
     try:
         for x, _ in batches:
-            outs = probe(to_tensor(x), training=True)
+            xin = to_tensor(x) if preprocess is None else preprocess(to_tensor(x))
+            outs = probe(xin, training=True)
             for n, t in zip(layers, outs):
                 a = t.numpy().astype(np.float64)
                 s = sums[n]

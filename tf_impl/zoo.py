@@ -33,7 +33,7 @@ def build(plan: TrainPlan, init: dict[str, np.ndarray], base_training: bool | No
     offset = np.asarray(plan.pixel_mean, np.float32) * 255.0
     inputs = keras.Input((size, size, 3))
     pixels = layers.Lambda(lambda x: keras.applications.resnet.preprocess_input(x * scale + offset),
-                           name="preprocess")(inputs)
+                           name="preprocess", dtype="float32")(inputs)   # float32 as torch's scale/shift
     features = base(pixels, training=base_training)
     head = layers.Dense(plan.num_classes, name="fc")
     outputs = head(features)

@@ -40,13 +40,19 @@ def configure(threads: int, seed: int, deterministic: bool = True) -> dict:
     except RuntimeError:  # can only be set once per process
         pass
     torch.manual_seed(seed)
-    if deterministic and torch.cuda.is_available():
+    from torch_impl.train import device
+
+    if deterministic and device().type == "cuda":
         # cuBLAS needs a fixed workspace to be deterministic; a few CUDA backward ops
         # (adaptive average pooling) have no deterministic kernel and only warn.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
         warnings.filterwarnings("ignore", message=".*does not have a deterministic implementation.*")
-        return {"intra_op_threads": torch.get_num_threads(), "deterministic": "warn_only"}
+        # float32 means float32 on both sides: torch allows TF32 in cuDNN convolutions by default,
+        # TensorFlow in convolutions and matmuls; accuracy jobs switch it off in both.
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        return {"intra_op_threads": torch.get_num_threads(), "deterministic": "warn_only", "tf32": False}
     torch.use_deterministic_algorithms(deterministic)
     return {"intra_op_threads": torch.get_num_threads(), "deterministic": deterministic}
 

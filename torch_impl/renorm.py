@@ -58,6 +58,8 @@ class BatchRenorm2d(nn.Module):
         if not self.training:
             return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                                 training=False, eps=self.eps)
+        out_dtype = x.dtype
+        x = x.float()   # batch moments in float32 under autocast, as Keras upcasts float16/bfloat16
         dims = (0, 2, 3)
         mean = x.mean(dims)
         var = x.var(dims, unbiased=False)
@@ -80,7 +82,7 @@ class BatchRenorm2d(nn.Module):
         scale = self.weight * r
         shift = self.bias + self.weight * d
         xhat = (x - mean[None, :, None, None]) * torch.rsqrt(var + self.eps)[None, :, None, None]
-        return xhat * scale[None, :, None, None] + shift[None, :, None, None]
+        return (xhat * scale[None, :, None, None] + shift[None, :, None, None]).to(out_dtype)
 
 
 def renorm_layers(model: nn.Module) -> dict[str, BatchRenorm2d]:

@@ -60,13 +60,17 @@ def _steps(plan: TrainPlan, init: dict, mode: str):
         return (train.to_tensor(x).to(device, non_blocking=True).contiguous(memory_format=fmt),
                 torch.from_numpy(y).to(device, non_blocking=True))
 
+    # float16 with the same loss scaling the trainer (and Keras' function-amp) uses
+    scaler = train._make_scaler("mixed_float16" if mode.endswith("amp") else "float32")
+
     def train_step(x, y):
         model.train()
         with autocast():
             loss = F.cross_entropy(forward(x), y)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
 
     @torch.inference_mode()
     def infer_step(x, y):

@@ -83,7 +83,9 @@ def reinject_bn(model: nn.Module, momentum_keras: float) -> nn.Module:
 def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> nn.Module:
     """The network with the plan's BN settings, loaded from the canonical tensors."""
     if plan.zoo:
-        return zoo.build(plan, init).to(device())
+        model = zoo.build(plan, init)
+        model.parity_precision = plan.precision
+        return model.to(device())
     model = models.build_model(plan.arch, plan.num_classes, bn_momentum=plan.bn_momentum,
                                bn_epsilon=plan.bn_epsilon, norm=plan.norm, gn_groups=plan.gn_groups,
                                renorm_momentum=plan.renorm_momentum,
@@ -92,6 +94,8 @@ def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> nn.Module:
     renorm.sync_renorm_state(model)
     if plan.reinject_momentum is not None:
         reinject_bn(model, plan.reinject_momentum)
+    # true_bn_stats runs in the training precision, as Keras' layers (built under the policy) do
+    model.parity_precision = plan.precision
     return model.to(device())
 
 
@@ -213,8 +217,9 @@ def true_bn_stats(model: nn.Module, batches: list) -> dict[str, tuple[np.ndarray
     try:
         for m in layers.values():
             m.train()
-        for x, _ in batches:
-            model(to_tensor(x))
+        with _autocast(getattr(model, "parity_precision", "float32")):
+            for x, _ in batches:
+                model(to_tensor(x))
     finally:
         for h in hooks:
             h.remove()
