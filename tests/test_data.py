@@ -62,6 +62,41 @@ def test_prefetch_does_not_change_the_batches():
         assert _same(_epoch(_loader(prefetch=0), epoch), _epoch(_loader(prefetch=2), epoch))
 
 
+def test_worker_threads_do_not_change_the_batches_and_stop_with_the_epoch():
+    for epoch in (0, 3):
+        assert _same(_epoch(_loader(prefetch=0), epoch), _epoch(_loader(workers=3), epoch))
+    before = {t for t in threading.enumerate() if t.name.startswith("parity-loader")}
+    for _ in _loader(n=400, batch_size=4, workers=3).batches(0):
+        break
+    time.sleep(0.5)
+    after = {t for t in threading.enumerate() if t.name.startswith("parity-loader") and t.is_alive()}
+    assert not after - before
+
+
+def test_loader_workers_come_from_the_environment_and_bad_values_are_one_line(monkeypatch):
+    monkeypatch.setenv("PARITY_LOADER_WORKERS", "4")
+    assert _loader().workers == 4
+    monkeypatch.setenv("PARITY_LOADER_WORKERS", "many")
+    with pytest.raises(ValueError, match="PARITY_LOADER_WORKERS='many' is not allowed -- an integer >= 1"):
+        _loader()
+
+
+def test_a_train_batch_is_the_padded_crop_flipped_and_normalized():
+    """The reference formula, written out: reflection pad, crop at the drawn offset, flip, normalize."""
+    x, y = _images(16)
+    loader = Loader(x, y, 8, mean=MEAN, std=STD, seed=3, pad=2)
+    plan = loader.plan(1)
+    padded = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="reflect")
+    idx = plan.order[:8]
+    crops = np.stack([padded[i, cy:cy + 8, cx:cx + 8] for i, (cy, cx) in zip(idx, plan.crops[:8])])
+    crops = np.where(plan.flips[:8, None, None, None], crops[:, :, ::-1], crops)
+    expected = (crops.astype(np.float32) - np.asarray(MEAN, np.float32) * 255) \
+        * (1 / (np.asarray(STD, np.float32) * 255))
+    bx, by = next(iter(loader.batches(1)))
+    assert bx.tobytes() == expected.astype(np.float32).tobytes() and np.array_equal(by, y[idx])
+    assert plan.flips[:8].any() and not plan.flips[:8].all()
+
+
 # --------------------------------------------------------------------------- batching
 
 def test_eval_loader_keeps_every_image_in_fixed_order():

@@ -9,9 +9,12 @@ to compare runs that did not see the same data.
 """
 from __future__ import annotations
 
+import collections
 import hashlib
+import os
 import queue
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -43,17 +46,28 @@ class EpochPlan:
     flips: np.ndarray      # (n,) bool
 
 
+def default_workers() -> int:
+    """Threads that assemble batches: ``PARITY_LOADER_WORKERS`` (default 1; a GPU box wants several)."""
+    text = os.environ.get("PARITY_LOADER_WORKERS", "1")
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"PARITY_LOADER_WORKERS={text!r} is not allowed -- an integer >= 1")
+    return int(text)
+
+
 class Loader:
     """Deterministic batches of one split, with augmentation and a prefetch thread.
 
     Training: shuffle, random crop after ``pad`` pixels of reflection padding,
     horizontal flip, drop the last partial batch (BN on a batch of 1 is
     meaningless). Evaluation: fixed order, no augmentation, keep every image.
+    With ``workers`` > 1 several threads assemble batches (numpy releases the
+    GIL) and they are still handed out in order: the batches do not change.
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, *,
                  mean, std, seed: int = 0, train: bool = True, augment: bool = True,
-                 pad: int = 4, steps_per_epoch: int | None = None, prefetch: int = 2):
+                 pad: int = 4, steps_per_epoch: int | None = None, prefetch: int = 2,
+                 workers: int | None = None):
         if len(images) == 0:
             raise ValueError("the split has no images")
         if train and len(images) < batch_size:
@@ -63,6 +77,7 @@ class Loader:
         self.augment = augment and train
         self.pad = pad if self.augment else 0
         self.prefetch = prefetch
+        self.workers = default_workers() if workers is None else workers
         self._mean = np.asarray(mean, np.float32) * 255.0
         self._inv_std = 1.0 / (np.asarray(std, np.float32) * 255.0)
         full = len(images) // batch_size if train else -(-len(images) // batch_size)
@@ -88,17 +103,18 @@ class Loader:
         sl = slice(step * self.batch_size, (step + 1) * self.batch_size)
         idx = plan.order[sl]
         size = self.images.shape[1]
-        if self.pad:
-            crops = plan.crops[sl]
-            x = np.stack([self._padded[i, cy:cy + size, cx:cx + size]
-                          for i, (cy, cx) in zip(idx, crops)])
+        if self.pad or self.augment:   # crop and flip each image as it is copied
+            src = self._padded if self.pad else self.images
+            x = np.empty((len(idx), size, size, self.images.shape[3]), self.images.dtype)
+            for j, (i, (cy, cx), flip) in enumerate(zip(idx, plan.crops[sl], plan.flips[sl])):
+                patch = src[i, cy:cy + size, cx:cx + size]
+                x[j] = patch[:, ::-1] if flip else patch
         else:
             x = self.images[idx]
-        if self.augment:
-            flips = plan.flips[sl]
-            x = np.where(flips[:, None, None, None], x[:, :, ::-1], x)
-        x = (x.astype(np.float32) - self._mean) * self._inv_std
-        return np.ascontiguousarray(x, dtype=np.float32), self.labels[idx].astype(np.int64)
+        x = x.astype(np.float32)
+        x -= self._mean
+        x *= self._inv_std
+        return x, self.labels[idx].astype(np.int64)
 
     def batches(self, epoch: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield the epoch's batches; a background thread prepares the next ones."""
@@ -122,13 +138,28 @@ class Loader:
             return False
 
         def produce():
+            pool = (ThreadPoolExecutor(self.workers, thread_name_prefix="parity-loader")
+                    if self.workers > 1 else None)
             try:
-                for step in range(self.steps_per_epoch):
-                    if not put(self._batch(plan, step)):
-                        return
+                if pool is None:
+                    for step in range(self.steps_per_epoch):
+                        if not put(self._batch(plan, step)):
+                            return
+                else:   # several batches in the making, handed over in step order
+                    pending: collections.deque = collections.deque()
+                    next_step = 0
+                    while next_step < self.steps_per_epoch or pending:
+                        while next_step < self.steps_per_epoch and len(pending) < self.workers + self.prefetch:
+                            pending.append(pool.submit(self._batch, plan, next_step))
+                            next_step += 1
+                        if not put(pending.popleft().result()):
+                            return
                 put(done)
             except BaseException as e:  # hand the error to the consumer
                 put(e)
+            finally:
+                if pool is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
 
         thread = threading.Thread(target=produce, name="parity-prefetch", daemon=True)
         thread.start()
