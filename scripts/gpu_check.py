@@ -38,8 +38,6 @@ def sh(args: list[str], log) -> int:
     """Run one step as its own process (the suite's CLI), streaming its output into the log."""
     print("$ " + " ".join(args), flush=True)
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", PYTHONUNBUFFERED="1")
-    # the shared loader assembles batches on several threads: one cannot feed a GPU (results/gpu-check)
-    env.setdefault("PARITY_LOADER_WORKERS", str(min(8, os.cpu_count() or 1)))
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in proc.stdout:
         print(line, end="", flush=True)
