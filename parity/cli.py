@@ -208,13 +208,16 @@ def cmd_bench(args) -> int:
     problems = [f"--{name.replace('_', '-')}: {getattr(args, name)} is not allowed -- an integer >= 1"
                 for name in ("rounds", "steps", "batch_size", "threads")
                 if getattr(args, name) is not None and getattr(args, name) < 1]
+    if args.warmup < 0:
+        problems.append(f"--warmup: {args.warmup} is not allowed -- an integer >= 0")
     modes = None if args.modes is None else [m.strip() for m in args.modes.split(",") if m.strip()]
     problems += benchrun.check_settings(frameworks, arch=args.arch, image_size=args.image_size,
                                         batch_size=args.batch_size, modes=modes)
     if problems:   # every problem at once, before any worker starts
         raise UsageError("\n".join(problems))
     try:
-        data = benchrun.run_throughput(frameworks, threads=args.threads, rounds=args.rounds, steps=args.steps,
+        data = benchrun.run_throughput(frameworks, threads=args.threads, rounds=args.rounds, warmup=args.warmup,
+                                       steps=args.steps,
                                        batch_size=args.batch_size, image_size=args.image_size, arch=args.arch,
                                        modes=modes, loader=not args.skip_loader, overhead=not args.skip_overhead,
                                        log=lambda m: print(m, file=sys.stderr, flush=True))
@@ -306,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--frameworks", help="comma-separated: tf,torch")
     b.add_argument("--threads", type=int, help="threads for each framework (default: all cores)")
     b.add_argument("--rounds", type=int, default=5)
+    b.add_argument("--warmup", type=int, default=2, help="untimed rounds first (torch.compile wants more)")
     b.add_argument("--steps", type=int, default=10, help="steps per timed round")
     b.add_argument("--batch-size", type=int, default=32)
     b.add_argument("--arch", default="resnet-tiny", help=f"model: {', '.join(ARCHS)}")

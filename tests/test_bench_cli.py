@@ -28,6 +28,7 @@ class _NoWorker:
     (["--image-size", "4096"], "--image-size: 4096 is not allowed"),
     (["--image-size", "0"], "--image-size: 0 is not allowed"),
     (["--image-size", "big"], "argument --image-size: invalid int value: 'big'"),
+    (["--warmup", "-1"], "--warmup: -1 is not allowed -- an integer >= 0"),
     (["--batch-size", "0"], "--batch-size: 0 is not allowed -- an integer >= 1"),
     (["--batch-size", "5000"], "--batch-size: 5000 is not allowed -- at most 1500"),
     (["--rounds", "0"], "--rounds: 0 is not allowed"),
