@@ -137,6 +137,7 @@ def main(argv=None) -> int:
         t2 = time.perf_counter()
         if args.compile and "torch" in frameworks and not args.skip_bench:   # last: compiling takes a while and must not cost the rest
             codes["bench torch compile"] = sh(bench + ["--frameworks", "torch", "--modes", "compile", "--skip-loader",
+                                                       "--warmup", "6",
                                                        "--out", str(out / "throughput-torch-compile")], log)
         summary = {"device": dev, "exit_codes": codes, "throughput_s": round(t1 - t0, 1),
                    "finetune_s": round(t2 - t1, 1), "compile_bench_s": round(time.perf_counter() - t2, 1),
