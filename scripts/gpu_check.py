@@ -16,7 +16,7 @@ the torch side. Steps:
    domain for a few epochs, then fine-tuned on the far domain -- native BN momentum,
    matched, and matched in mixed_float16 -- through ``parity run``.
 
-Everything lands in DIR (default results/gpu-check): throughput.md/json, the
+Everything lands in DIR (default results/gpu-check-run): throughput.md/json, the
 pretraining recipe, the parity tables and a log.
 """
 from __future__ import annotations
@@ -96,7 +96,7 @@ def finetune_config(out: Path, frameworks: list[str], log) -> Path:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default="results/gpu-check")
+    ap.add_argument("--out", default="results/gpu-check-run")   # results/gpu-check holds the H200 figures
     ap.add_argument("--frameworks", default=None, help="default: every framework that imports here")
     ap.add_argument("--skip-bench", action="store_true", help="only the fine-tuning comparison")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (about a minute of compiling)")
