@@ -7,6 +7,7 @@ one way a list of round times becomes a result row.
 """
 from __future__ import annotations
 
+import itertools
 import statistics
 
 from parity.data import Loader, load_dataset, make_loaders
@@ -38,6 +39,15 @@ def batch_stream(loader: Loader):
     while True:
         yield from loader.batches(epoch)
         epoch += 1
+
+
+def round_batches(batches: list, loader: Loader | None, to_device):
+    """What a timed step gets next: the batches already converted and cycled, or pulled through the loader."""
+    if loader is None:
+        ready = itertools.cycle([to_device(x, y) for x, y in batches])
+        return lambda: next(ready)
+    stream = batch_stream(loader)
+    return lambda: to_device(*next(stream))
 
 
 def summarize(framework: str, times: list[float], images_per_round: int, **fields) -> dict:

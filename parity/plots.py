@@ -32,6 +32,14 @@ def _plt():
     return plt
 
 
+def _save(plt, fig, path: Path) -> Path:
+    """Lay out, write at 100 dpi and free one figure."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-")
 
@@ -68,11 +76,7 @@ def learning_curves(jobs: list[dict], out: Path) -> list[Path]:
         ax.set_xticks(sorted({h["epoch"] for j in group for h in j["history"]}))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        path = out / f"curves_{_safe(scenario)}_{_safe(dataset)}_{_safe(variant)}.png"
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        written.append(path)
+        written.append(_save(plt, fig, out / f"curves_{_safe(scenario)}_{_safe(dataset)}_{_safe(variant)}.png"))
     return written
 
 
@@ -101,11 +105,7 @@ def bn_lag(jobs: list[dict], out: Path) -> list[Path]:
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out / "bn_lag.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return [path]
+    return [_save(plt, fig, out / "bn_lag.png")]
 
 
 def gap_attribution(rows: list[dict], out: Path) -> list[Path]:
@@ -120,11 +120,7 @@ def gap_attribution(rows: list[dict], out: Path) -> list[Path]:
     ax.barh(names, means, xerr=err, color=["#c5221f" if m < 0 else "#188038" for m in means], capsize=4)
     ax.axvline(0, color="black", lw=0.8)
     ax.set(title="Which knob explains the native gap (far domain)", xlabel="gap TF - torch, pp (95% CI)")
-    fig.tight_layout()
-    path = out / "gap_attribution.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return [path]
+    return [_save(plt, fig, out / "gap_attribution.png")]
 
 
 def batch_size(rows: list[dict], out: Path) -> list[Path]:
@@ -149,11 +145,7 @@ def batch_size(rows: list[dict], out: Path) -> list[Path]:
     ax.set(title="Eval accuracy vs batch size", xlabel="images per batch", ylabel="eval accuracy (%)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    path = out / "batch_size.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return [path]
+    return [_save(plt, fig, out / "batch_size.png")]
 
 
 def throughput(data: dict | None, out: Path) -> list[Path]:
@@ -168,11 +160,7 @@ def throughput(data: dict | None, out: Path) -> list[Path]:
     ax.barh(labels, med, xerr=err, color=[COLORS[r["framework"]] for r in rows], capsize=3)
     ax.set(title=f"Train-step throughput ({rows[0].get('arch', 'resnet-tiny')}, {rows[0].get('image_size', 32)} px, "
                         f"{rows[0]['device']}, {rows[0]['threads']} threads)", xlabel="images/s")
-    fig.tight_layout()
-    path = out / "throughput.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return [path]
+    return [_save(plt, fig, out / "throughput.png")]
 
 
 def write_all(jobs: list[dict], rows: list[dict], throughput_data: dict | None, out_dir: Path) -> list[Path]:

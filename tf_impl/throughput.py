@@ -10,13 +10,12 @@ clock read, which synchronises the device.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import time
 
 import keras
 import tensorflow as tf
 
-from parity.bench import batch_stream, overhead_row, summarize
+from parity.bench import overhead_row, round_batches, summarize
 from parity.plan import TrainPlan
 from tf_impl import train
 
@@ -36,9 +35,7 @@ def modes() -> list[str]:
 def _steps(plan: TrainPlan, init: dict, mode: str):
     """(to_device, train_step, infer_step) for one execution mode."""
     precision = "mixed_float16" if mode.endswith("amp") else "float32"
-    keras.mixed_precision.set_global_policy(precision)
-    if any(f.name == "precision" for f in dataclasses.fields(plan)):
-        plan = dataclasses.replace(plan, precision=precision)   # train.build sets the policy from the plan
+    plan = dataclasses.replace(plan, precision=precision)   # train.build builds under this policy
     model = train.build(plan, init)
     optimizer = train.make_optimizer(plan, plan.lr)
     variables = list(model.trainable_variables)
@@ -71,12 +68,7 @@ def make_round(plan: TrainPlan, init: dict, batches: list, mode: str, kind: str 
     """A callable running ``steps`` train or inference steps and returning the seconds they took."""
     to_device, train_step, infer_step = _steps(plan, init, mode)
     step = train_step if kind == "train" else infer_step
-    if loader is None:
-        ready = itertools.cycle([to_device(x, y) for x, y in batches])
-        next_batch = lambda: next(ready)  # noqa: E731
-    else:
-        stream = batch_stream(loader)
-        next_batch = lambda: to_device(*next(stream))  # noqa: E731
+    next_batch = round_batches(batches, loader, to_device)
 
     def one_round() -> float:
         t0 = time.perf_counter()
@@ -91,7 +83,6 @@ def make_round(plan: TrainPlan, init: dict, batches: list, mode: str, kind: str 
 
 def row(plan: TrainPlan, batches: list, times: list[float], mode: str, kind: str, steps: int, loader: bool) -> dict:
     """The throughput row for a list of round times."""
-    keras.mixed_precision.set_global_policy("float32")
     return summarize("tf", times, steps * len(batches[0][1]), mode=mode, kind=kind, loader=loader,
                      device=device_name(), threads=tf.config.threading.get_intra_op_parallelism_threads(), batch_size=len(batches[0][1]),
                      image_size=plan.image_size, arch=plan.arch, steps_per_round=steps)

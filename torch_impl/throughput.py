@@ -10,58 +10,48 @@ device is synchronised before every clock read.
 """
 from __future__ import annotations
 
-import contextlib
-import itertools
-import os
 import time
 
 import torch
 import torch.nn.functional as F
 
-from parity.bench import batch_stream, overhead_row, summarize
+from parity.bench import overhead_row, round_batches, summarize
 from parity.plan import TrainPlan
 from torch_impl import train
 
 
-def _device() -> torch.device:
-    """The GPU when torch sees one, unless PARITY_DEVICE=cpu (as the trainer places models)."""
-    wanted = os.environ.get("PARITY_DEVICE", "auto")
-    return torch.device("cuda" if wanted != "cpu" and torch.cuda.is_available() else "cpu")
-
-
 def device_name() -> str:
-    return torch.cuda.get_device_name(0) if _device().type == "cuda" else "cpu"
+    return torch.cuda.get_device_name(0) if train.device().type == "cuda" else "cpu"
 
 
 def modes() -> list[str]:
     out = ["eager", "eager-channels-last", "compile"]
-    if _device().type == "cuda":
+    if train.device().type == "cuda":
         out.append("eager-amp")
     return out
 
 
 def _sync() -> None:
-    if _device().type == "cuda":
+    if train.device().type == "cuda":
         torch.cuda.synchronize()
 
 
 def _steps(plan: TrainPlan, init: dict, mode: str):
     """(to_device, train_step, infer_step) for one execution mode."""
-    device = _device()
     fmt = torch.channels_last if "channels-last" in mode else torch.contiguous_format
-    model = train.build(plan, init).to(device).to(memory_format=fmt)
+    model = train.build(plan, init).to(memory_format=fmt)   # build places it on train.device()
     optimizer = train.make_optimizer(plan, list(model.parameters()), plan.lr)
     forward = torch.compile(model) if mode == "compile" else model
 
+    # float16 with the trainer's autocast and loss scaling (as Keras' function-amp)
+    precision = "mixed_float16" if mode.endswith("amp") else "float32"
+    scaler = train._make_scaler(precision)
+
     def autocast():
-        return torch.autocast("cuda", dtype=torch.float16) if mode.endswith("amp") else contextlib.nullcontext()
+        return train._autocast(precision)
 
     def to_device(x, y):
-        return (train.to_tensor(x).to(device, non_blocking=True).contiguous(memory_format=fmt),
-                torch.from_numpy(y).to(device, non_blocking=True))
-
-    # float16 with the same loss scaling the trainer (and Keras' function-amp) uses
-    scaler = train._make_scaler("mixed_float16" if mode.endswith("amp") else "float32")
+        return train.to_tensor(x).contiguous(memory_format=fmt), train._to_labels(y)
 
     def train_step(x, y):
         model.train()
@@ -86,12 +76,7 @@ def make_round(plan: TrainPlan, init: dict, batches: list, mode: str, kind: str 
     """A callable running ``steps`` train or inference steps and returning the seconds they took."""
     to_device, train_step, infer_step = _steps(plan, init, mode)
     step = train_step if kind == "train" else infer_step
-    if loader is None:
-        ready = itertools.cycle([to_device(x, y) for x, y in batches])
-        next_batch = lambda: next(ready)  # noqa: E731
-    else:
-        stream = batch_stream(loader)
-        next_batch = lambda: to_device(*next(stream))  # noqa: E731
+    next_batch = round_batches(batches, loader, to_device)
 
     def one_round() -> float:
         _sync()
@@ -125,8 +110,8 @@ def harness_overhead(plan: TrainPlan, init: dict, batches: list, *, rounds: int 
     Rounds alternate between the two so drift in the machine's speed hits both. Both
     loops move each batch to the device as they go, and each round ends synchronised.
     """
-    device = _device()
-    model = train.build(plan, init).to(device)
+    device = train.device()
+    model = train.build(plan, init)   # on train.device()
     optimizer = train.make_optimizer(plan, list(model.parameters()), plan.lr)
     suite_step = train.make_train_step(model, optimizer, bn_inference=False)
 
