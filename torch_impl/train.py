@@ -84,11 +84,14 @@ def reinject_bn(model: nn.Module, momentum_keras: float) -> nn.Module:
 
 
 def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> nn.Module:
-    """The network with the plan's BN settings, loaded from the canonical tensors."""
-    if plan.zoo:
-        model = zoo.build(plan, init)
-        model.parity_precision = plan.precision
-        return model.to(device())
+    """The network with the plan's BN settings, loaded from the canonical tensors, on the device."""
+    model = zoo.build(plan, init) if plan.zoo else _build_mirrored(plan, init)
+    # true_bn_stats runs in the training precision, as Keras' layers (built under the policy) do
+    model.parity_precision = plan.precision
+    return model.to(device())
+
+
+def _build_mirrored(plan: TrainPlan, init: dict[str, np.ndarray]) -> nn.Module:
     model = models.build_model(plan.arch, plan.num_classes, bn_momentum=plan.bn_momentum,
                                bn_epsilon=plan.bn_epsilon, norm=plan.norm, gn_groups=plan.gn_groups,
                                renorm_momentum=plan.renorm_momentum,
@@ -97,9 +100,7 @@ def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> nn.Module:
     renorm.sync_renorm_state(model)
     if plan.reinject_momentum is not None:
         reinject_bn(model, plan.reinject_momentum)
-    # true_bn_stats runs in the training precision, as Keras' layers (built under the policy) do
-    model.parity_precision = plan.precision
-    return model.to(device())
+    return model
 
 
 def _set_train_mode(model: nn.Module, bn_inference: bool) -> None:
