@@ -190,14 +190,18 @@ def cmd_compare(args) -> int:
     from parity import compare
     from parity.results import ResultError, write_text_atomic
 
+    for name in ("acc_threshold", "loss_threshold"):
+        if not getattr(args, name) > 0:
+            raise UsageError(f"--{name.replace('_', '-')}: {getattr(args, name)} is not allowed -- a number > 0")
     try:
-        result = compare.compare_dirs(args.baseline, args.current)
+        result = compare.compare_dirs(args.baseline, args.current, args.acc_threshold, args.loss_threshold)
     except ResultError as e:
         raise UsageError(f"compare: {e}") from None
     text = compare.markdown(result)
     print(text)
     if args.md:
         write_text_atomic(args.md, text)
+    print(compare.summary_line(result), file=sys.stderr)
     return EXIT_OK if compare.is_clean(result) else EXIT_FINDING
 
 
@@ -271,7 +275,7 @@ def cmd_pretrain(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from parity import benchrun
+    from parity import benchrun, compare
     from parity.archs import ARCHS
 
     p = _Parser(prog="parity", description="BatchNorm parity between Keras 3 and PyTorch fine-tuning.")
@@ -302,6 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("baseline")
     c.add_argument("current")
     c.add_argument("--md", metavar="FILE", help="also write the markdown summary here")
+    c.add_argument("--acc-threshold", type=float, default=compare.ACC_THRESHOLD_PP, metavar="PP",
+                   help="smallest accuracy change that counts, in percentage points (default %(default)s)")
+    c.add_argument("--loss-threshold", type=float, default=compare.LOSS_THRESHOLD, metavar="X",
+                   help="smallest eval-loss change that counts (default %(default)s)")
     c.set_defaults(fn=cmd_compare)
 
     b = sub.add_parser("bench", help="throughput per framework and mode, and the harness overhead")

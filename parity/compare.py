@@ -1,49 +1,66 @@
-"""``parity compare BASELINE CURRENT``: the regression gate for framework upgrades.
+"""``parity compare BASELINE CURRENT``: the regression gate between two result folders.
 
-Compares two result folders (their ``parity.json``, and ``throughput.json`` and
-the jobs' native defaults where present) row by row, direction-aware:
-accuracy and throughput regress when they go down, eval loss when it goes up,
-a TF-vs-torch gap when its magnitude grows. Thresholds come from the measured
-noise of the two rows -- the 95% CI half-widths over seeds, the timing spread
-over rounds -- with a small floor, never one global percentage. A changed
-framework default is always reported, and counts as a finding.
+Seeds pair the two runs exactly (same seed = same batches, same head), and on a
+CPU a job is bit-reproducible. So the gate compares job files seed by seed,
+never by the spread over seeds:
+
+- per row and framework, ``current - baseline`` for every seed both folders
+  completed; a regression is a mean change worse than a practical threshold
+  (1 pp accuracy, 0.02 eval loss by default) that is certain: its paired 95%
+  CI excludes 0, or every seed moved by the same amount. One paired seed gives
+  no CI; a change beyond the threshold then still fails the gate, said as such;
+- the TF-vs-torch gap of a row, per seed, the same way (a regression when its
+  magnitude grows);
+- a row that was at parity and is not any more, a failed job, a missing seed,
+  a missing framework column, a vanished row: regressions, naming the job ids;
+- jobs that ended with bit-identical final weights are reported as identical.
+
+Timings are never judged here: two throughput files measured at different
+times are "not comparable" (``parity upgrade-check`` measures two environments
+side by side). A changed framework default (the audit, or the native defaults
+the jobs read) is always a finding.
 """
 from __future__ import annotations
 
-import json
 import math
+from collections import defaultdict
 from pathlib import Path
 
-from parity.report import read_table
-from parity.results import ResultError, read_job
+from parity import stats
+from parity.report import build_rows, environment_of, load_jobs
+from parity.results import ResultError
 
-ACC_FLOOR_PP = 1.0       # below one percentage point nothing is called a change
-LOSS_FLOOR = 0.02
-THROUGHPUT_FLOOR_PCT = 5.0
-
-
-def _half_width(s: dict | None) -> float:
-    return 0.0 if not s else (s["ci_high"] - s["ci_low"]) / 2
+ACC_THRESHOLD_PP = 1.0
+LOSS_THRESHOLD = 0.02
+FRAMEWORKS = ("tf", "torch")
+_METRIC_UNIT = {"eval_acc": "pp", "train_acc": "pp", "eval_loss": ""}
 
 
-def _key(r: dict) -> str:
-    return f"{r['scenario']}/{r['dataset']}/{r['variant']}/{r['metric']}"
+def _run_key(job: dict) -> tuple:
+    return job["scenario"], job["dataset"], job["variant"]
 
 
-def _load(path: str | Path) -> dict:
+def _row_name(run_key: tuple, metric: str | None = None) -> str:
+    return "/".join(run_key) + (f"/{metric}" if metric else "")
+
+
+def load_folder(path: str | Path) -> dict:
+    """Jobs, table rows, environment, native defaults and audit snapshot of a result folder.
+
+    ResultError (exit 2) when the folder cannot be a side of the gate: no jobs/,
+    no readable job. Unreadable job files are kept as a list: in the current
+    folder they are lost results.
+    """
     path = Path(path)
-    table = read_table(path)
-    folder = path if path.is_dir() else path.parent
-    throughput = None
-    tp = folder / "throughput.json"
-    if tp.exists():
-        try:
-            throughput = json.loads(tp.read_text(encoding="utf-8"))
-            if not isinstance(throughput, dict) or throughput.get("schema") != 1 \
-                    or not isinstance(throughput.get("rows"), list):
-                raise ValueError("not a throughput table of schema 1")
-        except (json.JSONDecodeError, ValueError, UnicodeDecodeError) as e:
-            raise ResultError(f"{tp}: {e}") from None
+    folder = path.parent if path.name == "parity.json" else path
+    if not folder.is_dir():
+        raise ResultError(f"{folder}: no such results folder")
+    if not (folder / "jobs").is_dir():
+        raise ResultError(f"{folder}: no jobs/ folder (the gate pairs job files seed by seed; "
+                          "parity.json alone is not enough)")
+    jobs, unreadable = load_jobs(folder)
+    if not jobs:
+        raise ResultError(f"{folder}/jobs: no readable job result" + (f" ({unreadable[0]})" if unreadable else ""))
     audit = None
     if (folder / "defaults.json").exists():
         from parity.audit import AuditError, load_snapshot
@@ -52,91 +69,213 @@ def _load(path: str | Path) -> dict:
             audit = load_snapshot(folder / "defaults.json")
         except AuditError as e:
             raise ResultError(str(e).removeprefix("--check: ")) from None
-    return {"table": table, "throughput": throughput, "defaults": _native_defaults(folder), "audit": audit}
-
-
-def _native_defaults(folder: Path) -> dict:
-    """framework -> the native defaults its jobs read from the installed framework."""
-    out: dict = {}
-    for p in sorted((folder / "jobs").glob("*.json")) if (folder / "jobs").is_dir() else []:
-        try:
-            job = read_job(p)
-        except ResultError:
-            continue
+    native: dict = {}
+    for job in jobs:
         if job.get("native_defaults"):
-            out.setdefault(job["framework"], job["native_defaults"])
+            native.setdefault(job["framework"], job["native_defaults"])
+    return {"folder": folder, "jobs": jobs, "unreadable": unreadable, "rows": build_rows(jobs),
+            "env": environment_of(jobs), "defaults": native, "audit": audit,
+            "throughput": (folder / "throughput.json").exists()}
+
+
+def _index(jobs: list[dict]) -> dict:
+    """(scenario, dataset, variant) -> framework -> seed -> job."""
+    out: dict = defaultdict(lambda: defaultdict(dict))
+    for job in jobs:
+        out[_run_key(job)][job["framework"]][job["seed"]] = job
     return out
 
 
-def _side_change(name: str, base: dict | None, cur: dict | None, higher_is_better: bool, floor: float):
-    if not base or not cur:
+def _ok(job: dict | None) -> bool:
+    return bool(job) and job["status"] == "ok"
+
+
+def _pairing_problem(b: dict, c: dict) -> str | None:
+    """Why a baseline and a current job of one seed are not the same experiment, or None."""
+    if b.get("config") != c.get("config"):
+        keys = sorted(k for k in set(b.get("config") or {}) | set(c.get("config") or {})
+                      if (b.get("config") or {}).get(k) != (c.get("config") or {}).get(k))
+        return f"settings differ ({', '.join(keys) or 'config'})"
+    for key, what in (("data_fingerprint", "input data"), ("init_checksum", "starting weights")):
+        if b.get(key) != c.get(key):
+            return f"{what} differ ({b.get(key)} vs {c.get(key)})"
+    return None
+
+
+class Gate:
+    """Collects what the comparison found; the sections of the markdown and JSON."""
+
+    def __init__(self):
+        self.regressions: list[str] = []
+        self.improvements: list[str] = []
+        self.changes: list[str] = []        # verdict changes that are not regressions, changes within threshold
+        self.appeared: list[str] = []
+        self.rows: list[dict] = []
+
+
+def _judge(change: stats.PairedChange, worse_sign: int, threshold: float) -> str | None:
+    """"regression", "improvement" or None for a paired change (worse_sign -1: lower is worse)."""
+    beyond = abs(change.mean) > threshold
+    if not beyond:
         return None
-    delta = cur["mean"] - base["mean"]
-    threshold = max(math.hypot(_half_width(base), _half_width(cur)), floor)
-    worse = delta < -threshold if higher_is_better else delta > threshold
-    better = delta > threshold if higher_is_better else delta < -threshold
-    text = f"{name}: {base['mean']:.3g} -> {cur['mean']:.3g} ({delta:+.3g}, noise threshold {threshold:.3g})"
-    return ("regression" if worse else "improvement" if better else None), text
+    if change.n == 1 or change.certain():
+        return "regression" if math.copysign(1, change.mean) == worse_sign else "improvement"
+    return None
 
 
-def compare_tables(base: dict, cur: dict) -> dict:
-    result = {"regressions": [], "improvements": [], "changes": [], "appeared": [], "disappeared": []}
-    b_rows = {_key(r): r for r in base["rows"]}
-    c_rows = {_key(r): r for r in cur["rows"]}
-    result["appeared"] = sorted(set(c_rows) - set(b_rows))
-    result["disappeared"] = sorted(set(b_rows) - set(c_rows))
-    for key in sorted(set(b_rows) & set(c_rows)):
-        b, c = b_rows[key], c_rows[key]
-        metric = b["metric"]
-        higher, floor = (False, LOSS_FLOOR) if metric == "eval_loss" else (True, ACC_FLOOR_PP)
-        for side in ("tf", "torch"):
-            if b.get(side) and not c.get(side):
-                result["regressions"].append(f"{key} [{side}]: had results in the baseline, none now")
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def _values(jobs: dict, seeds, metric: str) -> dict:
+    """seed -> the metric, for the seeds where it is a finite number (others are reported as such)."""
+    return {s: jobs[s]["final"].get(metric) for s in seeds if _finite(jobs[s]["final"].get(metric))}
+
+
+def compare_runs(base: dict, cur: dict, acc_threshold: float = ACC_THRESHOLD_PP,
+                 loss_threshold: float = LOSS_THRESHOLD) -> dict:
+    """Paired, per-seed comparison of two loaded folders (``load_folder``)."""
+    g = Gate()
+    bi, ci = _index(base["jobs"]), _index(cur["jobs"])
+    identical_jobs = total_jobs = 0
+    for name in cur["unreadable"]:
+        g.regressions.append(f"unreadable result file in the current run: {name}")
+    for job in cur["jobs"]:   # a current run with failed jobs cannot pass
+        if job["status"] != "ok":
+            g.regressions.append(f"failed job {job['id']}: {job.get('error')}")
+        else:
+            bad = [m for m in ("eval_acc", "train_acc", "eval_loss")
+                   if not isinstance(job["final"].get(m), (int, float)) or not math.isfinite(job["final"][m])]
+            if bad:
+                g.regressions.append(f"job {job['id']}: {', '.join(bad)} not a finite number")
+    for rk in bi:
+        if rk not in ci:
+            ids = sorted(j["id"] for fw in bi[rk].values() for j in fw.values())
+            g.regressions.append(f"{_row_name(rk)}: row in the baseline, missing now (jobs {', '.join(ids)})")
+    for rk in ci:
+        if rk not in bi:
+            g.appeared.append(f"{_row_name(rk)}: not in the baseline")
+    for rk in (k for k in bi if k in ci):
+        paired: dict[str, list] = {}
+        for fw in FRAMEWORKS:
+            b_ok = {s: j for s, j in bi[rk].get(fw, {}).items() if _ok(j)}
+            c_all = ci[rk].get(fw, {})
+            if not b_ok:
+                g.appeared += [f"job {j['id']}: no finished baseline job for this seed" for j in c_all.values()]
                 continue
-            found = _side_change(f"{key} [{side}]", b.get(side), c.get(side), higher, floor)
-            if found and found[0]:
-                result["regressions" if found[0] == "regression" else "improvements"].append(found[1])
-        if b.get("gap") and c.get("gap"):
-            grow = abs(c["gap"]["mean"]) - abs(b["gap"]["mean"])
-            threshold = max(math.hypot(_half_width(b["gap"]), _half_width(c["gap"])), floor)
-            text = (f"{key} [gap]: {b['gap']['mean']:+.3g} -> {c['gap']['mean']:+.3g} "
-                    f"(|gap| {grow:+.3g}, noise threshold {threshold:.3g})")
-            if grow > threshold:
-                result["regressions"].append(text)
-            elif grow < -threshold:
-                result["improvements"].append(text)
-        if b["verdict"] != c["verdict"]:
-            text = f"{key}: verdict {b['verdict']} -> {c['verdict']}"
-            result["regressions" if c["verdict"] == "failed" else "changes"].append(text)
-    result["regressions"] += [f"{k}: in the baseline, missing now" for k in result["disappeared"]]
-    return result
+            if not c_all:
+                g.regressions.append(f"{_row_name(rk)} [{fw}]: framework column missing now "
+                                     f"(jobs {', '.join(sorted(j['id'] for j in b_ok.values()))})")
+                continue
+            seeds = []
+            for s, bj in sorted(b_ok.items()):
+                cj = c_all.get(s)
+                if cj is None:
+                    g.regressions.append(f"missing seed: job {bj['id']} ran in the baseline, not now")
+                    continue
+                if not _ok(cj):
+                    continue   # already a failed job
+                problem = _pairing_problem(bj, cj)
+                if problem:
+                    g.regressions.append(f"job {cj['id']}: not comparable with the baseline: {problem}")
+                    continue
+                seeds.append(s)
+            for s, cj in sorted(c_all.items()):
+                if s not in bi[rk].get(fw, {}):
+                    g.appeared.append(f"job {cj['id']}: no baseline job for this seed")
+            paired[fw] = seeds
+            for s in seeds:
+                total_jobs += 1
+                a, b = b_ok[s].get("final_weights_checksum"), c_all[s].get("final_weights_checksum")
+                identical_jobs += bool(a) and a == b
+        total_jobs += sum(1 for fw in FRAMEWORKS for s, j in bi[rk].get(fw, {}).items()
+                          if _ok(j) and s not in paired.get(fw, []))
+        _compare_row(g, rk, bi[rk], ci[rk], paired, acc_threshold, loss_threshold)
+    _compare_verdicts(g, base["rows"], cur["rows"])
+    g.regressions = list(dict.fromkeys(g.regressions))
+    rows_total = len(g.rows)
+    rows_identical = sum(1 for r in g.rows if r["identical"])
+    rows_unchanged = sum(1 for r in g.rows if r["status"] in ("identical", "unchanged"))
+    return {"regressions": g.regressions, "improvements": g.improvements, "changes": g.changes,
+            "appeared": g.appeared, "rows": g.rows,
+            "counts": {"rows": rows_total, "rows_identical": rows_identical, "rows_unchanged": rows_unchanged,
+                       "jobs": total_jobs, "jobs_identical": identical_jobs},
+            "thresholds": {"acc_pp": acc_threshold, "loss": loss_threshold}}
 
 
-def compare_throughput(base: dict | None, cur: dict | None) -> dict:
-    out = {"regressions": [], "improvements": [], "appeared": [], "disappeared": []}
-    if not base or not cur:
-        return out
+def _compare_row(g: Gate, rk: tuple, b_row: dict, c_row: dict, paired: dict, acc_threshold: float,
+                 loss_threshold: float) -> None:
+    """Each metric of one (scenario, dataset, variant): both sides and the gap, paired by seed."""
+    for metric in ("eval_acc", "train_acc", "eval_loss"):
+        threshold, worse_sign = (loss_threshold, +1) if metric == "eval_loss" else (acc_threshold, -1)
+        unit = _METRIC_UNIT[metric]
+        digits = 3 if metric == "eval_loss" else 2
+        name = _row_name(rk, metric)
+        entry = {"row": name, "metric": metric, "threshold": threshold, "sides": {}, "gap": None}
+        identical = bool(paired) and all(paired.get(fw) for fw in paired)
+        verdicts = []
+        for fw, seeds in paired.items():
+            if not seeds:
+                continue
+            before, after = _values(b_row[fw], seeds, metric), _values(c_row[fw], seeds, metric)
+            seeds = [s for s in seeds if s in before and s in after]
+            change = stats.paired_change([after[s] - before[s] for s in seeds])
+            if change is None:
+                continue
+            same_weights = all(b_row[fw][s].get("final_weights_checksum")
+                               and b_row[fw][s].get("final_weights_checksum") == c_row[fw][s].get("final_weights_checksum")
+                               for s in seeds)
+            identical &= same_weights
+            mean_b = sum(before[s] for s in seeds) / len(seeds)
+            mean_c = sum(after[s] for s in seeds) / len(seeds)
+            judged = _judge(change, worse_sign, threshold)
+            entry["sides"][fw] = {"baseline": mean_b, "current": mean_c, "change": change.to_dict(),
+                                  "identical_weights": same_weights, "judged": judged}
+            verdicts.append(judged)
+            if judged:
+                text = (f"{name} [{fw}]: {mean_b:.{digits}f} -> {mean_c:.{digits}f}, change {change.text(digits)}"
+                        f"{' ' + unit if unit else ''} (threshold {threshold:g}{unit})")
+                (g.regressions if judged == "regression" else g.improvements).append(text)
+        vals = {(w, fw): _values(row[fw], paired.get(fw, []), metric) for w, row in (("b", b_row), ("c", c_row))
+                for fw in FRAMEWORKS if fw in paired}
+        both = [s for s in paired.get("tf", []) if s in paired.get("torch", [])
+                and all(s in v for v in vals.values())]
+        if both:
+            gb = {s: vals["b", "tf"][s] - vals["b", "torch"][s] for s in both}
+            gc = {s: vals["c", "tf"][s] - vals["c", "torch"][s] for s in both}
+            change = stats.paired_change([gc[s] - gb[s] for s in both])
+            if change is not None:
+                mb, mc = sum(gb.values()) / len(both), sum(gc.values()) / len(both)
+                grow = abs(mc) - abs(mb)
+                judged = None
+                if abs(grow) > threshold and (change.n == 1 or change.certain()):
+                    judged = "regression" if grow > 0 else "improvement"
+                entry["gap"] = {"baseline": mb, "current": mc, "change": change.to_dict(), "judged": judged}
+                verdicts.append(judged)
+                if judged:
+                    text = (f"{name} [gap tf - torch]: {mb:+.{digits}f} -> {mc:+.{digits}f}, change "
+                            f"{change.text(digits)}{' ' + unit if unit else ''}; |gap| "
+                            f"{'grew' if grow > 0 else 'shrank'} by {abs(grow):.{digits}f} (threshold {threshold:g}{unit})")
+                    (g.regressions if judged == "regression" else g.improvements).append(text)
+        entry["identical"] = identical
+        entry["status"] = ("regression" if "regression" in verdicts else "improvement" if "improvement" in verdicts
+                           else "identical" if identical else "unchanged")
+        g.rows.append(entry)
 
-    def key(r):
-        size = f"{r.get('arch', 'resnet-tiny')}/{r.get('image_size', 32)}px/b{r.get('batch_size', 32)}"
-        return f"throughput {r['framework']}/{r['mode']}/{r['kind']}/{'loader' if r['loader'] else 'memory'}/{size}"
 
-    b_rows, c_rows = {key(r): r for r in base["rows"]}, {key(r): r for r in cur["rows"]}
-    out["appeared"] = sorted(set(c_rows) - set(b_rows))
-    out["disappeared"] = sorted(set(b_rows) - set(c_rows))
-    for k in sorted(set(b_rows) & set(c_rows)):
-        b, c = b_rows[k], c_rows[k]
-        bm, cm = b["images_per_s"]["median"], c["images_per_s"]["median"]
-        if bm <= 0:
+def _compare_verdicts(g: Gate, base_rows: list[dict], cur_rows: list[dict]) -> None:
+    """Every verdict change is listed; leaving parity or ending failed is a regression."""
+    key = lambda r: f"{r['scenario']}/{r['dataset']}/{r['variant']}/{r['metric']}"  # noqa: E731
+    cur = {key(r): r for r in cur_rows}
+    for b in base_rows:
+        c = cur.get(key(b))
+        if c is None or c["verdict"] == b["verdict"]:
             continue
-        threshold = max(b["spread_pct"], c["spread_pct"], THROUGHPUT_FLOOR_PCT)
-        change = 100.0 * (cm - bm) / bm
-        text = f"{k}: {bm:.0f} -> {cm:.0f} images/s ({change:+.1f}%, noise threshold {threshold:.1f}%)"
-        if change < -threshold:
-            out["regressions"].append(text)
-        elif change > threshold:
-            out["improvements"].append(text)
-    return out
+        text = f"{key(b)}: verdict {b['verdict']} -> {c['verdict']}"
+        if b["verdict"] == "parity" or c["verdict"] == "failed":
+            g.regressions.append(text)
+        else:
+            g.changes.append(text)
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -149,21 +288,20 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def compare_dirs(baseline: str | Path, current: str | Path) -> dict:
+def compare_dirs(baseline: str | Path, current: str | Path, acc_threshold: float = ACC_THRESHOLD_PP,
+                 loss_threshold: float = LOSS_THRESHOLD) -> dict:
     """Everything that differs between two result folders; ResultError on unusable input."""
-    base, cur = _load(baseline), _load(current)
-    result = compare_tables(base["table"], cur["table"])
-    tp = compare_throughput(base["throughput"], cur["throughput"])
-    result["regressions"] += tp["regressions"]
-    result["improvements"] += tp["improvements"]
-    result["appeared"] += tp["appeared"]
-    result["disappeared"] += tp["disappeared"]
-    be, ce = _flatten(base["table"].get("env", {})), _flatten(cur["table"].get("env", {}))
+    base, cur = load_folder(baseline), load_folder(current)
+    if base["unreadable"]:   # the reference itself must be whole
+        raise ResultError(f"baseline: {base['unreadable'][0]}")
+    result = compare_runs(base, cur, acc_threshold, loss_threshold)
+    be, ce = _flatten(base["env"]), _flatten(cur["env"])
     result["environment"] = [f"{k}: {be.get(k)} -> {ce.get(k)}" for k in sorted(set(be) | set(ce))
-                             if be.get(k) != ce.get(k)]
+                             if be.get(k) != ce.get(k) and not k.endswith(".commit")]
     bd, cd = _flatten(base["defaults"]), _flatten(cur["defaults"])
     result["defaults"] = [f"{k}: {bd.get(k)} -> {cd.get(k)}" for k in sorted(set(bd) & set(cd))
                           if bd.get(k) != cd.get(k)]
+    result["audit"] = []
     if base["audit"] and cur["audit"]:   # `parity audit --out DIR/defaults.json` in each environment
         from parity.audit import drift
 
@@ -171,7 +309,12 @@ def compare_dirs(baseline: str | Path, current: str | Path) -> dict:
         result["environment"] += [f"audit {k}: {base['audit']['versions'].get(k)} -> {v}"
                                   for k, v in cur["audit"]["versions"].items()
                                   if base["audit"]["versions"].get(k) != v]
-    result["baseline"], result["current"] = str(baseline), str(current)
+    result["not_comparable"] = []
+    if base["throughput"] and cur["throughput"]:
+        result["not_comparable"].append(
+            "throughput.json in both folders: timings measured at different times on a shared machine are not "
+            "comparable, so they are not judged (`parity upgrade-check` measures two environments side by side)")
+    result["baseline"], result["current"] = str(base["folder"]), str(cur["folder"])
     return result
 
 
@@ -180,18 +323,53 @@ def is_clean(result: dict) -> bool:
     return not result["regressions"] and not result["defaults"] and not result.get("audit")
 
 
-def markdown(result: dict) -> str:
+def summary_line(result: dict) -> str:
+    """One line: reproduced (and how exactly), or how many findings."""
+    c = result["counts"]
+    exact = f"{c['jobs_identical']}/{c['jobs']} jobs bit-identical"
+    if is_clean(result):
+        return (f"reproduced {result['baseline']}: {c['rows_unchanged']}/{c['rows']} rows unchanged, {exact}"
+                + (f"; {len(result['improvements'])} improvement(s)" if result["improvements"] else ""))
+    n_def = len(result["defaults"]) + len(result.get("audit") or [])
+    return (f"NOT reproduced {result['baseline']}: {len(result['regressions'])} regression(s)"
+            + (f", {n_def} changed default(s)" if n_def else "")
+            + f"; {c['rows_unchanged']}/{c['rows']} rows unchanged, {exact}")
+
+
+SECTIONS = (("Defaults audit: what changed", "audit"), ("Changed framework defaults (read by the jobs)", "defaults"),
+            ("Regressions", "regressions"), ("Improvements", "improvements"),
+            ("Verdict changes (not regressions)", "changes"), ("Not comparable", "not_comparable"),
+            ("Environment", "environment"), ("Only in the current run", "appeared"))
+
+
+def markdown(result: dict, title: str = "parity compare") -> str:
     status = "no regression" if is_clean(result) else "**regression**"
-    out = [f"## parity compare: {status}", "", f"baseline `{result['baseline']}` vs current `{result['current']}`", ""]
-    sections = (("Defaults audit: what changed", "audit"), ("Changed framework defaults", "defaults"),
-                ("Regressions", "regressions"),
-                ("Improvements", "improvements"), ("Verdict changes", "changes"),
-                ("Environment", "environment"), ("Rows only in current", "appeared"),
-                ("Rows only in baseline", "disappeared"))
-    for title, key in sections:
+    t = result["thresholds"]
+    out = [f"## {title}: {status}", "",
+           f"baseline `{result['baseline']}` vs current `{result['current']}`", "",
+           summary_line(result) + ".", "",
+           f"Paired seed by seed: a regression is a mean change worse than {t['acc_pp']:g} pp accuracy or "
+           f"{t['loss']:g} eval loss that is certain (paired 95% CI excluding 0, or the same change on every "
+           "seed; one seed: beyond the threshold). Failed jobs, missing seeds, columns or rows, and a row "
+           "leaving parity are regressions.", ""]
+    for title_, key in SECTIONS:
         items = result.get(key) or []
         if items:
-            out += [f"### {title}", ""] + [f"- {i}" for i in items] + [""]
-    if len(out) == 4:
-        out.append("Nothing changed beyond the measured noise.")
+            out += [f"### {title_}", ""] + [f"- {i}" for i in items] + [""]
+    changed = [r for r in result["rows"] if r["status"] not in ("identical", "unchanged")
+               or any(not s["identical_weights"] for s in r["sides"].values())]
+    if changed:
+        out += ["### Rows that moved", "", "| row | side | baseline | current | change (paired) | judged |",
+                "|---|---|---|---|---|---|"]
+        for r in changed:
+            digits = 3 if r["metric"] == "eval_loss" else 2
+            for fw, s in r["sides"].items():
+                ch = stats.PairedChange(**s["change"])
+                out.append(f"| {r['row']} | {fw} | {s['baseline']:.{digits}f} | {s['current']:.{digits}f} | "
+                           f"{ch.text(digits)} | {s['judged'] or '—'} |")
+            if r["gap"]:
+                ch = stats.PairedChange(**r["gap"]["change"])
+                out.append(f"| {r['row']} | gap | {r['gap']['baseline']:+.{digits}f} | {r['gap']['current']:+.{digits}f}"
+                           f" | {ch.text(digits)} | {r['gap']['judged'] or '—'} |")
+        out.append("")
     return "\n".join(out) + "\n"

@@ -3,11 +3,17 @@
 Seeds pair the two frameworks (same seed = same data order, augmentation and
 head), so the gap's CI is a paired t-interval over per-seed differences when
 both sides have the same seeds, and Welch's interval otherwise.
+
+Seeds also pair two runs of the suite (the regression gate: ``paired_change``),
+and interleaved samples pair two environments' timings (``paired_ratio``).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
 
 # Two-sided 95% Student t quantiles, df = 1..30; beyond that the normal's 1.96 is close enough.
 _T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
@@ -90,3 +96,108 @@ def verdict(g: Summary | None, tolerance: float = PARITY_TOLERANCE_PP) -> str:
     if (g.ci_low > 0 or g.ci_high < 0) and abs(g.mean) > tolerance:
         return "gap"
     return "inconclusive"
+
+
+# ------------------------------------------------------------------ two runs, paired seed by seed
+
+@dataclass
+class PairedChange:
+    """current - baseline over the seeds both runs completed.
+
+    ``constant``: every seed moved by exactly the same amount (zero variance). On
+    a CPU a job is bit-reproducible, so that is a certain change (or, at 0, none),
+    said as such rather than as a zero-width interval.
+    """
+    mean: float
+    ci_low: float | None    # None with one seed: no interval
+    ci_high: float | None
+    n: int
+    constant: bool
+
+    def certain(self) -> bool:
+        """The change is not 0: the paired 95% CI excludes 0, or every seed moved by the same non-zero amount."""
+        if self.n < 2:
+            return False
+        if self.constant:
+            return self.mean != 0
+        return self.ci_low > 0 or self.ci_high < 0
+
+    def text(self, digits: int = 2) -> str:
+        if self.constant and self.n >= 2:
+            return (f"{self.mean:+.{digits}f} on every one of {self.n} seeds" if self.mean
+                    else f"unchanged on all {self.n} seeds")
+        if self.n < 2:
+            return f"{self.mean:+.{digits}f} (one seed: no CI)"
+        return f"{self.mean:+.{digits}f} [{self.ci_low:+.{digits}f}, {self.ci_high:+.{digits}f}] over {self.n} seeds"
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean, "ci_low": self.ci_low, "ci_high": self.ci_high, "n": self.n,
+                "constant": self.constant}
+
+
+def paired_change(diffs: list[float]) -> PairedChange | None:
+    """Mean of per-seed differences with a paired t 95% CI (scipy); None without a finite difference."""
+    vals = np.array([float(d) for d in diffs if d is not None and math.isfinite(d)])
+    if len(vals) == 0:
+        return None
+    mean = float(vals.mean())
+    if len(vals) == 1:
+        return PairedChange(mean, None, None, 1, False)
+    if float(vals.max() - vals.min()) <= 1e-9 * max(1.0, float(np.abs(vals).max())):
+        return PairedChange(mean, mean, mean, len(vals), True)
+    low, high = sps.ttest_1samp(vals, 0.0).confidence_interval(0.95)
+    return PairedChange(mean, float(low), float(high), len(vals), False)
+
+
+# ------------------------------------------------------------------ two environments' timings, paired
+
+@dataclass
+class PairedRatio:
+    """B/A throughput over interleaved pairs: the median pair ratio, a bootstrap 95% CI, a signed-rank p."""
+    ratio: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n: int
+
+    def verdict(self, threshold: float) -> str:
+        """faster / slower: beyond the practical threshold, CI excluding 1 and the rank test agreeing;
+        same: the whole CI within +-threshold; unknown: neither (more pairs may settle it)."""
+        if self.n >= 2 and self.p_value < 0.05:
+            if self.ratio < 1 - threshold and self.ci_high < 1:
+                return "slower"
+            if self.ratio > 1 + threshold and self.ci_low > 1:
+                return "faster"
+        if self.n >= 2 and 1 - threshold <= self.ci_low and self.ci_high <= 1 + threshold:
+            return "same"
+        return "unknown"
+
+    def text(self) -> str:
+        return (f"{100 * (self.ratio - 1):+.1f}% [{100 * (self.ci_low - 1):+.1f}, {100 * (self.ci_high - 1):+.1f}] "
+                f"over {self.n} pairs")
+
+    def to_dict(self) -> dict:
+        return {"ratio": self.ratio, "ci_low": self.ci_low, "ci_high": self.ci_high, "p_value": self.p_value,
+                "n": self.n}
+
+
+def paired_ratio(a: list[float], b: list[float]) -> PairedRatio:
+    """Ratio b/a of paired positive measurements (throughputs, or times).
+
+    Works on log ratios: the point estimate is their median (one disturbed pair
+    cannot move it), the CI a percentile bootstrap of that median, the p-value
+    Wilcoxon's signed-rank test against 0 -- all from scipy.stats. Its exact
+    p is at best 2/2^n, so fewer than 6 pairs can never call a change.
+    """
+    if len(a) != len(b) or not a:
+        raise ValueError("paired_ratio: two lists of the same, non-zero length")
+    logs = np.log(np.asarray(b, float) / np.asarray(a, float))
+    est = float(np.exp(np.median(logs)))
+    if len(logs) < 2 or np.ptp(logs) == 0:
+        p = 1.0 if len(logs) < 2 or logs[0] == 0 else 2.0 ** (1 - len(logs))
+        return PairedRatio(est, est, est, p, len(logs))
+    boot = sps.bootstrap((logs,), np.median, confidence_level=0.95, method="percentile", n_resamples=4999,
+                         random_state=np.random.default_rng(0))
+    p = float(sps.wilcoxon(logs).pvalue)
+    return PairedRatio(est, float(np.exp(boot.confidence_interval.low)), float(np.exp(boot.confidence_interval.high)),
+                       p, len(logs))

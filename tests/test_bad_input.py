@@ -72,10 +72,8 @@ def _folder(tmp: Path, kind: str) -> str:
 def _results(tmp: Path, kind: str) -> list[str]:
     d = tmp / "res"
     (d / "jobs").mkdir(parents=True)
-    if kind == "truncated-table":
-        (d / "parity.json").write_text('{"schema": 1, "rows": [')
-    if kind == "old-schema-table":
-        (d / "parity.json").write_text(json.dumps({"schema": 0, "rows": []}))
+    if kind == "truncated-job":
+        (d / "jobs" / "a.json").write_text('{"schema": 1, "id": "a", ')
     if kind == "old-schema-job":
         (d / "jobs" / "a.json").write_text(json.dumps({"schema": 0, "id": "a"}))
     return [str(d)]
@@ -100,9 +98,9 @@ CASES = [
     # result files
     ("report-no-jobs", lambda t: ["report", str(t / "nowhere")], "no jobs/ folder"),
     ("report-old-schema-job", lambda t: ["report"] + _results(t, "old-schema-job"), "schema 0"),
-    ("compare-missing", lambda t: ["compare", str(t / "a"), str(t / "b")], "no such results table"),
-    ("compare-truncated", lambda t: ["compare"] + _results(t, "truncated-table") * 2, "not a complete JSON"),
-    ("compare-old-schema", lambda t: ["compare"] + _results(t, "old-schema-table") * 2, "schema 0"),
+    ("compare-missing", lambda t: ["compare", str(t / "a"), str(t / "b")], "no such results folder"),
+    ("compare-truncated", lambda t: ["compare"] + _results(t, "truncated-job") * 2, "not a complete JSON"),
+    ("compare-old-schema", lambda t: ["compare"] + _results(t, "old-schema-job") * 2, "schema 0"),
 ]
 
 
