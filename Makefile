@@ -7,16 +7,33 @@ BIN := $(VENV)/bin
 export KERAS_BACKEND := tensorflow
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: run test bench smoke clean-venv
+.PHONY: run test bench smoke clean-venv publish-quick
 
-$(STAMP): pyproject.toml
+# The package declares supported version ranges; constraints.txt holds the reference versions.
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[ray]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[tf-cpu,torch,ray]'
 	@touch $(STAMP)
 
+# `make run` reproduces the published quick table, it does not overwrite it: the suite runs into
+# an ignored scratch folder (replaced each time), and the regression gate compares it with
+# results/quick, ending with one line: reproduced (rows, bit-identical jobs) or what differs.
+# Publishing a new table is explicit: `make publish-quick`.
+QUICK_RUN := results/quick-run
 run: $(STAMP)
-	$(BIN)/parity run --suite quick --out results/quick
+	@rm -rf $(QUICK_RUN)
+	$(BIN)/parity run --suite quick --out $(QUICK_RUN)
+	@$(BIN)/parity compare results/quick $(QUICK_RUN) --md $(QUICK_RUN)/reproduction.md > /dev/null 2> $(QUICK_RUN)/.gate-line; \
+		code=$$?; sed 's/^reproduced results\/quick/reproduced the published quick table (results\/quick)/' $(QUICK_RUN)/.gate-line; \
+		test $$code -ne 1 || echo "details: $(QUICK_RUN)/reproduction.md"; exit $$code
+
+publish-quick: $(STAMP)
+	@test -d $(QUICK_RUN)/jobs || { echo "make publish-quick: run 'make run' first" >&2; exit 2; }
+	rm -rf results/quick
+	mkdir -p results/quick
+	cp -r $(QUICK_RUN)/jobs results/quick/jobs
+	$(BIN)/parity report results/quick > /dev/null
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests parity -q
@@ -50,7 +67,7 @@ env:
 	@test -n "$(NAME)" || { echo "make env: give NAME=... (and TF=, KERAS=, TORCH=, TORCHVISION= to change)" >&2; exit 2; }
 	@test -x $(ENV_VENV)/bin/python || $(PY) -m venv $(ENV_VENV)
 	$(ENV_PIP_INSTALL) "tensorflow-cpu==$(TF)" "keras==$(KERAS)" "torch==$(TORCH)" \
-		"torchvision==$(TORCHVISION)" tensorflow-datasets "safetensors>=0.4" "numpy<3" pyyaml matplotlib \
+		"torchvision==$(TORCHVISION)" tensorflow-datasets "safetensors>=0.4" "numpy<3" scipy pyyaml matplotlib \
 		pytest pytest-benchmark
 	$(ENV_PIP_INSTALL) --no-deps -e .
 	@$(ENV_VENV)/bin/python -c "import torch, torchvision, tensorflow as tf, keras; \

@@ -80,13 +80,22 @@ def check_settings(frameworks, *, arch: str, image_size: int, batch_size: int, m
     return problems
 
 
+# The folder holding the parity package: a worker started in another environment's interpreter
+# (an upgrade check) runs this checkout's code, not whatever that environment has installed.
+CODE_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
 class BenchWorker:
-    def __init__(self, framework: str, threads: int):
+    """One framework's throughput worker process; ``python`` may be another environment's interpreter."""
+
+    def __init__(self, framework: str, threads: int, python: str | None = None, extra_env: dict | None = None):
         env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3",
-                   OMP_NUM_THREADS=str(threads))
+                   OMP_NUM_THREADS=str(threads), **(extra_env or {}))
+        if python:
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (CODE_ROOT, os.environ.get("PYTHONPATH")) if p)
         self.framework = framework
         self._stderr = tempfile.TemporaryFile(mode="w+b")   # read back only when the worker dies
-        self.proc = subprocess.Popen([sys.executable, "-m", "parity.benchrun", framework, str(threads)],
+        self.proc = subprocess.Popen([python or sys.executable, "-m", "parity.benchrun", framework, str(threads)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
                                      text=True, env=env)
 
@@ -230,12 +239,17 @@ def markdown(data: dict) -> str:
     if settings.get("overhead") is False:
         out.append("Not measured (--skip-overhead).")
     else:
-        out += ["The suite's train loop vs a minimal hand-written loop, same model, batches and process "
-                "(goal <= 3%).", "",
-                "| framework | suite s/round | minimal s/round | overhead |", "|---|---|---|---|"]
+        out += ["The suite's train loop vs a minimal hand-written loop, same model, batches and process, rounds "
+                "interleaved in pairs: median suite/minimal time ratio with a 95% CI over the pairs "
+                "(goal: the whole CI within +-2%).", "",
+                "| framework | suite s/round | minimal s/round | overhead [95% CI] | pairs | goal |",
+                "|---|---|---|---|---|---|"]
         for o in data["overhead"]:
-            out.append(f"| {o['framework']} | {o['suite_s']:.4f} | {o['minimal_s']:.4f} | "
-                       f"{o['overhead_pct']:+.1f}% |")
+            ci = o.get("ci_pct")
+            cell = f"{o['overhead_pct']:+.1f}%" + (f" [{ci[0]:+.1f}, {ci[1]:+.1f}]" if ci else "")
+            goal = "—" if "goal_met" not in o else "met" if o["goal_met"] else "**not met**"
+            out.append(f"| {o['framework']} | {o['suite_s']:.4f} | {o['minimal_s']:.4f} | {cell} | "
+                       f"{o.get('pairs', '—')} | {goal} |")
     return "\n".join(out) + "\n"
 
 
@@ -261,7 +275,7 @@ def write(data: dict, out_dir: str | Path) -> None:
 def _worker(framework: str, threads: int) -> int:
     import importlib
 
-    from parity.bench import bench_inputs
+    from parity.bench import bench_inputs, planted_slowdown
 
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
@@ -291,11 +305,14 @@ def _worker(framework: str, threads: int) -> int:
                 result = {**backend.versions(), "device": impl.device_name()}
             elif cmd == "modes":
                 result = impl.modes()
-            elif cmd == "measure":
+            elif cmd == "measure":   # warm-up rounds, then timed rounds, one row
                 plan, init, batches, loader = inputs(msg)
-                result = impl.measure(plan, init, batches, msg["mode"], msg["kind"], rounds=msg["rounds"],
-                                      warmup=msg["warmup"], steps=msg["steps"],
-                                      loader=loader if msg.get("loader") else None)
+                one_round = planted_slowdown(impl.make_round(plan, init, batches, msg["mode"], msg["kind"],
+                                                             steps=msg["steps"],
+                                                             loader=loader if msg.get("loader") else None))
+                times = [one_round() for _ in range(msg["warmup"] + msg["rounds"])][msg["warmup"]:]
+                result = impl.row(plan, batches, times, msg["mode"], msg["kind"], msg["steps"],
+                                  bool(msg.get("loader")))
             elif cmd == "setup":   # for timing rounds from outside (the pytest plugin)
                 plan, init, batches, loader = inputs(msg)
                 rounds_by_id[msg["id"]] = (impl.make_round(plan, init, batches, msg["mode"], msg["kind"],
@@ -304,7 +321,7 @@ def _worker(framework: str, threads: int) -> int:
                                            plan, batches)
                 result = True
             elif cmd == "round":
-                result = rounds_by_id[msg["id"]][0]()
+                result = planted_slowdown(rounds_by_id[msg["id"]][0])()
             elif cmd == "row":
                 _, plan, batches = rounds_by_id[msg["id"]]
                 result = impl.row(plan, batches, msg["times"], msg["mode"], msg["kind"], msg["steps"],

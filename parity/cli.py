@@ -1,4 +1,4 @@
-"""``parity list | run | report | compare | bench | audit | pretrain``: the suite's command line.
+"""``parity list | run | report | compare | bench | upgrade-check | audit | pretrain``: the command line.
 
 Exit codes everywhere: 0 success, 1 a finding the command exists to report,
 2 bad input or usage (one line per problem on stderr, no traceback),
@@ -237,6 +237,43 @@ def cmd_bench(args) -> int:
     return EXIT_OK
 
 
+def cmd_upgrade_check(args) -> int:
+    from parity import sidebyside, upgrade
+
+    frameworks = _parse_frameworks(args.frameworks) or ["tf", "torch"]
+    problems = [f"--{n.replace('_', '-')}: {getattr(args, n)} is not allowed -- a number > 0"
+                for n in ("threshold", "acc_threshold", "loss_threshold") if not getattr(args, n) > 0]
+    if args.seeds is not None and args.seeds < 1:
+        problems.append(f"--seeds: {args.seeds} is not allowed -- an integer >= 1")
+    if not 6 <= args.pairs <= args.max_pairs:
+        problems.append(f"--pairs {args.pairs} / --max-pairs {args.max_pairs}: need 6 <= pairs <= max-pairs "
+                        "(the signed-rank test cannot call a change with fewer than 6 pairs)")
+    modes = None
+    if args.bench_modes:
+        from parity import benchrun
+
+        wanted = [m.strip() for m in args.bench_modes.split(",") if m.strip()]
+        problems += benchrun.check_settings(frameworks, arch="resnet-tiny", image_size=32, batch_size=32,
+                                            modes=wanted)
+        modes = {fw: [m for m in wanted if m in benchrun.known_modes(fw)] for fw in frameworks}
+    if problems:
+        raise UsageError("\n".join(problems))
+    out = Path(args.out)
+    try:
+        result, code = upgrade.run_upgrade_check(
+            args.base_env, args.new_env, out, frameworks=frameworks, seeds=args.seeds, scenarios=args.scenarios,
+            throughput=not args.skip_throughput, bench_modes=modes, threshold=args.threshold / 100,
+            min_pairs=args.pairs, max_pairs=args.max_pairs, acc_threshold=args.acc_threshold,
+            loss_threshold=args.loss_threshold, log=lambda m: print(m, file=sys.stderr, flush=True))
+    except (sidebyside.EnvError, upgrade.UpgradeError) as e:
+        raise UsageError(f"upgrade-check: {e}") from None
+    report_dir = out / f"{result['labels']['base']}-vs-{result['labels']['new']}"
+    print(upgrade.markdown(result))
+    print(f"upgrade-check: {'no regression' if code == 0 else 'REGRESSION'}; report: {report_dir}/upgrade.md, "
+          "upgrade.json, upgrade.html", file=sys.stderr)
+    return code
+
+
 def cmd_audit(args) -> int:
     from parity import audit
     from parity.results import write_json_atomic
@@ -329,6 +366,24 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--skip-overhead", action="store_true", help="leave out the harness overhead measurement")
     b.set_defaults(fn=cmd_bench)
 
+    u = sub.add_parser("upgrade-check", help="two environments: audit, upgrade suite, throughput side by side; "
+                                              "exit 1 on a regression or changed default")
+    u.add_argument("base_env", help="[LABEL=]PATH: the environment upgraded from (a venv folder or its python)")
+    u.add_argument("new_env", help="[LABEL=]PATH: the environment upgraded to")
+    u.add_argument("--out", default="results/upgrades", help="one folder per environment label, and the report")
+    u.add_argument("--frameworks", help="comma-separated: tf,torch")
+    u.add_argument("--seeds", type=int, help="run seeds 0..N-1 of the upgrade suite (default: its 3)")
+    u.add_argument("--scenarios", help="comma-separated: only these scenarios of the upgrade suite")
+    u.add_argument("--skip-throughput", action="store_true", help="leave out the side-by-side throughput")
+    u.add_argument("--bench-modes", help="throughput modes to compare (default: each framework's default mode)")
+    u.add_argument("--threshold", type=float, default=5.0, metavar="PCT",
+                   help="throughput change that counts, in percent (default %(default)s)")
+    u.add_argument("--pairs", type=int, default=6, help="interleaved pairs at least (default %(default)s)")
+    u.add_argument("--max-pairs", type=int, default=12, help="pairs at most, while a row is unknown (default %(default)s)")
+    u.add_argument("--acc-threshold", type=float, default=compare.ACC_THRESHOLD_PP, metavar="PP")
+    u.add_argument("--loss-threshold", type=float, default=compare.LOSS_THRESHOLD, metavar="X")
+    u.set_defaults(fn=cmd_upgrade_check)
+
     aud = sub.add_parser("audit", help="both frameworks' defaults, side by side; --check exits 1 on drift")
     aud.add_argument("--json", action="store_true", help="print JSON instead of the table")
     aud.add_argument("--check", metavar="FILE", help="compare with a snapshot instead of writing one")
@@ -350,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if not getattr(args, "fn", None):
-            raise UsageError("parity: give a command: list, run, report, compare, bench, audit or pretrain (see --help)")
+            raise UsageError("parity: give a command: list, run, report, compare, bench, upgrade-check, audit or "
+                             "pretrain (see --help)")
         return args.fn(args)
     except UsageError as e:
         for line in str(e).splitlines():

@@ -94,3 +94,45 @@ def render(table: dict, plots: list[Path], throughput: dict | None = None) -> st
     out.append("</table><p>Verdicts: parity = the whole CI lies within ±2 pp; <b>gap</b> = the CI excludes 0 and "
                "|gap| > 2 pp; inconclusive = neither; failed = no comparison.</p></body></html>")
     return "\n".join(out)
+
+
+def render_gate(result: dict) -> str:
+    """The upgrade check's page: the gate's status, what it found, the rows that moved, throughput side by side."""
+    from parity import compare
+
+    e = html.escape
+    labels = result.get("labels") or {"base": "baseline", "new": "current"}
+    clean = compare.is_clean(result)
+    out = ["<!doctype html><html><head><meta charset='utf-8'>",
+           f"<title>bn-parity upgrade check: {e(labels['base'])} -> {e(labels['new'])}</title>"
+           f"<style>{STYLE}</style></head><body>",
+           f"<h1>Upgrade check: {e(labels['base'])} → {e(labels['new'])}</h1>",
+           f"<p class='summary'><span class='{'parity' if clean else 'gap'}' id='status'>"
+           f"{'no regression' if clean else 'regression'}</span></p>",
+           f"<p>{e(compare.summary_line(result))}</p>"]
+    versions = result.get("versions") or {}
+    if versions:
+        keys = sorted(set().union(*(v.keys() for v in versions.values())))
+        out.append("<table id='versions'><tr><th>package</th>" + "".join(f"<th>{e(k)}</th>" for k in versions)
+                   + "</tr>" + "".join(f"<tr><td>{e(k)}</td>" + "".join(f"<td>{e(str(v.get(k, '—')))}</td>"
+                                                                         for v in versions.values()) + "</tr>"
+                                       for k in keys) + "</table>")
+    for title, key in compare.SECTIONS + (("Throughput not settled", "unknown"),):
+        items = result.get(key) or []
+        if items:
+            out.append(f"<h2>{e(title)}</h2><ul id='{key}'>" + "".join(f"<li>{e(i)}</li>" for i in items) + "</ul>")
+    tp = result.get("throughput")
+    if tp:
+        out.append(f"<h2>Throughput side by side</h2><table id='throughput'><tr><th>row</th><th>{e(tp['a'])} "
+                   f"images/s</th><th>{e(tp['b'])} images/s</th><th>ratio [95% CI]</th><th>pairs</th>"
+                   "<th>verdict</th></tr>")
+        for r in tp["rows"]:
+            med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+            cls = {"slower": "gap", "faster": "parity", "same": "parity"}.get(r["verdict"], "inconclusive")
+            out.append(f"<tr><td>{e(r['key'])}</td><td class='num'>{med(r['a']):.0f}</td>"
+                       f"<td class='num'>{med(r['b']):.0f}</td><td class='num'>{r['ratio']:.3f} "
+                       f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]</td><td class='num'>{r['n']}</td>"
+                       f"<td class='{cls}'>{e(r['verdict'])}</td></tr>")
+        out.append("</table>")
+    out.append("</body></html>")
+    return "\n".join(out)

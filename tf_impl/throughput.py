@@ -88,15 +88,7 @@ def row(plan: TrainPlan, batches: list, times: list[float], mode: str, kind: str
                      image_size=plan.image_size, arch=plan.arch, steps_per_round=steps)
 
 
-def measure(plan: TrainPlan, init: dict, batches: list, mode: str, kind: str = "train", *, rounds: int = 5,
-            warmup: int = 2, steps: int = 10, loader=None) -> dict:
-    """Images/s over ``rounds`` timed rounds of ``steps`` steps, after ``warmup`` untimed rounds."""
-    one_round = make_round(plan, init, batches, mode, kind, steps=steps, loader=loader)
-    times = [one_round() for _ in range(warmup + rounds)][warmup:]
-    return row(plan, batches, times, mode, kind, steps, loader is not None)
-
-
-def harness_overhead(plan: TrainPlan, init: dict, batches: list, *, rounds: int = 7) -> dict:
+def harness_overhead(plan: TrainPlan, init: dict, batches: list, *, rounds: int = 15) -> dict:
     """The suite's train loop (train_one_epoch + make_train_step) vs a minimal loop, same model and batches.
 
     Both use one tf.function train step, as the suite does; rounds alternate so

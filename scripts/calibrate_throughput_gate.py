@@ -1,0 +1,73 @@
+"""Calibrate the side-by-side throughput gate on this machine (a benchmark, not a test).
+
+A/A: one environment against itself, N times: every "slower"/"faster" is a false alarm.
+Planted: the same environment with PARITY_BENCH_SLOWDOWN=F in B (every timed round F
+slower, a real sleep): every "slower" is a catch. Writes JSON and markdown to --out.
+
+    .venv/bin/python scripts/calibrate_throughput_gate.py --aa 10 --slowdown 0.15:10 --slowdown 0.05:5
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from parity.bench import SLOWDOWN_VAR  # noqa: E402
+from parity.results import environment, write_json_atomic, write_text_atomic  # noqa: E402
+from parity.sidebyside import PythonEnv, compare_environments  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--python", default=sys.executable, help="the environment's interpreter")
+    p.add_argument("--frameworks", default="torch")
+    p.add_argument("--aa", type=int, default=10, help="A/A comparisons")
+    p.add_argument("--slowdown", action="append", default=[], metavar="FRACTION:COUNT",
+                   help="planted slowdown comparisons, e.g. 0.15:10 (repeatable)")
+    p.add_argument("--out", default="results/throughput-gate")
+    args = p.parse_args()
+    frameworks = args.frameworks.split(",")
+    plan = [("A/A", 0.0)] * args.aa
+    for item in args.slowdown:
+        fraction, count = item.split(":")
+        plan += [(f"slowdown {float(fraction):.0%}", float(fraction))] * int(count)
+    a = PythonEnv("A", args.python)
+    runs = []
+    out = Path(args.out)
+    for i, (name, fraction) in enumerate(plan):
+        b = PythonEnv("B", args.python, {SLOWDOWN_VAR: str(fraction)} if fraction else {})
+        t0 = time.time()
+        data = compare_environments(a, b, frameworks, log=lambda m: print(m, file=sys.stderr, flush=True))
+        runs.append({"case": name, "fraction": fraction, "seconds": round(time.time() - t0, 1),
+                     "rows": [{k: r[k] for k in ("key", "verdict", "ratio", "ci_low", "ci_high", "p_value", "n", "a", "b")}
+                              for r in data["rows"]]})
+        print(f"[{i + 1}/{len(plan)}] {name}: " + "; ".join(f"{r['key']} {r['verdict']} ({r['ratio']:.3f}, "
+                                                            f"{r['n']} pairs)" for r in data["rows"]), flush=True)
+        write_json_atomic(out / "calibration.json", {"env": environment(), "runs": runs})
+    write_text_atomic(out / "calibration.md", markdown(runs))
+    return 0
+
+
+def markdown(runs: list[dict]) -> str:
+    lines = ["# Side-by-side throughput gate: calibration on this machine", "",
+             "Each run: one environment against itself (A/A), or against itself with a planted slowdown in B. "
+             "Per row: verdict (ratio B/A, pairs).", "",
+             "| case | rows: verdict (ratio, pairs) | s |", "|---|---|---|"]
+    for r in runs:
+        cells = "; ".join(f"{x['key']} {x['verdict']} ({x['ratio']:.3f}, {x['n']})" for x in r["rows"])
+        lines.append(f"| {r['case']} | {cells} | {r['seconds']:.0f} |")
+    lines += ["", "## Tally", "", "| case | runs | rows | slower | faster | same | unknown |", "|---|---|---|---|---|---|---|"]
+    for case in dict.fromkeys(r["case"] for r in runs):
+        rows = [x for r in runs if r["case"] == case for x in r["rows"]]
+        count = lambda v: sum(1 for x in rows if x["verdict"] == v)  # noqa: E731
+        lines.append(f"| {case} | {sum(1 for r in runs if r['case'] == case)} | {len(rows)} | {count('slower')} | "
+                     f"{count('faster')} | {count('same')} | {count('unknown')} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
