@@ -240,14 +240,15 @@ def markdown(data: dict) -> str:
         out.append("Not measured (--skip-overhead).")
     else:
         out += ["The suite's train loop vs a minimal hand-written loop, same model, batches and process, rounds "
-                "interleaved in pairs: median suite/minimal time ratio with a 95% CI over the pairs "
-                "(goal: the whole CI within +-2%).", "",
-                "| framework | suite s/round | minimal s/round | overhead [95% CI] | pairs | goal |",
+                "interleaved in pairs: suite/minimal time ratio (trimmed mean) with a 99% CI over the pairs "
+                "(goal +-2%: met = the whole CI inside, not met = the CI above, unsettled = too wide to say).", "",
+                "| framework | suite s/round | minimal s/round | overhead [99% CI] | pairs | goal |",
                 "|---|---|---|---|---|---|"]
         for o in data["overhead"]:
             ci = o.get("ci_pct")
             cell = f"{o['overhead_pct']:+.1f}%" + (f" [{ci[0]:+.1f}, {ci[1]:+.1f}]" if ci else "")
-            goal = "—" if "goal_met" not in o else "met" if o["goal_met"] else "**not met**"
+            goal = o.get("goal", "—")
+            goal = f"**{goal}**" if goal == "not met" else goal
             out.append(f"| {o['framework']} | {o['suite_s']:.4f} | {o['minimal_s']:.4f} | {cell} | "
                        f"{o.get('pairs', '—')} | {goal} |")
     return "\n".join(out) + "\n"

@@ -245,9 +245,9 @@ def cmd_upgrade_check(args) -> int:
                 for n in ("threshold", "acc_threshold", "loss_threshold") if not getattr(args, n) > 0]
     if args.seeds is not None and args.seeds < 1:
         problems.append(f"--seeds: {args.seeds} is not allowed -- an integer >= 1")
-    if not 6 <= args.pairs <= args.max_pairs:
-        problems.append(f"--pairs {args.pairs} / --max-pairs {args.max_pairs}: need 6 <= pairs <= max-pairs "
-                        "(the signed-rank test cannot call a change with fewer than 6 pairs)")
+    if not 8 <= args.pairs <= args.max_pairs:
+        problems.append(f"--pairs {args.pairs} / --max-pairs {args.max_pairs}: need 8 <= pairs <= max-pairs "
+                        "(the signed-rank test cannot call a change at p < 0.01 with fewer than 8 pairs)")
     modes = None
     if args.bench_modes:
         from parity import benchrun
@@ -378,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--bench-modes", help="throughput modes to compare (default: each framework's default mode)")
     u.add_argument("--threshold", type=float, default=5.0, metavar="PCT",
                    help="throughput change that counts, in percent (default %(default)s)")
-    u.add_argument("--pairs", type=int, default=6, help="interleaved pairs at least (default %(default)s)")
+    u.add_argument("--pairs", type=int, default=8, help="interleaved pairs at least (default %(default)s)")
     u.add_argument("--max-pairs", type=int, default=12, help="pairs at most, while a row is unknown (default %(default)s)")
     u.add_argument("--acc-threshold", type=float, default=compare.ACC_THRESHOLD_PP, metavar="PP")
     u.add_argument("--loss-threshold", type=float, default=compare.LOSS_THRESHOLD, metavar="X")

@@ -124,7 +124,7 @@ def render_gate(result: dict) -> str:
     tp = result.get("throughput")
     if tp:
         out.append(f"<h2>Throughput side by side</h2><table id='throughput'><tr><th>row</th><th>{e(tp['a'])} "
-                   f"images/s</th><th>{e(tp['b'])} images/s</th><th>ratio [95% CI]</th><th>pairs</th>"
+                   f"images/s</th><th>{e(tp['b'])} images/s</th><th>ratio [99% CI]</th><th>pairs</th>"
                    "<th>verdict</th></tr>")
         for r in tp["rows"]:
             med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731

@@ -13,6 +13,7 @@ to a cap.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -25,7 +26,7 @@ from parity.stats import paired_ratio
 
 SCHEMA = 1
 THRESHOLD = 0.05
-MIN_PAIRS, MAX_PAIRS = 6, 12   # the signed-rank test needs 6 pairs to call anything
+MIN_PAIRS, MAX_PAIRS = 8, 12   # the signed-rank test needs 8 pairs to call anything at p < 0.01
 
 
 class EnvError(ValueError):
@@ -83,6 +84,12 @@ def check(env: PythonEnv, frameworks, timeout: float = 300) -> dict:
     EnvError (one line) when the interpreter does not run, this checkout's code
     does not import there, or a framework asked for is missing or broken.
     """
+    return dict(_check(env.label, env.python, tuple(sorted(env.extra_env.items())), tuple(frameworks), timeout))
+
+
+@functools.lru_cache(maxsize=None)   # one process checks an interpreter once
+def _check(label: str, python: str, extra: tuple, frameworks: tuple, timeout: float) -> dict:
+    env = PythonEnv(label, python, dict(extra))
     def run(code: str) -> subprocess.CompletedProcess:
         try:
             return subprocess.run([env.python, "-c", code], capture_output=True, text=True, timeout=timeout,
@@ -194,8 +201,8 @@ def markdown(data: dict) -> str:
            f"a fresh worker, its best of {st['rounds']} timed rounds of {st['steps']} steps after {st['warmup']} warm-up; "
            f"samples interleaved ({st['order']}), {st['min_pairs']} to {st['max_pairs']} pairs; "
            f"{data['seconds']:.0f} s in all. Ratio = {data['b']} / {data['a']} images/s: 20% trimmed mean of the pairs' log ratios, "
-           f"95% bootstrap CI, Wilcoxon signed-rank p; verdict against +-{100 * data['threshold']:g}%.", "",
-           f"| row | {data['a']} images/s | {data['b']} images/s | ratio [95% CI] | p | pairs | verdict |",
+           f"99% bootstrap CI, Wilcoxon signed-rank p (< 0.01 to call a change); verdict against +-{100 * data['threshold']:g}%.", "",
+           f"| row | {data['a']} images/s | {data['b']} images/s | ratio [99% CI] | p | pairs | verdict |",
            "|---|---|---|---|---|---|---|"]
     for r in data["rows"]:
         med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731

@@ -98,3 +98,57 @@ def test_verdicts_from_gaps():
     assert verdict(gap({0: 80.0}, {0: 70.0})) == "inconclusive"
     assert verdict(gap({0: 0.10, 1: 0.12}, {0: 0.101, 1: 0.121}), tolerance=0.05) == "parity"
     assert stats.PARITY_TOLERANCE_PP == 2.0
+
+
+# ---------------------------------------------------------------- the regression gate's statistics
+
+def test_paired_change_certainty():
+    from parity.stats import paired_change
+
+    same = paired_change([-2.0, -2.0, -2.0])                 # every seed moved by the same amount
+    assert same.constant and same.certain() and "on every one of 3 seeds" in same.text()
+    assert not paired_change([0.0, 0.0]).certain()           # identical on every seed: no change
+    varied = paired_change([-3.0, -2.0, -4.0, -2.5, -3.5])
+    assert varied.certain() and varied.ci_high < 0
+    # the interval is scipy's paired t: mean +- t(0.975, 4) * sd / sqrt(5), t = 2.776
+    assert varied.ci_low == pytest.approx(-3.0 - 2.776 * math.sqrt(0.625) / math.sqrt(5), abs=1e-3)
+    assert not paired_change([-3.0, 3.0, -3.0, 3.0, 0.0]).certain()   # seeds disagree: CI holds 0
+    one = paired_change([-25.0])
+    assert one.n == 1 and one.ci_low is None and not one.certain() and "one seed" in one.text()
+    assert paired_change([None, float("nan")]) is None
+
+
+def _simulated_verdicts(factor, noise, pairs=12, runs=200):
+    import numpy as np
+
+    from parity.stats import paired_ratio
+
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(runs):
+        a = np.exp(rng.normal(0, noise, pairs))
+        b = factor * np.exp(rng.normal(0, noise, pairs))
+        out.append(paired_ratio(list(a), list(b)).verdict(0.05))
+    return {v: out.count(v) for v in ("slower", "faster", "same", "unknown")}
+
+
+def test_paired_ratio_verdicts_on_simulated_pairs():
+    """12 pairs, 5% noise per sample (the inference rows here). Measured with this seed: A/A 1 false
+    alarm in 200 (faster), 30 same; 15% slower caught 199/200; 5% slower 60/200 (the threshold)."""
+    aa = _simulated_verdicts(1.0, 0.05)
+    slow = _simulated_verdicts(0.85, 0.05)
+    print(f"\nA/A: {aa}; 15% slower: {slow}")
+    assert aa["slower"] + aa["faster"] <= 3          # measured 1 of 200; headroom 3
+    assert slow["slower"] >= 190                    # measured 199 of 200
+    assert slow["faster"] == 0 and slow["same"] == 0
+
+
+def test_paired_ratio_needs_8_pairs_to_call_a_change():
+    from parity.stats import paired_ratio
+
+    for n in (2, 7):
+        r = paired_ratio([1000.0] * n, [500.0 + i for i in range(n)])   # every pair half as fast
+        assert r.ratio < 0.6 and r.verdict(0.05) == "unknown", (n, r)
+    r = paired_ratio([1000.0] * 8, [500.0 + i for i in range(8)])
+    assert r.verdict(0.05) == "slower" and r.p_value < 0.01
+    assert paired_ratio([1000.0] * 8, [1000.0 + i for i in range(8)]).verdict(0.05) == "same"

@@ -96,7 +96,7 @@ def row(plan: TrainPlan, batches: list, times: list[float], mode: str, kind: str
                      image_size=plan.image_size, arch=plan.arch, steps_per_round=steps)
 
 
-def harness_overhead(plan: TrainPlan, init: dict, batches: list, *, rounds: int = 15) -> dict:
+def harness_overhead(plan: TrainPlan, init: dict, batches: list, *, rounds: int = 24) -> dict:
     """The suite's train loop (train_one_epoch + make_train_step) vs a minimal loop, same model and batches.
 
     Rounds alternate between the two so drift in the machine's speed hits both. Both

@@ -1,0 +1,116 @@
+"""``parity upgrade-check``: bad environments stop it before anything runs; a default changed in the
+new environment is caught end to end; the side-by-side throughput runs each sample in a fresh
+worker of its own environment. Statistics of the verdicts: tests/test_stats.py."""
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import torch_bn_momentum_patch
+from parity.bench import SLOWDOWN_VAR
+from parity.cli import main
+from parity.sidebyside import PythonEnv, compare_environments
+
+
+def _wrapper(tmp: Path, name: str, body: str = "") -> Path:
+    """A 'python' that is this interpreter with something changed around it (a planted upgrade)."""
+    path = tmp / name
+    path.write_text(f"#!/bin/sh\n{body}\nexec {sys.executable} \"$@\"\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def _patched_python(tmp: Path) -> Path:
+    site = tmp / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(torch_bn_momentum_patch(0.01))   # torch momentum 0.1 -> 0.01
+    return _wrapper(tmp, "patched-python", f'export PYTHONPATH="{site}:$PYTHONPATH"')
+
+
+CASES = [
+    ("missing-env", lambda t: ["a=" + str(t / "nowhere"), f"b={sys.executable}"], "does not exist"),
+    ("not-an-interpreter", lambda t: [f"a={sys.executable}", f"b={(t / 'dir').mkdir() or t / 'dir'}"],
+     "no Python interpreter"),
+    ("broken-interpreter", lambda t: [f"a={sys.executable}", f"b={_wrapper(t, 'broken', 'exit 3')}"],
+     "cannot run bn-parity"),
+    ("framework-missing", lambda t: [f"a={sys.executable}",
+                                     f"b={_wrapper(t, 'no-torch', 'export PYTHONPATH=' + str(_no_torch(t)))}"],
+     "torch is missing or broken"),
+    ("same-label", lambda t: [f"x={sys.executable}", f"x={sys.executable}"], "both environments are labelled"),
+    ("bad-label", lambda t: [f"a b={sys.executable}", f"c={sys.executable}"], "must be letters"),
+    ("too-few-pairs", lambda t: [f"a={sys.executable}", f"b={sys.executable}", "--pairs", "3"], "fewer than 8 pairs"),
+    ("bad-threshold", lambda t: [f"a={sys.executable}", f"b={sys.executable}", "--threshold", "0"], "--threshold"),
+    ("unknown-framework", lambda t: [f"a={sys.executable}", f"b={sys.executable}", "--frameworks", "jax"],
+     "--frameworks"),
+    ("folder-of-other-versions", lambda t: [f"a={_other_versions_folder(t) and sys.executable}", f"b={sys.executable}"],
+     "holds jobs made with torch 0.0.1"),
+]
+
+
+def _no_torch(tmp: Path) -> Path:
+    stub = tmp / "stub"
+    (stub / "torch").mkdir(parents=True)
+    (stub / "torch" / "__init__.py").write_text("raise ImportError('planted: torch is broken here')\n")
+    return stub
+
+
+def _other_versions_folder(tmp: Path) -> bool:
+    jobs = tmp / "out" / "a" / "jobs"
+    jobs.mkdir(parents=True)
+    (jobs / "x__torch__s0.json").write_text(json.dumps({
+        "schema": 1, "id": "x", "scenario": "s", "variant": "v", "dataset": "far", "framework": "torch", "seed": 0,
+        "status": "ok", "final": {}, "env": {"torch": "0.0.1"}}))
+    return True
+
+
+@pytest.mark.parametrize("case_id,args,expected", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_and_exit_2_before_anything_runs(tmp_path, capsys, case_id, args, expected):
+    out = tmp_path / "out"
+    code = main(["upgrade-check", *args(tmp_path), "--out", str(out), "--skip-throughput"])
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("parity")]
+    assert code == 2, err
+    assert len(lines) == 1 and expected in lines[0], err
+    assert "Traceback" not in err
+    written = [p for p in out.rglob("*") if p.is_file()] if out.exists() else []
+    assert all("x__torch__s0.json" in str(p) for p in written), written   # nothing new written
+
+
+def test_a_default_changed_in_the_new_environment_fails_the_gate(tmp_path, capsys):
+    """Base = this environment; new = the same with torch's BN momentum default changed (0.1 -> 0.01)."""
+    new = _patched_python(tmp_path)
+    args = ["--out", str(tmp_path / "out"), "--seeds", "1", "--scenarios", "momentum-native", "--frameworks", "torch",
+            "--skip-throughput"]
+    code = main(["upgrade-check", f"base={sys.executable}", f"new={new}", *args])
+    out = capsys.readouterr().out
+    print(out[:1500])
+    assert code == 1, out
+    assert "bn_momentum" in out                                          # the audit names the changed default
+    assert "momentum-native/far/native/eval_acc [torch]" in out          # and the row it moved
+    report = tmp_path / "out" / "base-vs-new"
+    data = json.loads((report / "upgrade.json").read_text())
+    assert data["regressions"] and data["audit"]
+    assert "id='status'>regression" in (report / "upgrade.html").read_text()
+    # the same environment against itself: clean, every job bit-identical (the base folder is resumed)
+    code = main(["upgrade-check", f"base={sys.executable}", f"again={sys.executable}", *args])
+    captured = capsys.readouterr()
+    assert code == 0, captured.out
+    assert "2/2 jobs bit-identical" in captured.out
+
+
+def test_side_by_side_samples_are_fresh_workers_of_each_environment(tmp_path):
+    """B is A with every timed round made 5x slower (a real sleep): the ratio says so over 2 pairs."""
+    a = PythonEnv("A", sys.executable)
+    b = PythonEnv("B", str(_wrapper(tmp_path, "py", f"echo $$ >> {tmp_path / 'starts'}")), {SLOWDOWN_VAR: "4.0"})
+    logs = []
+    data = compare_environments(a, b, ["torch"], kinds=("train",), min_pairs=2, max_pairs=2, rounds=3, warmup=2,
+                                steps=2, threads=1, log=logs.append)
+    row = data["rows"][0]
+    print(row)
+    assert len(row["a"]) == len(row["b"]) == 2
+    assert row["ratio"] < 0.6                                   # B/A images/s: about 1/5
+    assert len((tmp_path / "starts").read_text().split()) == 2   # one fresh B worker per sample
+    assert row["verdict"] == "unknown"                           # 2 pairs can never call a change
