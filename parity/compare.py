@@ -233,8 +233,8 @@ def _compare_row(g: Gate, rk: tuple, b_row: dict, c_row: dict, paired: dict, acc
                                   "identical_weights": same_weights, "judged": judged}
             verdicts.append(judged)
             if judged:
-                text = (f"{name} [{fw}]: {mean_b:.{digits}f} -> {mean_c:.{digits}f}, change {change.text(digits)}"
-                        f"{' ' + unit if unit else ''} (threshold {threshold:g}{unit})")
+                text = (f"{name} [{fw}]: {mean_b:.{digits}f} -> {mean_c:.{digits}f}; change {change.text(digits)} "
+                        f"(threshold {threshold:g}{' ' + unit if unit else ''})")
                 (g.regressions if judged == "regression" else g.improvements).append(text)
         vals = {(w, fw): _values(row[fw], paired.get(fw, []), metric) for w, row in (("b", b_row), ("c", c_row))
                 for fw in FRAMEWORKS if fw in paired}
@@ -253,9 +253,9 @@ def _compare_row(g: Gate, rk: tuple, b_row: dict, c_row: dict, paired: dict, acc
                 entry["gap"] = {"baseline": mb, "current": mc, "change": change.to_dict(), "judged": judged}
                 verdicts.append(judged)
                 if judged:
-                    text = (f"{name} [gap tf - torch]: {mb:+.{digits}f} -> {mc:+.{digits}f}, change "
-                            f"{change.text(digits)}{' ' + unit if unit else ''}; |gap| "
-                            f"{'grew' if grow > 0 else 'shrank'} by {abs(grow):.{digits}f} (threshold {threshold:g}{unit})")
+                    text = (f"{name} [gap tf - torch]: {mb:+.{digits}f} -> {mc:+.{digits}f}; change "
+                            f"{change.text(digits)}; |gap| {'grew' if grow > 0 else 'shrank'} by {abs(grow):.{digits}f} "
+                            f"(threshold {threshold:g}{' ' + unit if unit else ''})")
                     (g.regressions if judged == "regression" else g.improvements).append(text)
         entry["identical"] = identical
         entry["status"] = ("regression" if "regression" in verdicts else "improvement" if "improvement" in verdicts

@@ -117,7 +117,7 @@ def _sample(env: PythonEnv, framework: str, cases: list[dict], threads: int, set
 
     The best round, not the median: on a shared machine noise only ever adds
     time, and the best of 8 rounds varied 2-7% between fresh workers here where
-    their median varied 15-30%. (Default: best of 12.)
+    their median varied 15-30%.
     """
     out = {}
     with BenchWorker(framework, threads, python=env.python, extra_env=env.extra_env) as w:
@@ -133,7 +133,7 @@ def _case_key(framework: str, case: dict) -> str:
 
 def compare_environments(a: PythonEnv, b: PythonEnv, frameworks, *, modes: dict | None = None,
                          kinds=("train", "inference"), threads: int | None = None, threshold: float = THRESHOLD,
-                         min_pairs: int = MIN_PAIRS, max_pairs: int = MAX_PAIRS, rounds: int = 12, warmup: int = 3,
+                         min_pairs: int = MIN_PAIRS, max_pairs: int = MAX_PAIRS, rounds: int = 8, warmup: int = 2,
                          steps: int = 10, arch: str = "resnet-tiny", image_size: int = 32, batch_size: int = 32,
                          log=print) -> dict:
     """B against A, per framework x mode x kind: images/s per sample, the paired ratio, a verdict."""
