@@ -16,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from parity.bench import SLOWDOWN_VAR
 from parity.results import environment, write_json_atomic, write_text_atomic
 
 MODES = {"tf": ("eager", "function", "xla"), "torch": ("eager", "eager-channels-last", "compile")}
@@ -90,7 +91,9 @@ class BenchWorker:
 
     def __init__(self, framework: str, threads: int, python: str | None = None, extra_env: dict | None = None):
         env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3",
-                   OMP_NUM_THREADS=str(threads), **(extra_env or {}))
+                   OMP_NUM_THREADS=str(threads))
+        env.pop(SLOWDOWN_VAR, None)   # the test-only switch reaches a worker only when given here, on purpose
+        env.update(extra_env or {})
         if python:
             env["PYTHONPATH"] = os.pathsep.join(p for p in (CODE_ROOT, os.environ.get("PYTHONPATH")) if p)
         self.framework = framework
@@ -314,6 +317,8 @@ def _worker(framework: str, threads: int) -> int:
                 times = [one_round() for _ in range(msg["warmup"] + msg["rounds"])][msg["warmup"]:]
                 result = impl.row(plan, batches, times, msg["mode"], msg["kind"], msg["steps"],
                                   bool(msg.get("loader")))
+                if os.environ.get(SLOWDOWN_VAR):   # never silent: the row says it was slowed on purpose
+                    result["planted_slowdown"] = float(os.environ[SLOWDOWN_VAR])
             elif cmd == "setup":   # for timing rounds from outside (the pytest plugin)
                 plan, init, batches, loader = inputs(msg)
                 rounds_by_id[msg["id"]] = (impl.make_round(plan, init, batches, msg["mode"], msg["kind"],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -191,8 +192,8 @@ def cmd_compare(args) -> int:
     from parity.results import ResultError, write_text_atomic
 
     for name in ("acc_threshold", "loss_threshold"):
-        if not getattr(args, name) > 0:
-            raise UsageError(f"--{name.replace('_', '-')}: {getattr(args, name)} is not allowed -- a number > 0")
+        if not (math.isfinite(getattr(args, name)) and getattr(args, name) > 0):
+            raise UsageError(f"--{name.replace('_', '-')}: {getattr(args, name)} is not allowed -- a finite number > 0")
     try:
         result = compare.compare_dirs(args.baseline, args.current, args.acc_threshold, args.loss_threshold)
     except ResultError as e:
@@ -242,7 +243,8 @@ def cmd_upgrade_check(args) -> int:
 
     frameworks = _parse_frameworks(args.frameworks) or ["tf", "torch"]
     problems = [f"--{n.replace('_', '-')}: {getattr(args, n)} is not allowed -- a number > 0"
-                for n in ("threshold", "acc_threshold", "loss_threshold") if not getattr(args, n) > 0]
+                for n in ("threshold", "acc_threshold", "loss_threshold")
+                if not (math.isfinite(getattr(args, n)) and getattr(args, n) > 0)]
     if args.seeds is not None and args.seeds < 1:
         problems.append(f"--seeds: {args.seeds} is not allowed -- an integer >= 1")
     if not 8 <= args.pairs <= args.max_pairs:

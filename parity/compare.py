@@ -90,14 +90,27 @@ def _ok(job: dict | None) -> bool:
     return bool(job) and job["status"] == "ok"
 
 
+def _flat_settings(job: dict) -> dict | None:
+    """The job's run settings with today's defaults filled in (files written before a setting existed)."""
+    from parity.config import run_from_dict, run_to_dict
+
+    try:
+        return _flatten(run_to_dict(run_from_dict(job.get("config"))))
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None
+
+
 def _pairing_problem(b: dict, c: dict) -> str | None:
-    """Why a baseline and a current job of one seed are not the same experiment, or None."""
-    if b.get("config") != c.get("config"):
-        keys = sorted(k for k in set(b.get("config") or {}) | set(c.get("config") or {})
-                      if (b.get("config") or {}).get(k) != (c.get("config") or {}).get(k))
-        return f"settings differ ({', '.join(keys) or 'config'})"
+    """Why a baseline and a current job of one seed are not the same experiment, or None.
+
+    What the baseline file does not record (older files) is not held against the pair.
+    """
+    bs, cs = _flat_settings(b), _flat_settings(c)
+    if bs is not None and cs is not None and bs != cs:
+        keys = sorted(k for k in set(bs) | set(cs) if bs.get(k) != cs.get(k))
+        return "settings differ (" + ", ".join(f"{k}: {bs.get(k)} vs {cs.get(k)}" for k in keys) + ")"
     for key, what in (("data_fingerprint", "input data"), ("init_checksum", "starting weights")):
-        if b.get(key) != c.get(key):
+        if b.get(key) is not None and b.get(key) != c.get(key):
             return f"{what} differ ({b.get(key)} vs {c.get(key)})"
     return None
 
@@ -110,6 +123,7 @@ class Gate:
         self.improvements: list[str] = []
         self.changes: list[str] = []        # verdict changes that are not regressions, changes within threshold
         self.appeared: list[str] = []
+        self.not_compared: list[str] = []   # baseline jobs that failed: nothing to pair with
         self.rows: list[dict] = []
 
 
@@ -160,8 +174,9 @@ def compare_runs(base: dict, cur: dict, acc_threshold: float = ACC_THRESHOLD_PP,
         for fw in FRAMEWORKS:
             b_ok = {s: j for s, j in bi[rk].get(fw, {}).items() if _ok(j)}
             c_all = ci[rk].get(fw, {})
+            g.not_compared += [f"baseline job {j['id']} failed ({j.get('error')}): seed not compared"
+                               for j in bi[rk].get(fw, {}).values() if not _ok(j)]
             if not b_ok:
-                g.appeared += [f"job {j['id']}: no finished baseline job for this seed" for j in c_all.values()]
                 continue
             if not c_all:
                 g.regressions.append(f"{_row_name(rk)} [{fw}]: framework column missing now "
@@ -197,7 +212,7 @@ def compare_runs(base: dict, cur: dict, acc_threshold: float = ACC_THRESHOLD_PP,
     rows_identical = sum(1 for r in g.rows if r["identical"])
     rows_unchanged = sum(1 for r in g.rows if r["status"] in ("identical", "unchanged"))
     return {"regressions": g.regressions, "improvements": g.improvements, "changes": g.changes,
-            "appeared": g.appeared, "rows": g.rows,
+            "appeared": g.appeared, "not_compared": g.not_compared, "rows": g.rows,
             "counts": {"rows": rows_total, "rows_identical": rows_identical, "rows_unchanged": rows_unchanged,
                        "jobs": total_jobs, "jobs_identical": identical_jobs},
             "thresholds": {"acc_pp": acc_threshold, "loss": loss_threshold}}
@@ -250,6 +265,10 @@ def _compare_row(g: Gate, rk: tuple, b_row: dict, c_row: dict, paired: dict, acc
                 judged = None
                 if abs(grow) > threshold and (change.n == 1 or change.certain()):
                     judged = "regression" if grow > 0 else "improvement"
+                    if judged == "regression" and "improvement" in verdicts:   # a side got better: said above
+                        judged = None
+                        g.changes.append(f"{name} [gap tf - torch]: |gap| grew from {abs(mb):.{digits}f} to "
+                                         f"{abs(mc):.{digits}f} because a side improved")
                 entry["gap"] = {"baseline": mb, "current": mc, "change": change.to_dict(), "judged": judged}
                 verdicts.append(judged)
                 if judged:
@@ -299,8 +318,8 @@ def compare_dirs(baseline: str | Path, current: str | Path, acc_threshold: float
     result["environment"] = [f"{k}: {be.get(k)} -> {ce.get(k)}" for k in sorted(set(be) | set(ce))
                              if be.get(k) != ce.get(k) and not k.endswith(".commit")]
     bd, cd = _flatten(base["defaults"]), _flatten(cur["defaults"])
-    result["defaults"] = [f"{k}: {bd.get(k)} -> {cd.get(k)}" for k in sorted(set(bd) & set(cd))
-                          if bd.get(k) != cd.get(k)]
+    result["defaults"] = [f"{k}: {bd.get(k)} -> {cd.get(k)}" for k in sorted(set(bd) | set(cd))
+                          if bd.get(k) != cd.get(k)] if bd and cd else []
     result["audit"] = []
     if base["audit"] and cur["audit"]:   # `parity audit --out DIR/defaults.json` in each environment
         from parity.audit import drift
@@ -327,9 +346,14 @@ def summary_line(result: dict) -> str:
     """One line: reproduced (and how exactly), or how many findings."""
     c = result["counts"]
     exact = f"{c['jobs_identical']}/{c['jobs']} jobs bit-identical"
+    notes = "".join(f"; {len(result.get(k) or [])} {what}" for k, what in (
+        ("improvements", "improvement(s)"), ("changes", "verdict change(s)"),
+        ("not_compared", "failed baseline job(s) not compared"), ("appeared", "new row(s) or job(s)"))
+        if result.get(k))
     if is_clean(result):
-        return (f"reproduced {result['baseline']}: {c['rows_unchanged']}/{c['rows']} rows unchanged, {exact}"
-                + (f"; {len(result['improvements'])} improvement(s)" if result["improvements"] else ""))
+        if not c["jobs"]:
+            return f"nothing compared with {result['baseline']}: no job finished in both runs" + notes
+        return f"reproduced {result['baseline']}: {c['rows_unchanged']}/{c['rows']} rows unchanged, {exact}" + notes
     n_def = len(result["defaults"]) + len(result.get("audit") or [])
     return (f"NOT reproduced {result['baseline']}: {len(result['regressions'])} regression(s)"
             + (f", {n_def} changed default(s)" if n_def else "")
@@ -338,7 +362,8 @@ def summary_line(result: dict) -> str:
 
 SECTIONS = (("Defaults audit: what changed", "audit"), ("Changed framework defaults (read by the jobs)", "defaults"),
             ("Regressions", "regressions"), ("Improvements", "improvements"),
-            ("Verdict changes (not regressions)", "changes"), ("Not comparable", "not_comparable"),
+            ("Changes that are not regressions", "changes"), ("Not compared", "not_compared"),
+            ("Not comparable", "not_comparable"),
             ("Environment", "environment"), ("Only in the current run", "appeared"))
 
 
@@ -350,7 +375,8 @@ def markdown(result: dict, title: str = "parity compare") -> str:
            summary_line(result) + ".", "",
            f"Paired seed by seed: a regression is a mean change worse than {t['acc_pp']:g} pp accuracy or "
            f"{t['loss']:g} eval loss that is certain (paired 95% CI excluding 0, or the same change on every "
-           "seed; one seed: beyond the threshold). Failed jobs, missing seeds, columns or rows, and a row "
+           "seed; one seed: beyond the threshold), on either side or in the TF - torch gap (its magnitude "
+           "growing, unless a side improved). Failed jobs, missing seeds, columns or rows, and a row "
            "leaving parity are regressions.", ""]
     for title_, key in SECTIONS:
         items = result.get(key) or []

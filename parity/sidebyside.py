@@ -104,7 +104,11 @@ def _check(label: str, python: str, extra: tuple, frameworks: tuple, timeout: fl
     proc = run(_VERSIONS)
     if proc.returncode != 0:
         raise EnvError(f"environment {env.label} ({env.python}) cannot run bn-parity: {last_line(proc)}")
-    versions = json.loads(proc.stdout.strip().splitlines()[-1])
+    try:
+        versions = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise EnvError(f"environment {env.label} ({env.python}) answered no version list: is it a Python "
+                       "interpreter?") from None
     for fw in frameworks:
         proc = run(_IMPORTS[fw])
         if proc.returncode != 0:

@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from parity import compare, sidebyside
+from parity.benchrun import BenchError
 from parity.results import environment, read_job, ResultError, write_json_atomic, write_text_atomic
 
 SUITE = "upgrade"
@@ -64,10 +65,10 @@ def run_upgrade_check(base: str, new: str, out: Path, *, frameworks=("tf", "torc
     if a.label == b.label:
         raise sidebyside.EnvError(f"both environments are labelled {a.label!r}: name them, e.g. old=PATH new=PATH")
     versions = {}
-    for env in (a, b):
-        log(f"checking environment {env.label} ({env.python}) ...")
+    for env in (a, b):   # silent: a problem is the one line the user sees
         versions[env.label] = sidebyside.check(env, frameworks)
         check_folder(out / env.label, versions[env.label])
+    log(f"environments checked: {a.label} ({a.python}), {b.label} ({b.python})")
     report_dir = out / f"{a.label}-vs-{b.label}"
     for env in (a, b):
         folder = out / env.label
@@ -81,17 +82,23 @@ def run_upgrade_check(base: str, new: str, out: Path, *, frameworks=("tf", "torc
         code = _child(env, args, folder / "run.txt", log)
         if code == 130:
             raise KeyboardInterrupt
-        if code not in (0, 1):   # 1: a finding (failed jobs); the gate reads them from the job files
+        if code not in (0, 1) or not (folder / "jobs").is_dir():   # 1 with jobs: some failed, the gate reads them
             raise UpgradeError(f"the {SUITE} suite could not run in {env.label} (exit {code}); see {folder / 'run.txt'}")
-    result = compare.compare_dirs(out / a.label, out / b.label, acc_threshold, loss_threshold)
+    try:
+        result = compare.compare_dirs(out / a.label, out / b.label, acc_threshold, loss_threshold)
+    except ResultError as e:
+        raise UpgradeError(f"the results could not be compared: {e}") from None
     result["labels"] = {"base": a.label, "new": b.label}
     result["versions"] = versions
     result["throughput"] = None
     result["unknown"] = []
     if throughput:
         log("throughput side by side (interleaved pairs, a fresh worker per sample) ...")
-        data = sidebyside.compare_environments(a, b, frameworks, modes=bench_modes, threshold=threshold,
-                                               min_pairs=min_pairs, max_pairs=max_pairs, log=log)
+        try:
+            data = sidebyside.compare_environments(a, b, frameworks, modes=bench_modes, threshold=threshold,
+                                                   min_pairs=min_pairs, max_pairs=max_pairs, log=log)
+        except BenchError as e:
+            raise UpgradeError(f"throughput side by side: {e}") from None
         write_json_atomic(report_dir / "throughput.json", data)
         write_text_atomic(report_dir / "throughput.md", sidebyside.markdown(data))
         found = sidebyside.findings(data)

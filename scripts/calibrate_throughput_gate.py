@@ -31,10 +31,12 @@ def main() -> int:
     p.add_argument("--out", default="results/throughput-gate")
     args = p.parse_args()
     frameworks = args.frameworks.split(",")
-    plan = [("A/A", 0.0)] * args.aa
+    groups = [[("A/A", 0.0)] * args.aa]
     for item in args.slowdown:
         fraction, count = item.split(":")
-        plan += [(f"slowdown {float(fraction):.0%}", float(fraction))] * int(count)
+        groups.append([(f"slowdown {float(fraction):.0%}", float(fraction))] * int(count))
+    # round-robin over the groups (A/A, slowdown, A/A, ...): stopped early, the tallies stay balanced
+    plan = [g[i] for i in range(max(map(len, groups))) for g in groups if i < len(g)]
     a = PythonEnv("A", args.python)
     runs = []
     out = Path(args.out)

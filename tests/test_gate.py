@@ -99,7 +99,10 @@ CASES = [
     ("improvement-alone", shift(HEADLINE, "tf", "eval_acc", +2), 0, "Improvements"),
     ("re-rendered", lambda folder: None, 0, "90/90 jobs bit-identical"),
     ("below-threshold", shift(HEADLINE, "tf", "eval_acc", -0.5), 0, "27/27 rows unchanged"),
-    ("seeds-disagree", shift(HEADLINE, "torch", "eval_acc", lambda s: (-3, 3, -3, 3, 0)[s]), 0, "no regression"),
+    # mean -1.2 pp, beyond the threshold, but the seeds disagree: the paired CI holds 0
+    ("seeds-disagree", shift(HEADLINE, "torch", "eval_acc", lambda s: (-7, 5, -7, 5, -2)[s]), 0, "no regression"),
+    ("torch-improves-on-the-side-ahead", shift(HEADLINE, "torch", "eval_acc", +2), 0, "because a side improved"),
+    ("failed-baseline-twin-not-compared", lambda folder: None, 0, "not compared"),
 ]
 
 
@@ -108,9 +111,14 @@ def test_planted_change(tmp_path, capsys, case_id, plant, code, expected):
     copy = tmp_path / "quick"
     shutil.copytree(PUBLISHED, copy, ignore=shutil.ignore_patterns("plots", "report.html", "jobs.previous*"))
     plant(copy)
+    baseline = PUBLISHED
+    if case_id == "failed-baseline-twin-not-compared":   # the baseline failed a seed the current run finished
+        baseline = tmp_path / "baseline"
+        shutil.copytree(PUBLISHED / "jobs", baseline / "jobs")
+        fail(MATCHED, "tf", [1])(baseline)
     assert main(["report", str(copy)]) == 0
     capsys.readouterr()
-    got = main(["compare", str(PUBLISHED), str(copy), "--md", str(tmp_path / "gate.md")])
+    got = main(["compare", str(baseline), str(copy), "--md", str(tmp_path / "gate.md")])
     out = capsys.readouterr().out
     print(out.splitlines()[4] if len(out.splitlines()) > 4 else out)
     assert got == code, out
@@ -140,7 +148,7 @@ def test_a_folder_without_job_files_is_bad_input(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("option,value", [("--acc-threshold", "-1"), ("--acc-threshold", "x"),
-                                          ("--loss-threshold", "0")])
+                                          ("--acc-threshold", "inf"), ("--loss-threshold", "0")])
 def test_bad_thresholds_are_one_line_and_exit_2(capsys, option, value):
     assert main(["compare", str(PUBLISHED), str(PUBLISHED), option, value]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
