@@ -137,8 +137,8 @@ def _case_key(framework: str, case: dict) -> str:
 
 def compare_environments(a: PythonEnv, b: PythonEnv, frameworks, *, modes: dict | None = None,
                          kinds=("train", "inference"), threads: int | None = None, threshold: float = THRESHOLD,
-                         min_pairs: int = MIN_PAIRS, max_pairs: int = MAX_PAIRS, rounds: int = 8, warmup: int = 2,
-                         steps: int = 10, arch: str = "resnet-tiny", image_size: int = 32, batch_size: int = 32,
+                         min_pairs: int = MIN_PAIRS, max_pairs: int = MAX_PAIRS, rounds: int = 6, warmup: int = 1,
+                         steps: int = 8, arch: str = "resnet-tiny", image_size: int = 32, batch_size: int = 32,
                          log=print) -> dict:
     """B against A, per framework x mode x kind: images/s per sample, the paired ratio, a verdict."""
     threads = threads or os.cpu_count() or 1

@@ -29,7 +29,12 @@ def main() -> int:
     p.add_argument("--slowdown", action="append", default=[], metavar="FRACTION:COUNT",
                    help="planted slowdown comparisons, e.g. 0.15:10 (repeatable)")
     p.add_argument("--out", default="results/throughput-gate")
+    p.add_argument("--resample", action="store_true",
+                   help="no measuring: replay the A/A pairs of OUT/calibration.json with planted slowdowns")
     args = p.parse_args()
+    if args.resample:
+        print(resample(Path(args.out) / "calibration.json"))
+        return 0
     frameworks = args.frameworks.split(",")
     groups = [[("A/A", 0.0)] * args.aa]
     for item in args.slowdown:
@@ -52,6 +57,45 @@ def main() -> int:
         write_json_atomic(out / "calibration.json", {"env": environment(), "runs": runs})
     write_text_atomic(out / "calibration.md", markdown(runs))
     return 0
+
+
+def resample(path: Path, runs: int = 100) -> str:
+    """The smallest slowdown caught reliably, from this machine's measured A/A noise.
+
+    Each simulated comparison draws its pairs' log ratios from the measured A/A pairs (per row,
+    centred), shifts them by log(1 - slowdown), and runs the gate's own rule: looks at 8, 10, 12
+    pairs, stops when no row is unknown; caught = any row "slower".
+    """
+    import numpy as np
+
+    from parity.sidebyside import MAX_PAIRS, MIN_PAIRS, THRESHOLD
+    from parity.stats import paired_ratio
+
+    data = json.loads(path.read_text())
+    aa = [r for r in data["runs"] if r["case"] == "A/A"]
+    pools = [np.concatenate([np.log(np.array(r["rows"][k]["b"]) / np.array(r["rows"][k]["a"])) for r in aa])
+             for k in range(len(aa[0]["rows"]))]
+    pools = [p - p.mean() for p in pools]
+    rng = np.random.default_rng(0)
+    lines = [f"Replaying {sum(len(p) for p in pools)} measured A/A pairs ({len(aa)} runs), {runs} comparisons each:",
+             "", "| planted slowdown | gate fails (a row slower) | a row 'faster' |", "|---|---|---|"]
+    for slowdown in (0.0, 0.05, 0.08, 0.10, 0.12, 0.15):
+        caught = faster = 0
+        for _ in range(runs):
+            logs = [[] for _ in pools]
+            n = 0
+            while True:
+                for k, pool in enumerate(pools):
+                    logs[k].append(np.log(1 - slowdown) + rng.choice(pool))
+                n += 1
+                if n >= MIN_PAIRS and ((n - MIN_PAIRS) % 2 == 0 or n >= MAX_PAIRS):
+                    v = [paired_ratio([1.0] * n, list(np.exp(x))).verdict(THRESHOLD) for x in logs]
+                    if "unknown" not in v or n >= MAX_PAIRS:
+                        break
+            caught += "slower" in v
+            faster += "faster" in v
+        lines.append(f"| {slowdown:.0%} | {caught}/{runs} | {faster}/{runs} |")
+    return "\n".join(lines) + "\n"
 
 
 def markdown(runs: list[dict]) -> str:
