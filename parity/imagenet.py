@@ -7,13 +7,12 @@ checkpoint under ``$PARITY_CACHE`` (default ``~/.cache/bn-parity``), and every
 job -- TF or torch -- starts from that file. Nothing is downloaded: a machine
 without the file gets one line saying where to put it.
 
-Reading a ``.pth`` needs torch, so the conversion runs in a process of its own
-(``python -m parity.imagenet ARCH PTH OUT``); this module never imports a
-framework itself.
+Reading a ``.pth`` needs torch, so the conversion runs in a torch process of
+its own (``python -m torch_impl.weights ARCH PTH OUT``); this module never
+imports a framework or a twin.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -61,31 +60,9 @@ def ensure(arch: str) -> Path:
             f"ImageNet weights for {arch} not found at {src}: on a machine with internet run "
             f"`python -c \"import torchvision; torchvision.models.{arch}(weights='{weights}')\"` and copy "
             f"~/.cache/torch/hub/checkpoints/{name} there (or set PARITY_IMAGENET_WEIGHTS=FILE)")
-    proc = subprocess.run([sys.executable, "-m", "parity.imagenet", arch, str(src), str(out)],
+    proc = subprocess.run([sys.executable, "-m", "torch_impl.weights", arch, str(src), str(out)],
                           capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise CheckpointError(f"cannot convert {src} to a canonical checkpoint: {last}")
     return out
-
-
-def _convert(arch: str, src: str, out: str) -> int:
-    """Load torchvision's state_dict into the mirrored torch model (strict) and save it canonically."""
-    import torch
-
-    from parity.weights import save_checkpoint
-    from torch_impl.models import build_model
-    from torch_impl.weights import to_canonical
-
-    state = torch.load(src, map_location="cpu", weights_only=True)
-    model = build_model(arch, state["fc.weight"].shape[0])
-    model.load_state_dict(state, strict=True)
-    digest = hashlib.sha256(Path(src).read_bytes()).hexdigest()[:16]
-    recipe = {"arch": arch, "source": "torchvision", "weights": TORCHVISION_FILES[arch][0],
-              "file": Path(src).name, "file_sha256": digest, "torch": torch.__version__}
-    save_checkpoint(out, to_canonical(model), recipe)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_convert(*sys.argv[1:4]))

@@ -33,3 +33,32 @@ def from_canonical(model: nn.Module, tensors: dict[str, np.ndarray], skip: tuple
         for k in kept:
             # state_dict() tensors share storage with the module, so copy_ loads in place.
             state[k].copy_(torch.from_numpy(np.ascontiguousarray(tensors[k])).to(state[k].dtype))
+
+
+def _convert_torchvision(arch: str, src: str, out: str) -> int:
+    """torchvision's ImageNet state_dict -> the mirrored torch model (strict) -> a canonical checkpoint.
+
+    Run by ``parity.imagenet.ensure`` as ``python -m torch_impl.weights ARCH PTH OUT``: the
+    framework-neutral core never loads torch itself.
+    """
+    import hashlib
+    from pathlib import Path
+
+    from parity.imagenet import TORCHVISION_FILES
+    from parity.weights import save_checkpoint
+    from torch_impl.models import build_model
+
+    state = torch.load(src, map_location="cpu", weights_only=True)
+    model = build_model(arch, state["fc.weight"].shape[0])
+    model.load_state_dict(state, strict=True)
+    digest = hashlib.sha256(Path(src).read_bytes()).hexdigest()[:16]
+    recipe = {"arch": arch, "source": "torchvision", "weights": TORCHVISION_FILES[arch][0],
+              "file": Path(src).name, "file_sha256": digest, "torch": torch.__version__}
+    save_checkpoint(out, to_canonical(model), recipe)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(_convert_torchvision(*sys.argv[1:4]))
