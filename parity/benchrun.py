@@ -86,6 +86,11 @@ def check_settings(frameworks, *, arch: str, image_size: int, batch_size: int, m
 CODE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
+def code_pythonpath() -> str:
+    """PYTHONPATH for a child in another environment: this checkout first, then what was there."""
+    return os.pathsep.join(p for p in (CODE_ROOT, os.environ.get("PYTHONPATH")) if p)
+
+
 class BenchWorker:
     """One framework's throughput worker process; ``python`` may be another environment's interpreter."""
 
@@ -95,7 +100,7 @@ class BenchWorker:
         env.pop(SLOWDOWN_VAR, None)   # the test-only switch reaches a worker only when given here, on purpose
         env.update(extra_env or {})
         if python:
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (CODE_ROOT, os.environ.get("PYTHONPATH")) if p)
+            env["PYTHONPATH"] = code_pythonpath()
         self.framework = framework
         self._stderr = tempfile.TemporaryFile(mode="w+b")   # read back only when the worker dies
         self.proc = subprocess.Popen([python or sys.executable, "-m", "parity.benchrun", framework, str(threads)],

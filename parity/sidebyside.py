@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from parity.benchrun import CODE_ROOT, DEFAULT_MODE, BenchWorker
+from parity.benchrun import DEFAULT_MODE, BenchWorker, code_pythonpath
 from parity.stats import paired_ratio
 
 SCHEMA = 1
@@ -73,9 +73,10 @@ print(json.dumps(out))
 _IMPORTS = {"tf": "import tensorflow, keras", "torch": "import torch, torchvision"}
 
 
-def _child_env(env: PythonEnv) -> dict:
+def child_env(env: PythonEnv) -> dict:
+    """The process environment of a child run with ``env``'s interpreter on this checkout's code."""
     return dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3", **env.extra_env,
-                PYTHONPATH=os.pathsep.join(p for p in (CODE_ROOT, os.environ.get("PYTHONPATH")) if p))
+                PYTHONPATH=code_pythonpath())
 
 
 def check(env: PythonEnv, frameworks, timeout: float = 300) -> dict:
@@ -93,7 +94,7 @@ def _check(label: str, python: str, extra: tuple, frameworks: tuple, timeout: fl
     def run(code: str) -> subprocess.CompletedProcess:
         try:
             return subprocess.run([env.python, "-c", code], capture_output=True, text=True, timeout=timeout,
-                                  env=_child_env(env))
+                                  env=child_env(env))
         except (OSError, subprocess.TimeoutExpired) as e:
             raise EnvError(f"environment {env.label} ({env.python}): {type(e).__name__}: {e}") from None
 

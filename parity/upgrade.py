@@ -48,7 +48,7 @@ def _child(env: sidebyside.PythonEnv, args: list[str], log_path: Path, log) -> i
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", encoding="utf-8") as out:
         proc = subprocess.Popen([env.python, "-m", "parity", *args], stdout=out, stderr=subprocess.PIPE, text=True,
-                                env=sidebyside._child_env(env))
+                                env=sidebyside.child_env(env))
         for line in proc.stderr:
             if line.strip():
                 log(f"[{env.label}] {line.rstrip()}")
