@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from parity.knobs import AUDITED
+from parity.spec.knobs import AUDITED
 
 SNAPSHOT_SCHEMA = 1
 MODULES = {"tf": "tf_impl.audit", "torch": "torch_impl.audit"}

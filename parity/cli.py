@@ -18,7 +18,7 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from parity.config import PRECISIONS  # noqa: E402  (no framework import)
+from parity.spec.config import PRECISIONS  # noqa: E402  (no framework import)
 
 EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -37,7 +37,7 @@ def _err(msg: str) -> None:
 
 
 def cmd_list(args) -> int:
-    from parity.scenarios import SCENARIOS, SUITES
+    from parity.spec.scenarios import SCENARIOS, SUITES
 
     print("Scenarios (name, datasets: claim tested)")
     for s in SCENARIOS.values():
@@ -60,8 +60,8 @@ def _parse_frameworks(text: str | None) -> list[str] | None:
 
 
 def load_suite(args):
-    from parity.config import ConfigError, apply_overrides, load_config_file, validate_suite
-    from parity.scenarios import SUITES, build_suite
+    from parity.spec.config import ConfigError, apply_overrides, load_config_file, validate_suite
+    from parity.spec.scenarios import SUITES, build_suite
 
     if args.seeds is not None and args.seeds < 1:
         raise UsageError(f"--seeds: {args.seeds} is not allowed -- an integer >= 1")
@@ -97,11 +97,12 @@ def load_suite(args):
 
 def _preflight(suite) -> None:
     """Stop before any job starts when a dataset or checkpoint cannot be used."""
-    from parity import weights
+    from parity.assets import canonical
     from parity.data import DataError, load_dataset, prepare_dataset
-    from parity.job import default_checkpoint, starting_weights
+    from parity.run.job import default_checkpoint, starting_weights
 
-    from parity import imagenet, zoo
+    from parity.assets import imagenet
+    from parity.assets import zoo
 
     problems = []
     for run in suite.runs:
@@ -110,7 +111,7 @@ def _preflight(suite) -> None:
                 zoo.check(run.model, suite.frameworks)
             elif run.pretrained == "imagenet":
                 imagenet.ensure(run.model)
-        except weights.CheckpointError as e:
+        except canonical.CheckpointError as e:
             problems.append(str(e))
         try:
             prepare_dataset(run.dataset, run.image_size, run.data_dir,
@@ -124,15 +125,15 @@ def _preflight(suite) -> None:
                                 "fewer than one batch")
             if run.pretrained not in ("zoo", "source") or default_checkpoint(run.model).exists():
                 starting_weights(run, ds.num_classes, suite.seeds[0])   # converts ImageNet weights once
-        except (DataError, weights.CheckpointError) as e:
+        except (DataError, canonical.CheckpointError) as e:
             problems.append(str(e))
     if problems:
         raise UsageError("\n".join(dict.fromkeys(problems)))
 
 
 def cmd_run(args) -> int:
-    from parity import report
-    from parity.runner import OutputLocked, PretrainFailed, run_suite
+    from parity.report import tables
+    from parity.run.runner import OutputLocked, PretrainFailed, run_suite
 
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads: {args.threads} is not allowed -- an integer >= 1")
@@ -148,7 +149,7 @@ def cmd_run(args) -> int:
         import importlib.util
         if importlib.util.find_spec("ray") is None:
             raise UsageError("--executor ray needs Ray: pip install '.[ray]' (or pip install ray)")
-    from parity.ray_executor import RayUnavailable
+    from parity.run.ray_executor import RayUnavailable
 
     try:
         summary = run_suite(suite, out, resume=args.resume, threads=args.threads, job_timeout=args.job_timeout,
@@ -158,8 +159,8 @@ def cmd_run(args) -> int:
     except PretrainFailed as e:
         _err(str(e))
         return EXIT_FINDING
-    table = report.write_report(out, suite.name)
-    print(report.terminal(table))
+    table = tables.write_report(out, suite.name)
+    print(tables.terminal(table))
     failed = sum(1 for r in table["rows"] if r["metric"] == "eval_acc" for _ in r["failed_jobs"])
     missing = sorted({fw for r in table["rows"] for fw in r.get("not_installed", [])})
     for fw in missing:
@@ -171,24 +172,24 @@ def cmd_run(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from parity import report
+    from parity.report import tables
 
     out = Path(args.dir)
     if not (out / "jobs").is_dir():
         raise UsageError(f"report: {out} has no jobs/ folder of results")
-    jobs, problems = report.load_jobs(out)
+    jobs, problems = tables.load_jobs(out)
     if not jobs:
         raise UsageError(f"report: no readable job results in {out / 'jobs'}"
                          + (f" ({problems[0]})" if problems else ""))
-    table = report.write_report(out)
-    print(report.terminal(table))
+    table = tables.write_report(out)
+    print(tables.terminal(table))
     for p in problems:
         _err(f"skipped unreadable result: {p}")
     return EXIT_OK
 
 
 def cmd_compare(args) -> int:
-    from parity import compare
+    from parity.report import compare
     from parity.results import ResultError, write_text_atomic
 
     for name in ("acc_threshold", "loss_threshold"):
@@ -207,7 +208,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from parity import benchrun
+    from parity.bench import driver
 
     frameworks = _parse_frameworks(args.frameworks) or ["tf", "torch"]
     problems = [f"--{name.replace('_', '-')}: {getattr(args, name)} is not allowed -- an integer >= 1"
@@ -216,20 +217,20 @@ def cmd_bench(args) -> int:
     if args.warmup < 0:
         problems.append(f"--warmup: {args.warmup} is not allowed -- an integer >= 0")
     modes = None if args.modes is None else [m.strip() for m in args.modes.split(",") if m.strip()]
-    problems += benchrun.check_settings(frameworks, arch=args.arch, image_size=args.image_size,
+    problems += driver.check_settings(frameworks, arch=args.arch, image_size=args.image_size,
                                         batch_size=args.batch_size, modes=modes)
     if problems:   # every problem at once, before any worker starts
         raise UsageError("\n".join(problems))
     try:
-        data = benchrun.run_throughput(frameworks, threads=args.threads, rounds=args.rounds, warmup=args.warmup,
+        data = driver.run_throughput(frameworks, threads=args.threads, rounds=args.rounds, warmup=args.warmup,
                                        steps=args.steps,
                                        batch_size=args.batch_size, image_size=args.image_size, arch=args.arch,
                                        modes=modes, loader=not args.skip_loader, overhead=not args.skip_overhead,
                                        log=lambda m: print(m, file=sys.stderr, flush=True))
-    except benchrun.BenchError as e:
+    except driver.BenchError as e:
         raise UsageError(str(e)) from None
-    benchrun.write(data, args.out)
-    print(benchrun.markdown(data))
+    driver.write(data, args.out)
+    print(driver.markdown(data))
     for fw in data["settings"].get("not_installed", {}):
         _err(f"{fw} is not installed or fails to import: not measured")
     for fw, names in data["settings"].get("needs_gpu", {}).items():
@@ -239,7 +240,8 @@ def cmd_bench(args) -> int:
 
 
 def cmd_upgrade_check(args) -> int:
-    from parity import sidebyside, upgrade
+    from parity.bench import sidebyside
+    from parity import upgrade
 
     frameworks = _parse_frameworks(args.frameworks) or ["tf", "torch"]
     problems = [f"--{n.replace('_', '-')}: {getattr(args, n)} is not allowed -- a number > 0"
@@ -252,12 +254,12 @@ def cmd_upgrade_check(args) -> int:
                         "(the signed-rank test cannot call a change at p < 0.01 with fewer than 8 pairs)")
     modes = None
     if args.bench_modes:
-        from parity import benchrun
+        from parity.bench import driver
 
         wanted = [m.strip() for m in args.bench_modes.split(",") if m.strip()]
-        problems += benchrun.check_settings(frameworks, arch="resnet-tiny", image_size=32, batch_size=32,
+        problems += driver.check_settings(frameworks, arch="resnet-tiny", image_size=32, batch_size=32,
                                             modes=wanted)
-        modes = {fw: [m for m in wanted if m in benchrun.known_modes(fw)] for fw in frameworks}
+        modes = {fw: [m for m in wanted if m in driver.known_modes(fw)] for fw in frameworks}
     if problems:
         raise UsageError("\n".join(problems))
     out = Path(args.out)
@@ -304,8 +306,8 @@ def cmd_audit(args) -> int:
 
 
 def cmd_pretrain(args) -> int:
-    from parity.job import default_checkpoint
-    from parity.pretrain import pretrain
+    from parity.run.job import default_checkpoint
+    from parity.assets.pretrain import pretrain
 
     out = Path(args.out) if args.out else default_checkpoint("resnet-tiny")
     pretrain(out, threads=args.threads or (os.cpu_count() or 1),
@@ -314,8 +316,9 @@ def cmd_pretrain(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from parity import benchrun, compare
-    from parity.archs import ARCHS
+    from parity.bench import driver
+    from parity.report import compare
+    from parity.spec.archs import ARCHS
 
     p = _Parser(prog="parity", description="BatchNorm parity between Keras 3 and PyTorch fine-tuning.")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
@@ -361,9 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--batch-size", type=int, default=32)
     b.add_argument("--arch", default="resnet-tiny", help=f"model: {', '.join(ARCHS)}")
     b.add_argument("--image-size", type=int, default=32,
-                   help=f"square input size in pixels, at most {benchrun.MAX_IMAGE_SIZE} (default 32)")
+                   help=f"square input size in pixels, at most {driver.MAX_IMAGE_SIZE} (default 32)")
     b.add_argument("--modes", help="comma-separated: only these modes, each framework running the ones it has; "
-                                   + "; ".join(benchrun.mode_list(fw) for fw in benchrun.MODES))
+                                   + "; ".join(driver.mode_list(fw) for fw in driver.MODES))
     b.add_argument("--skip-loader", action="store_true", help="leave out the row with batches through the loader")
     b.add_argument("--skip-overhead", action="store_true", help="leave out the harness overhead measurement")
     b.set_defaults(fn=cmd_bench)

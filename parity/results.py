@@ -13,6 +13,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from parity.paths import CODE_ROOT
+
 SCHEMA = 1
 JOB_KEYS = ("schema", "id", "scenario", "variant", "dataset", "framework", "seed", "status")
 
@@ -102,7 +104,7 @@ def read_job(path: str | os.PathLike) -> dict:
 
 def git_commit() -> str | None:
     try:
-        here = Path(__file__).resolve().parent.parent
+        here = CODE_ROOT
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True,
                              text=True, timeout=5)
         return out.stdout.strip() or None

@@ -5,7 +5,7 @@ BASE_ENV and NEW_ENV are Python environments with different framework versions
 In each: the defaults audit and the ``upgrade`` suite (resumable: a rerun keeps
 finished jobs), each run by that environment's own interpreter on this
 checkout's code; then both environments' throughput side by side (interleaved
-pairs, ``parity.sidebyside``); then one report -- markdown, JSON, HTML -- whose
+pairs, ``parity.bench.sidebyside``); then one report -- markdown, JSON, HTML -- whose
 exit code is the gate: 0 clean, 1 a regression or a changed default, 2 bad
 input (a missing or broken environment, found before anything runs).
 """
@@ -14,8 +14,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from parity import compare, sidebyside
-from parity.benchrun import BenchError
+from parity.report import compare
+from parity.bench import sidebyside
+from parity.bench.driver import BenchError
 from parity.results import environment, read_job, ResultError, write_json_atomic, write_text_atomic
 
 SUITE = "upgrade"
@@ -131,7 +132,7 @@ def markdown(result: dict) -> str:
 
 
 def write(result: dict, report_dir: Path) -> None:
-    from parity import html
+    from parity.report import html
 
     report_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(report_dir / "upgrade.json", {"schema": 1, **result})

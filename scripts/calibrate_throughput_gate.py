@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from parity.bench import SLOWDOWN_VAR  # noqa: E402
+from parity.bench.inputs import SLOWDOWN_VAR  # noqa: E402
 from parity.results import environment, write_json_atomic, write_text_atomic  # noqa: E402
-from parity.sidebyside import PythonEnv, compare_environments  # noqa: E402
+from parity.bench.sidebyside import PythonEnv, compare_environments  # noqa: E402
 
 
 def main() -> int:
@@ -68,8 +68,8 @@ def resample(path: Path, runs: int = 100) -> str:
     """
     import numpy as np
 
-    from parity.sidebyside import MAX_PAIRS, MIN_PAIRS, THRESHOLD
-    from parity.stats import paired_ratio
+    from parity.bench.sidebyside import MAX_PAIRS, MIN_PAIRS, THRESHOLD
+    from parity.report.stats import paired_ratio
 
     data = json.loads(path.read_text())
     aa = [r for r in data["runs"] if r["case"] == "A/A"]

@@ -58,7 +58,7 @@ def device_report() -> dict:
 
 def real_data_ready() -> bool:
     """imagenette/160px in the cache and torchvision's ResNet-50 file where `pretrained = imagenet` looks."""
-    from parity import imagenet
+    from parity.assets import imagenet
     from parity.data.tfds_data import cache_path
 
     weights = imagenet.canonical_path("resnet50").exists() or imagenet.source_path("resnet50").exists()
@@ -71,7 +71,7 @@ def finetune_config(out: Path, frameworks: list[str], log) -> Path:
         common = 'model = "resnet50"\npretrained = "imagenet"\ndataset = "imagenette/160px"\nimage_size = 160\n' \
                  'epochs = 1\ntrain_images = 4096\nbatch_size = 32\nscenario = "gpu-check"\n'
     else:
-        from parity.pretrain import pretrain
+        from parity.assets.pretrain import pretrain
 
         ckpt = out / "resnet50_source.safetensors"
         print("no prepared imagenette/ImageNet weights here: pretraining ResNet-50 on the synthetic source domain",

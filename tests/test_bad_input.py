@@ -25,16 +25,16 @@ def _config(tmp: Path, **run) -> str:
 
 
 def _ckpt(tmp: Path, name: str, mutate=None) -> str:
-    from parity.job import default_checkpoint
-    from parity.weights import load_checkpoint, save_checkpoint
+    from parity.run.job import default_checkpoint
+    from parity.assets.canonical import load_checkpoint, save_checkpoint
 
     tensors, recipe, _ = load_checkpoint(default_checkpoint("resnet-tiny"))
     path = tmp / name
     if mutate == "shape":
         tensors["layer2.0.conv1.weight"] = np.zeros((8, 16, 3, 3), np.float32)
     if mutate == "arch":
-        from parity.archs import get_arch
-        from parity.init import init_network
+        from parity.spec.archs import get_arch
+        from parity.train.initial import init_network
         tensors = init_network(get_arch("resnet18"), 10, 0)
     save_checkpoint(path, tensors, recipe)
     if mutate == "tamper":

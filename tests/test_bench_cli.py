@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from parity import benchrun
+from parity.bench import driver
 from parity.cli import main
 
 
@@ -37,7 +37,7 @@ class _NoWorker:
     (["--frameworks", "jax"], "--frameworks: 'jax' is not allowed"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, expected, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(benchrun, "BenchWorker", _NoWorker)
+    monkeypatch.setattr(driver, "BenchWorker", _NoWorker)
     out = tmp_path / "out"
     assert main(["bench", *args, "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -47,7 +47,7 @@ def test_bad_input_is_one_line_and_exit_2(args, expected, tmp_path, capsys, monk
 
 
 def test_every_problem_at_once(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(benchrun, "BenchWorker", _NoWorker)
+    monkeypatch.setattr(driver, "BenchWorker", _NoWorker)
     assert main(["bench", "--arch", "nope", "--modes", "nope", "--rounds", "0", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert [e.split(":")[1].strip() for e in err] == ["--rounds", "--arch", "--modes"], err
@@ -56,7 +56,7 @@ def test_every_problem_at_once(tmp_path, capsys, monkeypatch):
 # ------------------------------------------------------------------ the driver, against a fake worker
 
 class FakeWorker:
-    """Answers like ``python -m parity.benchrun``; ``modes`` / ``installed`` per framework, every call logged."""
+    """Answers like ``python -m parity.bench.driver``; ``modes`` / ``installed`` per framework, every call logged."""
     modes = {"tf": ["eager", "function", "xla"], "torch": ["eager", "eager-channels-last", "compile"]}
     installed = {"tf": True, "torch": True}
     calls: list = []
@@ -73,7 +73,7 @@ class FakeWorker:
     def call(self, **msg):
         FakeWorker.calls.append((self.framework, msg))
         if not self.installed[self.framework]:
-            raise benchrun.BenchUnavailable(f"{self.framework}: not installed or broken (ImportError: no)")
+            raise driver.BenchUnavailable(f"{self.framework}: not installed or broken (ImportError: no)")
         cmd = msg["cmd"]
         if cmd == "info":
             return {"device": "cpu"}
@@ -94,7 +94,7 @@ class FakeWorker:
 
 @pytest.fixture
 def fake(monkeypatch):
-    monkeypatch.setattr(benchrun, "BenchWorker", FakeWorker)
+    monkeypatch.setattr(driver, "BenchWorker", FakeWorker)
     monkeypatch.setattr(FakeWorker, "calls", [])
     monkeypatch.setattr(FakeWorker, "installed", {"tf": True, "torch": True})
     monkeypatch.setattr(FakeWorker, "modes", dict(FakeWorker.modes))
@@ -106,7 +106,7 @@ def _measured(calls):
 
 
 def test_modes_filter_each_framework_and_sizes_reach_every_request(fake):
-    data = benchrun.run_throughput(["tf", "torch"], threads=1, rounds=1, steps=1, batch_size=4, image_size=64,
+    data = driver.run_throughput(["tf", "torch"], threads=1, rounds=1, steps=1, batch_size=4, image_size=64,
                                    arch="resnet50", modes=["eager", "function"], log=lambda m: None)
     assert _measured(fake.calls) == [
         ("tf", "eager", "train", False), ("tf", "eager", "inference", False),
@@ -124,38 +124,38 @@ def test_modes_filter_each_framework_and_sizes_reach_every_request(fake):
 
 
 def test_loader_row_uses_a_selected_mode_and_skips_leave_rows_out(fake):
-    benchrun.run_throughput(["torch"], modes=["eager-channels-last"], overhead=False, log=lambda m: None)
+    driver.run_throughput(["torch"], modes=["eager-channels-last"], overhead=False, log=lambda m: None)
     assert _measured(fake.calls)[-1] == ("torch", "eager-channels-last", "train", True)
     assert not [m for _, m in fake.calls if m["cmd"] == "overhead"]
     fake.calls.clear()
-    data = benchrun.run_throughput(["torch"], modes=["eager"], loader=False, overhead=False, log=lambda m: None)
+    data = driver.run_throughput(["torch"], modes=["eager"], loader=False, overhead=False, log=lambda m: None)
     assert _measured(fake.calls) == [("torch", "eager", "train", False), ("torch", "eager", "inference", False)]
     assert data["overhead"] == [] and data["settings"]["loader"] is False
-    md = benchrun.markdown(data)
+    md = driver.markdown(data)
     assert "not measured (--skip-loader)" in md and "Not measured (--skip-overhead)" in md
 
 
 def test_missing_framework_and_gpu_modes_are_left_out_not_fatal(fake):
     fake.installed["tf"] = False
     logs = []
-    data = benchrun.run_throughput(["tf", "torch"], modes=["eager", "eager-amp"], log=logs.append)
+    data = driver.run_throughput(["tf", "torch"], modes=["eager", "eager-amp"], log=logs.append)
     assert {r["framework"] for r in data["rows"]} == {"torch"}
     assert "tf" in data["settings"]["not_installed"]
     assert data["settings"]["needs_gpu"] == {"torch": ["eager-amp"]}
     assert any("tf: skipped" in line for line in logs)
-    md = benchrun.markdown(data)
+    md = driver.markdown(data)
     assert "Not measured: tf: not installed" in md and "eager-amp (needs a GPU" in md
-    with pytest.raises(benchrun.BenchError, match="nothing measured"):
-        benchrun.run_throughput(["tf", "torch"], modes=["eager-amp"], log=lambda m: None)
+    with pytest.raises(driver.BenchError, match="nothing measured"):
+        driver.run_throughput(["tf", "torch"], modes=["eager-amp"], log=lambda m: None)
 
 
 def test_markdown_header_names_model_and_image_size(fake):
-    data = benchrun.run_throughput(["torch"], rounds=3, steps=2, batch_size=8, image_size=48, arch="resnet18",
+    data = driver.run_throughput(["torch"], rounds=3, steps=2, batch_size=8, image_size=48, arch="resnet18",
                                    modes=["eager"], log=lambda m: None)
-    header = benchrun.markdown(data).splitlines()[2]
+    header = driver.markdown(data).splitlines()[2]
     assert header.startswith("Model: resnet18, image size 48 px, batch size 8; steps per round: 2; timed rounds: 3")
     old = {"schema": 1, "env": {"threads": 2}, "rows": data["rows"], "overhead": []}   # a file from before settings
-    assert benchrun.markdown(old).splitlines()[2].startswith("Model: resnet18, image size 48 px, batch size 8.")
+    assert driver.markdown(old).splitlines()[2].startswith("Model: resnet18, image size 48 px, batch size 8.")
 
 
 def test_cli_passes_options_through(fake, tmp_path, capsys):

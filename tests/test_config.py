@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from parity.cli import main
-from parity.config import BNConfig, ConfigError, RunConfig, SuiteConfig, load_config_file
+from parity.spec.config import BNConfig, ConfigError, RunConfig, SuiteConfig, load_config_file
 
 PARITY_SCRIPT = Path(sys.executable).with_name("parity")
 

@@ -6,7 +6,7 @@ a padding, layout or epsilon mistake lives.
 import numpy as np
 import pytest
 
-from parity.divergence import first_divergence, max_abs_diff
+from divergence import first_divergence, max_abs_diff
 
 ATOL = 1e-4
 # (arch, image size, batch).  Train mode normalizes with batch statistics over

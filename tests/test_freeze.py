@@ -8,8 +8,8 @@ mechanisms themselves: torch's ``requires_grad_(False)`` alone vs Keras'
 import numpy as np
 import pytest
 
-from parity.config import BNConfig, RunConfig
-from parity.job import make_plan, prepare
+from parity.spec.config import BNConfig, RunConfig
+from parity.run.job import make_plan, prepare
 
 
 def _fit(framework, freeze, epochs=1):

@@ -1,5 +1,5 @@
 """The gpu suite's definition, and what a machine without its data and weights is told."""
-from parity.scenarios import GPU_DATASETS, build_suite
+from parity.spec.scenarios import GPU_DATASETS, build_suite
 
 
 def test_the_gpu_suite_is_the_article_on_real_data():

@@ -14,7 +14,7 @@ def torchvision_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("PARITY_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("PARITY_IMAGENET_WEIGHTS", raising=False)
-    from parity import imagenet
+    from parity.assets import imagenet
 
     torch.manual_seed(0)
     model = torchvision.models.resnet50()
@@ -27,8 +27,8 @@ def torchvision_cache(tmp_path, monkeypatch):
 
 def test_imagenet_weights_load_into_both_frameworks(torchvision_cache):
     import torch
-    from parity import imagenet
-    from parity.weights import load_checkpoint
+    from parity.assets import imagenet
+    from parity.assets.canonical import load_checkpoint
     from tf_impl import models as tf_models, weights as tf_weights
     from torch_impl import models as torch_models, weights as torch_weights
 

@@ -7,13 +7,13 @@ same canonical weights; recalibration sets the same statistics on both sides.
 import numpy as np
 import pytest
 
-from parity.init import init_head
-from parity.plan import TrainPlan
-from parity import weights as canonical
+from parity.train.initial import init_head
+from parity.train.plan import TrainPlan
+from parity.assets import canonical
 
 
 def _init(norm):
-    from parity.job import default_checkpoint
+    from parity.run.job import default_checkpoint
 
     tensors, _, _ = canonical.load_checkpoint(default_checkpoint("resnet-tiny"))
     base = {k: v for k, v in tensors.items() if not k.startswith("fc.")}

@@ -8,7 +8,7 @@ and a short fine-tuning job lands where float32 does.
 import numpy as np
 import pytest
 
-from parity.config import BNConfig, ConfigError, RunConfig, SuiteConfig, run_to_dict, validate_suite
+from parity.spec.config import BNConfig, ConfigError, RunConfig, SuiteConfig, run_to_dict, validate_suite
 
 
 def test_an_unknown_precision_is_one_config_line():
@@ -19,7 +19,7 @@ def test_an_unknown_precision_is_one_config_line():
 
 
 def _plan(precision):
-    from parity.plan import TrainPlan
+    from parity.train.plan import TrainPlan
 
     return TrainPlan(arch="resnet-tiny", num_classes=4, image_size=32, seed=0, epochs=1, optimizer="sgd", lr=0.01,
                      lr_schedule="constant", sgd_momentum=0.9, bn_momentum=0.9, bn_epsilon=1e-5, freeze="none",
@@ -30,8 +30,8 @@ def test_mixed_bfloat16_reaches_each_frameworks_mechanism_and_forwards_agree():
     import keras
     import torch
 
-    from parity.init import init_network
-    from parity.archs import get_arch
+    from parity.train.initial import init_network
+    from parity.spec.archs import get_arch
     from tf_impl import train as tf_train
     from torch_impl import train as torch_train
 
@@ -60,7 +60,7 @@ def test_mixed_bfloat16_reaches_each_frameworks_mechanism_and_forwards_agree():
 
 def test_a_mixed_bfloat16_job_runs_in_both_frameworks_and_records_it():
     from parity.backend import load
-    from parity.job import execute
+    from parity.run.job import execute
 
     results = {}
     for precision in ("float32", "mixed_bfloat16"):
@@ -80,8 +80,8 @@ def test_a_mixed_bfloat16_job_runs_in_both_frameworks_and_records_it():
 
 def test_bn_statistics_are_measured_in_the_training_precision_on_both_sides():
     """PreciseBN/AdaBN and the BN-lag metric: Keras' layers run under the policy, torch under autocast."""
-    from parity.archs import get_arch
-    from parity.init import init_network
+    from parity.spec.archs import get_arch
+    from parity.train.initial import init_network
     from tf_impl import train as tf_train
     from torch_impl import train as torch_train
 

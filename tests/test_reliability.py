@@ -9,7 +9,7 @@ import pytest
 
 from conftest import TINY_TORCH_CONFIG
 
-from parity.config import BNConfig, RunConfig, run_to_dict
+from parity.spec.config import BNConfig, RunConfig, run_to_dict
 
 PARITY = [sys.executable, "-m", "parity.cli"]
 
@@ -22,7 +22,7 @@ sys.modules["tensorflow"] = None
 
 
 def test_two_runs_on_one_folder_do_not_share_it(tmp_path):
-    from parity.runner import _FolderLock
+    from parity.run.runner import _FolderLock
 
     out = tmp_path / "out"
     out.mkdir()
@@ -37,7 +37,7 @@ def test_two_runs_on_one_folder_do_not_share_it(tmp_path):
 @pytest.mark.parametrize("framework", ["torch", "tf"])
 def test_the_same_job_twice_gives_identical_metrics(framework):
     from parity.backend import load
-    from parity.job import execute
+    from parity.run.job import execute
 
     run = RunConfig(dataset="far", epochs=1, train_images=96, batch_size=32, scenario="det",
                     bn=BNConfig(momentum=0.9, epsilon=1e-5))
@@ -70,10 +70,10 @@ def test_a_diverging_job_is_recorded_with_its_reason(tmp_path):
     """A checkpoint holding a NaN (say, from a diverged pretraining) makes the loss NaN at step 0."""
     import json
 
-    from parity import runner
-    from parity.config import SuiteConfig
-    from parity.job import default_checkpoint
-    from parity.weights import load_checkpoint, save_checkpoint
+    from parity.run import runner
+    from parity.spec.config import SuiteConfig
+    from parity.run.job import default_checkpoint
+    from parity.assets.canonical import load_checkpoint, save_checkpoint
 
     tensors, recipe, _ = load_checkpoint(default_checkpoint("resnet-tiny"))
     tensors["layer1.0.conv1.weight"][0, 0, 0, 0] = np.nan

@@ -5,9 +5,9 @@ renorm_clipping variables, our BatchRenorm2d buffers), not from the schedule.
 """
 import pytest
 
-from parity.config import BNConfig, RunConfig
-from parity.job import make_plan, prepare
-from parity.plan import renorm_clip_at
+from parity.spec.config import BNConfig, RunConfig
+from parity.run.job import make_plan, prepare
+from parity.train.plan import renorm_clip_at
 
 
 def test_paper_schedule_milestones_scale_with_the_run():

@@ -103,8 +103,8 @@ def test_partial_result_file_is_detected_and_rerun(tmp_path):
 
 def test_a_job_that_raises_is_recorded_failed_and_the_rest_go_on(tmp_path):
     """A checkpoint path that vanishes after the preflight check: the worker's job fails, the suite goes on."""
-    from parity import runner
-    from parity.config import BNConfig, RunConfig, SuiteConfig
+    from parity.run import runner
+    from parity.spec.config import BNConfig, RunConfig, SuiteConfig
 
     good = RunConfig(dataset="far", epochs=1, train_images=64, scenario="tiny", variant="good",
                      bn=BNConfig(momentum=0.9))
@@ -121,8 +121,8 @@ def test_a_job_that_raises_is_recorded_failed_and_the_rest_go_on(tmp_path):
 
 
 def test_job_timeout_kills_the_worker_and_records_it(tmp_path):
-    from parity import runner
-    from parity.config import BNConfig, RunConfig, SuiteConfig
+    from parity.run import runner
+    from parity.spec.config import BNConfig, RunConfig, SuiteConfig
 
     run = RunConfig(dataset="far", epochs=3, scenario="tiny", bn=BNConfig(momentum=0.9))
     suite = SuiteConfig("t", [run], seeds=[0], frameworks=["torch"])
@@ -135,8 +135,8 @@ def test_without_resume_previous_results_are_set_aside_not_deleted(tmp_path):
     out = tmp_path / "run"
     (out / "jobs").mkdir(parents=True)
     (out / "jobs" / "old.json").write_text("{}")
-    from parity import runner
-    from parity.scenarios import build_suite
+    from parity.run import runner
+    from parity.spec.scenarios import build_suite
 
     jobs = runner.expand(build_suite("smoke"), out)
     pending = runner.select_pending(jobs, out, resume=False, log=lambda m: None)
@@ -146,8 +146,8 @@ def test_without_resume_previous_results_are_set_aside_not_deleted(tmp_path):
 
 
 def test_resume_reruns_a_job_whose_settings_changed_and_sets_aside_foreign_results(tmp_path):
-    from parity import runner
-    from parity.config import BNConfig, RunConfig, SuiteConfig, run_to_dict
+    from parity.run import runner
+    from parity.spec.config import BNConfig, RunConfig, SuiteConfig, run_to_dict
     from parity.results import write_json_atomic
 
     out = tmp_path / "out"
@@ -169,7 +169,7 @@ def test_resume_reruns_a_job_whose_settings_changed_and_sets_aside_foreign_resul
 
 
 def test_two_runs_with_the_same_name_are_a_config_error():
-    from parity.config import ConfigError, suite_from_dict
+    from parity.spec.config import ConfigError, suite_from_dict
 
     with pytest.raises(ConfigError) as info:
         suite_from_dict({"runs": [{"dataset": "far", "lr": 0.01}, {"dataset": "far", "lr": 0.1}]}, "t")
@@ -178,8 +178,8 @@ def test_two_runs_with_the_same_name_are_a_config_error():
 
 def test_resume_reads_result_files_written_before_a_setting_existed():
     """A job file from before `precision` existed has the same settings as today's float32 run."""
-    from parity.config import RunConfig, run_to_dict
-    from parity.runner import _settings
+    from parity.spec.config import RunConfig, run_to_dict
+    from parity.run.runner import _settings
 
     old = run_to_dict(RunConfig())
     del old["precision"]

@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from parity import stats
-from parity.stats import Summary, gap, summarize, t95, verdict
+from parity.report import stats
+from parity.report.stats import Summary, gap, summarize, t95, verdict
 
 
 def test_t_quantiles():
@@ -103,7 +103,7 @@ def test_verdicts_from_gaps():
 # ---------------------------------------------------------------- the regression gate's statistics
 
 def test_paired_change_certainty():
-    from parity.stats import paired_change
+    from parity.report.stats import paired_change
 
     same = paired_change([-2.0, -2.0, -2.0])                 # every seed moved by the same amount
     assert same.constant and same.certain() and "on every one of 3 seeds" in same.text()
@@ -121,7 +121,7 @@ def test_paired_change_certainty():
 def _simulated_verdicts(factor, noise, pairs=12, runs=200):
     import numpy as np
 
-    from parity.stats import paired_ratio
+    from parity.report.stats import paired_ratio
 
     rng = np.random.default_rng(0)
     out = []
@@ -144,7 +144,7 @@ def test_paired_ratio_verdicts_on_simulated_pairs():
 
 
 def test_paired_ratio_needs_8_pairs_to_call_a_change():
-    from parity.stats import paired_ratio
+    from parity.report.stats import paired_ratio
 
     for n in (2, 7):
         r = paired_ratio([1000.0] * n, [500.0 + i for i in range(n)])   # every pair half as fast

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from parity.config import BNConfig, RunConfig, run_to_dict
+from parity.spec.config import BNConfig, RunConfig, run_to_dict
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def test_tfds_dataset_through_the_cache_loader_and_both_trainers(cache, name, cl
     from parity.backend import load
     from parity.data import load_dataset, make_loaders, prepare_dataset
     from parity.data.tfds_data import cache_path
-    from parity.job import execute
+    from parity.run.job import execute
 
     with tfds.testing.mock_data(num_examples=48, policy=tfds.testing.MockPolicy.USE_CODE):
         prepare_dataset(name, 32, str(cache / "tfds"))

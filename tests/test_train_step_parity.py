@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from parity.data import load_dataset, make_loaders
-from parity.init import init_head
-from parity.plan import TrainPlan
-from parity import weights as canonical
+from parity.train.initial import init_head
+from parity.train.plan import TrainPlan
+from parity.assets import canonical
 
 REL_TOL = 1e-4
 
@@ -24,7 +24,7 @@ def _plan(freeze="none", optimizer="sgd"):
 
 
 def _init():
-    from parity.job import default_checkpoint
+    from parity.run.job import default_checkpoint
 
     tensors, _, _ = canonical.load_checkpoint(default_checkpoint("resnet-tiny"))
     base = {k: v for k, v in tensors.items() if not k.startswith("fc.")}

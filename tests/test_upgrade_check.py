@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from conftest import torch_bn_momentum_patch
-from parity.bench import SLOWDOWN_VAR
+from parity.bench.inputs import SLOWDOWN_VAR
 from parity.cli import main
-from parity.sidebyside import PythonEnv, compare_environments
+from parity.bench.sidebyside import PythonEnv, compare_environments
 
 
 def _wrapper(tmp: Path, name: str, body: str = "") -> Path:

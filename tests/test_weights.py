@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from parity.weights import CheckpointError, check_compatible, checksum, load_checkpoint, save_checkpoint
+from parity.assets.canonical import CheckpointError, check_compatible, checksum, load_checkpoint, save_checkpoint
 
 ARCH_SIZES = [("resnet-tiny", 32), ("resnet18", 32), ("resnet50", 32)]
 

@@ -8,7 +8,7 @@ runs in each framework, and missing files stop the run with one line.
 import numpy as np
 import pytest
 
-from parity.config import BNConfig, ConfigError, RunConfig, SuiteConfig, run_to_dict, validate_suite
+from parity.spec.config import BNConfig, ConfigError, RunConfig, SuiteConfig, run_to_dict, validate_suite
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def zoo_caches(tmp_path, monkeypatch):
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    from parity import zoo
+    from parity.assets import zoo
     files = zoo.weight_files("resnet50")
     for p in files.values():
         p.parent.mkdir(parents=True)
@@ -42,7 +42,7 @@ def zoo_caches(tmp_path, monkeypatch):
 
 
 def _plan(**kw):
-    from parity.plan import TrainPlan
+    from parity.train.plan import TrainPlan
 
     base = dict(arch="resnet50", num_classes=3, image_size=32, seed=0, epochs=1, optimizer="sgd", lr=0.01,
                 lr_schedule="constant", sgd_momentum=0.9, bn_momentum=0.9, bn_epsilon=None, freeze="none",
@@ -55,7 +55,7 @@ def test_each_zoo_loads_its_own_file_and_applies_its_own_preprocessing(zoo_cache
     import keras
     import torch
     import torchvision
-    from parity.init import init_head
+    from parity.train.initial import init_head
     from tf_impl import zoo as tf_zoo
     from torch_impl import zoo as torch_zoo
 
@@ -91,7 +91,7 @@ def test_each_zoo_loads_its_own_file_and_applies_its_own_preprocessing(zoo_cache
 
 def test_a_zoo_job_runs_in_both_frameworks(zoo_caches):
     from parity.backend import load
-    from parity.job import execute
+    from parity.run.job import execute
 
     run = RunConfig(dataset="far", model="resnet50", pretrained="zoo", image_size=32, epochs=1, batch_size=8,
                     train_images=32, scenario="native-zoo", bn=BNConfig())
@@ -132,7 +132,7 @@ def test_missing_zoo_files_stop_the_run_with_one_line(tmp_path, monkeypatch, cap
 
 
 def test_zoo_rows_get_a_table_of_their_own():
-    from parity import report
+    from parity.report import tables
 
     def job(scenario, fw, seed, acc):
         return {"scenario": scenario, "dataset": "imagenette/160px", "variant": "native", "framework": fw,
@@ -141,7 +141,7 @@ def test_zoo_rows_get_a_table_of_their_own():
 
     jobs = [job(sc, fw, s, 90.0 + s + (fw == "tf")) for sc in ("momentum-native", "native-zoo")
             for fw in ("tf", "torch") for s in range(3)]
-    text = report.markdown({"suite": "gpu", "rows": report.build_rows(jobs), "env": {}})
+    text = tables.markdown({"suite": "gpu", "rows": tables.build_rows(jobs), "env": {}})
     main, zoo = text.split("## Native model zoos: eval accuracy (%)")
     assert "| momentum-native |" in main and "native-zoo" not in main.split("## Scenarios")[0]
     assert "| native-zoo | imagenette/160px | native | 92.0" in zoo and "not a framework difference" in zoo
@@ -149,7 +149,7 @@ def test_zoo_rows_get_a_table_of_their_own():
 
 def test_tf_zoo_bn_statistics_see_the_zoo_preprocessing(zoo_caches):
     """Same pixels, two loader normalizations: the zoo undoes either, so its BN statistics must not change."""
-    from parity.init import init_head
+    from parity.train.initial import init_head
     from tf_impl import train as tf_train
     from tf_impl import zoo as tf_zoo
 

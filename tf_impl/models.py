@@ -15,7 +15,7 @@ import numpy as np
 import keras
 from keras import layers
 
-from parity.archs import ResNetSpec, get_arch
+from parity.spec.archs import ResNetSpec, get_arch
 
 _BLOCK_NAME = re.compile(r"^layer\d+\.\d+$")
 _CANONICAL_TYPES = (layers.Conv2D, layers.BatchNormalization, layers.GroupNormalization, layers.Dense)

@@ -15,8 +15,8 @@ import time
 import keras
 import tensorflow as tf
 
-from parity.bench import overhead_row, round_batches, summarize
-from parity.plan import TrainPlan
+from parity.bench.inputs import overhead_row, round_batches, summarize
+from parity.train.plan import TrainPlan
 from tf_impl import train
 
 

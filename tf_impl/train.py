@@ -25,8 +25,8 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from parity import loop
-from parity.plan import Diverged, TrainPlan, lr_at
+from parity.train import loop
+from parity.train.plan import Diverged, TrainPlan, lr_at
 from tf_impl import models, renorm, weights, zoo
 
 
@@ -244,6 +244,6 @@ def prepare_phase(model: keras.Model, plan: TrainPlan, phase: str, lr: float):
 
 def fit(plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader, stats_batches: list,
         progress: Callable[[float], None] | None = None, calibration_batches: list | None = None) -> dict:
-    """Fine-tune according to the plan: the shared epoch loop (parity.loop) driving this module's pieces."""
+    """Fine-tune according to the plan: the shared epoch loop (parity.train.loop) driving this module's pieces."""
     return loop.fit(sys.modules[__name__], plan, init, train_loader, eval_loader, stats_batches, progress,
                     calibration_batches)

@@ -1,4 +1,4 @@
-"""Keras model <-> canonical tensors (see `parity.weights`).
+"""Keras model <-> canonical tensors (see `parity.assets.canonical`).
 
 Canonical tensors use torch's names and layouts; `tf_impl.models.canonical_layers`
 names each Keras layer by its torch module, so this file only converts layouts:
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from keras import layers
 
-from parity.weights import check_compatible, split_skipped
+from parity.assets.canonical import check_compatible, split_skipped
 from tf_impl.models import canonical_layers
 
 _CONV_TO_TORCH = (3, 2, 0, 1)   # HWIO -> OIHW

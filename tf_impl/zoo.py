@@ -1,4 +1,4 @@
-"""keras.applications' ResNet50 with Keras' own ImageNet weights and preprocessing (see parity/zoo.py).
+"""keras.applications' ResNet50 with Keras' own ImageNet weights and preprocessing (see parity/assets/zoo.py).
 
 Mirrors ``torch_impl/zoo.py``. The model has the same outer shape as the
 mirrored one -- a sub-model named ``base`` and a Dense head named ``fc`` -- so
@@ -11,8 +11,8 @@ import numpy as np
 import keras
 from keras import layers
 
-from parity import zoo
-from parity.plan import TrainPlan
+from parity.assets import zoo
+from parity.train.plan import TrainPlan
 
 
 def build(plan: TrainPlan, init: dict[str, np.ndarray], base_training: bool | None = None) -> keras.Model:

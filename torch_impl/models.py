@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
 
-from parity.archs import ResNetSpec, get_arch
+from parity.spec.archs import ResNetSpec, get_arch
 
 _BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
 

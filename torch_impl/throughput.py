@@ -15,8 +15,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from parity.bench import overhead_row, round_batches, summarize
-from parity.plan import TrainPlan
+from parity.bench.inputs import overhead_row, round_batches, summarize
+from parity.train.plan import TrainPlan
 from torch_impl import train
 
 

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from parity import loop
-from parity.plan import Diverged, TrainPlan, lr_at
+from parity.train import loop
+from parity.train.plan import Diverged, TrainPlan, lr_at
 from torch_impl import models, renorm, weights, zoo
 
 
@@ -258,6 +258,6 @@ def prepare_phase(model: nn.Module, plan: TrainPlan, phase: str, lr: float):
 
 def fit(plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader, stats_batches: list,
         progress: Callable[[float], None] | None = None, calibration_batches: list | None = None) -> dict:
-    """Fine-tune according to the plan: the shared epoch loop (parity.loop) driving this module's pieces."""
+    """Fine-tune according to the plan: the shared epoch loop (parity.train.loop) driving this module's pieces."""
     return loop.fit(sys.modules[__name__], plan, init, train_loader, eval_loader, stats_batches, progress,
                     calibration_batches)

@@ -1,4 +1,4 @@
-"""torch model <-> canonical tensors (see `parity.weights`).
+"""torch model <-> canonical tensors (see `parity.assets.canonical`).
 
 The canonical layout is torch's own, so this side only drops the BN batch
 counters on export and leaves them untouched on import.
@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from parity.weights import check_compatible, split_skipped
+from parity.assets.canonical import check_compatible, split_skipped
 
 _COUNTER = "num_batches_tracked"
 
@@ -38,14 +38,14 @@ def from_canonical(model: nn.Module, tensors: dict[str, np.ndarray], skip: tuple
 def _convert_torchvision(arch: str, src: str, out: str) -> int:
     """torchvision's ImageNet state_dict -> the mirrored torch model (strict) -> a canonical checkpoint.
 
-    Run by ``parity.imagenet.ensure`` as ``python -m torch_impl.weights ARCH PTH OUT``: the
+    Run by ``parity.assets.imagenet.ensure`` as ``python -m torch_impl.weights ARCH PTH OUT``: the
     framework-neutral core never loads torch itself.
     """
     import hashlib
     from pathlib import Path
 
-    from parity.imagenet import TORCHVISION_FILES
-    from parity.weights import save_checkpoint
+    from parity.assets.imagenet import TORCHVISION_FILES
+    from parity.assets.canonical import save_checkpoint
     from torch_impl.models import build_model
 
     state = torch.load(src, map_location="cpu", weights_only=True)

@@ -1,4 +1,4 @@
-"""torchvision's resnet50 with torchvision's own ImageNet weights and preprocessing (see parity/zoo.py).
+"""torchvision's resnet50 with torchvision's own ImageNet weights and preprocessing (see parity/assets/zoo.py).
 
 Mirrors ``tf_impl/zoo.py``. The model keeps the mirrored one's outer names --
 ``base`` and an ``fc`` head -- so freezing, BN statistics and recalibration in
@@ -11,8 +11,9 @@ import torch
 import torchvision
 from torch import nn
 
-from parity import imagenet, zoo
-from parity.plan import TrainPlan
+from parity.assets import imagenet
+from parity.assets import zoo
+from parity.train.plan import TrainPlan
 
 
 class ZooModel(nn.Module):

@@ -8,7 +8,7 @@ def pytest_generate_tests(metafunc):
     """Throughput cases: every framework x mode x {train, inference} with --benchmark, else each default mode."""
     if "throughput_case" not in metafunc.fixturenames:
         return
-    from parity.benchrun import DEFAULT_MODE, MODES
+    from parity.bench.driver import DEFAULT_MODE, MODES
 
     full = metafunc.config.getoption("--benchmark")
     cases = [(fw, mode, kind) for fw in ("tf", "torch") for mode in (MODES[fw] if full else (DEFAULT_MODE[fw],))

@@ -9,16 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from parity import compare, report
-from parity.runner import run_suite
-from parity.scenarios import build_suite
+from parity.report import compare
+from parity.report import tables
+from parity.run.runner import run_suite
+from parity.spec.scenarios import build_suite
 
 
 @pytest.fixture(scope="module")
 def table(parity_options, tmp_path_factory):
     out = Path(parity_options.out) if parity_options.out else tmp_path_factory.mktemp("parity") / parity_options.suite
     run_suite(build_suite(parity_options.suite), out, resume=bool(parity_options.out), log=print)
-    return report.write_report(out, parity_options.suite), out
+    return tables.write_report(out, parity_options.suite), out
 
 
 def _row(table, scenario, dataset, variant, metric="eval_acc"):

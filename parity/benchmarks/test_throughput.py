@@ -1,6 +1,6 @@
 """Throughput through pytest-benchmark, one framework worker at a time.
 
-Each round runs in the framework's own worker process (``parity.benchrun``);
+Each round runs in the framework's own worker process (``parity.bench.driver``);
 pytest-benchmark times the request with ``benchmark.pedantic`` and the row the
 worker computes from its own synchronised timings goes to ``extra_info``.
 """
@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from parity.benchrun import BenchWorker
+from parity.bench.driver import BenchWorker
 
 SIZES = {"batch_size": 32, "image_size": 32, "arch": "resnet-tiny"}
 

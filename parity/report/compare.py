@@ -26,8 +26,8 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-from parity import stats
-from parity.report import build_rows, environment_of, load_jobs
+from parity.report import stats
+from parity.report.tables import build_rows, environment_of, load_jobs
 from parity.results import ResultError
 
 ACC_THRESHOLD_PP = 1.0
@@ -92,7 +92,7 @@ def _ok(job: dict | None) -> bool:
 
 def _flat_settings(job: dict) -> dict | None:
     """The job's run settings with today's defaults filled in (files written before a setting existed)."""
-    from parity.config import run_from_dict, run_to_dict
+    from parity.spec.config import run_from_dict, run_to_dict
 
     try:
         return _flatten(run_to_dict(run_from_dict(job.get("config"))))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from parity.archs import ResNetSpec
+from parity.spec.archs import ResNetSpec
 
 
 def expected_shapes(spec: ResNetSpec, num_classes: int) -> dict[str, tuple[int, ...]]:

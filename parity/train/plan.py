@@ -1,6 +1,6 @@
 """What a trainer is asked to do, resolved and framework-neutral.
 
-``parity.job`` turns a RunConfig plus a framework's native defaults into a
+``parity.run.job`` turns a RunConfig plus a framework's native defaults into a
 TrainPlan; ``tf_impl.train.fit`` and ``torch_impl.train.fit`` take the same plan
 and must treat it the same way. Anything a framework decides for itself
 (native momentum, epsilon) is already resolved here, so the result file
@@ -44,7 +44,7 @@ class TrainPlan:
     renorm_schedule: str = "paper"
     recalibrate_batches: int = 0
     precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16 (Keras policy names)
-    # pretrained = "zoo": each framework's own model-zoo network (parity/zoo.py), fed the shared
+    # pretrained = "zoo": each framework's own model-zoo network (parity/assets/zoo.py), fed the shared
     # loader's batches; pixel_mean/std undo the loader's normalization for the zoo's own preprocessing.
     zoo: bool = False
     pixel_mean: tuple[float, float, float] | None = None

@@ -1,6 +1,6 @@
 """A worker process: one framework, many jobs, results written by the worker itself.
 
-Started by ``parity.runner`` as ``python -m parity.worker FRAMEWORK THREADS``.
+Started by ``parity.run.runner`` as ``python -m parity.run.worker FRAMEWORK THREADS``.
 Reads one job (JSON) per line on stdin, writes each result file atomically and
 answers on the protocol channel (the original stdout) with JSON lines:
 ``{"event": "progress"|"done", ...}``. Everything the frameworks print goes to
@@ -55,8 +55,8 @@ def main(argv: list[str]) -> int:
         proto.flush()
 
     from parity.backend import BackendUnavailable, load
-    from parity.job import execute, failed_result
-    from parity.plan import Diverged
+    from parity.run.job import execute, failed_result
+    from parity.train.plan import Diverged
     from parity.results import write_json_atomic
 
     try:

@@ -13,7 +13,7 @@ import html
 from collections import Counter
 from pathlib import Path
 
-from parity.scenarios import claim_of
+from parity.spec.scenarios import claim_of
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#202124}
@@ -98,7 +98,7 @@ def render(table: dict, plots: list[Path], throughput: dict | None = None) -> st
 
 def render_gate(result: dict) -> str:
     """The upgrade check's page: the gate's status, what it found, the rows that moved, throughput side by side."""
-    from parity import compare
+    from parity.report import compare
 
     e = html.escape
     labels = result.get("labels") or {"base": "baseline", "new": "current"}

@@ -18,7 +18,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from parity import stats
+from parity.report import stats
 
 COLORS = {"tf": "#e8710a", "torch": "#1a73e8"}
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from parity.weights import CheckpointError
+from parity.assets.canonical import CheckpointError
 
 # torchvision's DEFAULT weights and the file names its cache gives them (torchvision 0.29).
 TORCHVISION_FILES = {

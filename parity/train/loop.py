@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from parity.plan import TrainPlan, summarize_bn_lag
+from parity.train.plan import TrainPlan, summarize_bn_lag
 
 FINAL_KEYS = ("train_loss", "train_acc", "eval_loss", "eval_acc", "bn_mean_dist", "bn_var_dist")
 

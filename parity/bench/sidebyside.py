@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from parity.benchrun import DEFAULT_MODE, BenchWorker, code_pythonpath
-from parity.stats import paired_ratio
+from parity.bench.driver import DEFAULT_MODE, BenchWorker, code_pythonpath
+from parity.report.stats import paired_ratio
 
 SCHEMA = 1
 THRESHOLD = 0.05

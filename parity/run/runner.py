@@ -1,7 +1,7 @@
 """Job matrix -> one worker process per framework -> one result file per job.
 
 TF and torch never share a process: each framework gets a worker of its own
-(``parity.worker``), both run side by side with the same thread count, and a
+(``parity.run.worker``), both run side by side with the same thread count, and a
 worker that crashes, hangs past the job timeout or is killed costs one job --
 recorded as failed with its reason -- and is replaced for the rest. Result
 files are written atomically, so ``--resume`` can trust every file that
@@ -20,8 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from parity.config import RunConfig, SuiteConfig, run_from_dict, run_to_dict
-from parity.job import default_checkpoint, failed_result
+from parity.spec.config import RunConfig, SuiteConfig, run_from_dict, run_to_dict
+from parity.run.job import default_checkpoint, failed_result
 from parity.results import ResultError, read_job, write_json_atomic
 
 DEFAULT_JOB_TIMEOUT_S = 1800
@@ -184,7 +184,7 @@ class FrameworkWorker:
         env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1",
                    OMP_NUM_THREADS=str(self.threads))
         stderr = open(logs / f"{self.framework}-worker.log", "a")
-        self.proc = subprocess.Popen([sys.executable, "-m", "parity.worker", self.framework, str(self.threads)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "parity.run.worker", self.framework, str(self.threads)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True,
                                      env=env, start_new_session=True)
         stderr.close()
@@ -284,7 +284,7 @@ class FrameworkWorker:
 
 def ensure_checkpoints(suite: SuiteConfig, log) -> None:
     """Produce the source-pretrained checkpoint, and convert ImageNet weights, once, before any job."""
-    from parity import imagenet
+    from parity.assets import imagenet
 
     for arch in sorted({r.model for r in suite.runs if r.pretrained == "imagenet"}):
         if not imagenet.canonical_path(arch).exists():
@@ -310,7 +310,7 @@ def run_suite(suite: SuiteConfig, out_dir: str | Path, *, resume: bool = False, 
     """Run every pending job of the suite with the chosen executor; returns a summary.
 
     ``local``: one worker process per framework on this machine (the default).
-    ``ray``: one Ray task per job (see parity.ray_executor); the same result files.
+    ``ray``: one Ray task per job (see parity.run.ray_executor); the same result files.
     """
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     out_dir = Path(out_dir)
@@ -332,7 +332,7 @@ def _run_locked(suite, out_dir: Path, resume: bool, threads, job_timeout, log, e
         ensure_checkpoints(suite, log)
     progress = Progress(len(pending), log)
     if executor == "ray":
-        from parity import ray_executor
+        from parity.run import ray_executor
 
         t0 = time.perf_counter()
         ray_executor.run(pending, suite.name, out_dir, threads, job_timeout, progress, log, address=address)

@@ -13,15 +13,15 @@ import statistics
 import time
 
 from parity.data import Loader, load_dataset, make_loaders
-from parity.init import init_head
-from parity.plan import TrainPlan
+from parity.train.initial import init_head
+from parity.train.plan import TrainPlan
 
 
 def bench_inputs(arch: str = "resnet-tiny", batch_size: int = 32, image_size: int = 32, n_batches: int = 8,
                  seed: int = 0):
     """(plan, init tensors, in-memory batches, the loader) for a throughput measurement on the far domain."""
-    from parity.archs import get_arch
-    from parity.init import init_network
+    from parity.spec.archs import get_arch
+    from parity.train.initial import init_network
 
     ds = load_dataset("far", image_size)
     train, _ = make_loaders(ds, batch_size, seed)
@@ -90,7 +90,7 @@ def overhead_row(framework: str, suite_times: list[float], minimal_times: list[f
     (``stats.paired_ratio``): a trimmed mean, a 99% CI over the pairs, and the goal
     of +-2%: met (the whole CI inside), not met (the CI above it), or unsettled.
     """
-    from parity.stats import paired_ratio
+    from parity.report.stats import paired_ratio
 
     r = paired_ratio(minimal_times, suite_times)
     low, high = 100.0 * (r.ci_low - 1), 100.0 * (r.ci_high - 1)

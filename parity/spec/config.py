@@ -7,7 +7,7 @@ One convention for every knob, stated once here:
 * A knob that is set gets the *same* value on both sides. BN momentum is
   written in Keras' convention -- the fraction of the old running value kept
   (0.99 = Keras default, 0.9 = PyTorch's default 0.1) -- and converted for torch
-  as ``1 - momentum`` by :mod:`parity.knobs`.
+  as ``1 - momentum`` by :mod:`parity.spec.knobs`.
 
 Validation collects every problem and reports each on one line
 (``field: bad value -- what is allowed``); the CLI prints them and exits 2.
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from parity.archs import ARCHS
+from parity.spec.archs import ARCHS
 
 SYNTHETIC_DATASETS = ("source", "near", "far")
 TFDS_DATASETS = (
@@ -66,7 +66,7 @@ class BNConfig:
     # norm = "renorm": the final clipping bounds, the moving-average momentum of the
     # statistics r and d are computed against (Keras' convention; unset = Keras' 0.99),
     # and the schedule: "paper" (plain BN warm-up, then linear ramps; see
-    # parity.plan.renorm_clip_at) or "constant" (the final bounds from step 0).
+    # parity.train.plan.renorm_clip_at) or "constant" (the final bounds from step 0).
     renorm_rmax: float = 3.0
     renorm_dmax: float = 5.0
     renorm_rmin: float | None = None       # None = 1/rmax at every step, as the paper clips

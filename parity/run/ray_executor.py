@@ -2,7 +2,7 @@
 
 Each task asks for what its job needs (``num_cpus`` = the thread count, or one
 GPU on a GPU suite) and, on whichever node Ray places it, starts the same
-``parity.worker`` process the local executor uses, so TF and torch still never
+``parity.run.worker`` process the local executor uses, so TF and torch still never
 share a process. The task returns the result; the driver writes it atomically
 into its own output folder as each job finishes, so ``--resume`` works across
 executors. A task whose worker or node dies is retried by Ray up to
@@ -40,7 +40,7 @@ def _die_with_parent() -> None:
 
 def run_job(spec: dict, framework: str, threads: int, timeout: float, attempts_dir: str | None) -> dict:
     """Body of the Ray task: the job in a fresh worker process; returns the result dict."""
-    from parity.job import failed_result
+    from parity.run.job import failed_result
 
     attempt = 1
     if attempts_dir:
@@ -52,7 +52,7 @@ def run_job(spec: dict, framework: str, threads: int, timeout: float, attempts_d
     with tempfile.TemporaryDirectory(prefix="parity-ray-") as tmp:
         local = dict(spec, path=str(Path(tmp) / "result.json"))
         env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3", OMP_NUM_THREADS=str(threads))
-        proc = subprocess.Popen([sys.executable, "-m", "parity.worker", framework, str(threads)],
+        proc = subprocess.Popen([sys.executable, "-m", "parity.run.worker", framework, str(threads)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                 env=env, preexec_fn=_die_with_parent)
         t0 = time.perf_counter()
@@ -85,7 +85,7 @@ def run(jobs, suite_name: str, out_dir: Path, threads: int, job_timeout: float, 
         import ray
     except ImportError:
         raise RayUnavailable("--executor ray needs Ray: pip install '.[ray]' (or pip install ray)") from None
-    from parity.job import failed_result
+    from parity.run.job import failed_result
     from parity.results import write_json_atomic
 
     started_here = not ray.is_initialized()

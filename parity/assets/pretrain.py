@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 
-from parity.archs import get_arch
+from parity.spec.archs import get_arch
 from parity.data import load_dataset, make_loaders
-from parity.init import init_network
-from parity.plan import TrainPlan
+from parity.train.initial import init_network
+from parity.train.plan import TrainPlan
 
 RECIPE = {
     "arch": "resnet-tiny", "dataset": "source", "image_size": 32, "batch_size": 64, "epochs": 10,
@@ -25,7 +25,7 @@ def pretrain(out_path, threads: int = 2, log=print, recipe: dict | None = None) 
     """Train on ``source`` and write the canonical checkpoint; returns the recipe with results."""
     r = dict(RECIPE, **(recipe or {}))
     from parity.backend import load
-    from parity import weights as canonical
+    from parity.assets import canonical
 
     backend = load(r["framework"])
     backend.configure(threads, r["seed"])

@@ -13,9 +13,9 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from parity import stats
+from parity.report import stats
 from parity.results import ResultError, read_job, read_json, write_json_atomic, write_text_atomic
-from parity.scenarios import NOT_PARITY_SCENARIOS, claim_of
+from parity.spec.scenarios import NOT_PARITY_SCENARIOS, claim_of
 
 METRICS = ("eval_acc", "train_acc", "eval_loss")
 TABLE_SCHEMA = 1
@@ -234,7 +234,8 @@ def _throughput_of(out_dir: Path) -> dict | None:
 
 def write_report(out_dir: str | Path, suite: str | None = None) -> dict:
     """Rebuild tables, plots and report.html from DIR/jobs alone; returns the table (parity.json)."""
-    from parity import html, plots
+    from parity.report import html
+    from parity.report import plots
 
     out_dir = Path(out_dir)
     jobs, problems = load_jobs(out_dir)

@@ -1,6 +1,6 @@
 """Throughput runs: one framework per worker process, one framework at a time.
 
-``BenchWorker`` drives ``python -m parity.benchrun FRAMEWORK THREADS``, which
+``BenchWorker`` drives ``python -m parity.bench.driver FRAMEWORK THREADS``, which
 holds the framework's timing loops (``*_impl/throughput.py``). A round is timed
 inside the worker, with the device synchronised; the pytest plugin can also
 time the request from outside (``benchmark.pedantic``), the pipe adding well
@@ -16,7 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from parity.bench import SLOWDOWN_VAR
+from parity.bench.inputs import SLOWDOWN_VAR
+from parity.paths import CODE_ROOT
 from parity.results import environment, write_json_atomic, write_text_atomic
 
 MODES = {"tf": ("eager", "function", "xla"), "torch": ("eager", "eager-channels-last", "compile")}
@@ -46,7 +47,7 @@ def check_settings(frameworks, *, arch: str, image_size: int, batch_size: int, m
     """Problems with a throughput request, one line each, found before any worker starts."""
     import difflib
 
-    from parity.archs import ARCHS
+    from parity.spec.archs import ARCHS
     from parity.data.synthetic import DOMAINS
 
     problems = []
@@ -81,14 +82,11 @@ def check_settings(frameworks, *, arch: str, image_size: int, batch_size: int, m
     return problems
 
 
-# The folder holding the parity package: a worker started in another environment's interpreter
-# (an upgrade check) runs this checkout's code, not whatever that environment has installed.
-CODE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 def code_pythonpath() -> str:
     """PYTHONPATH for a child in another environment: this checkout first, then what was there."""
-    return os.pathsep.join(p for p in (CODE_ROOT, os.environ.get("PYTHONPATH")) if p)
+    return os.pathsep.join(p for p in (str(CODE_ROOT), os.environ.get("PYTHONPATH")) if p)
 
 
 class BenchWorker:
@@ -103,7 +101,7 @@ class BenchWorker:
             env["PYTHONPATH"] = code_pythonpath()
         self.framework = framework
         self._stderr = tempfile.TemporaryFile(mode="w+b")   # read back only when the worker dies
-        self.proc = subprocess.Popen([python or sys.executable, "-m", "parity.benchrun", framework, str(threads)],
+        self.proc = subprocess.Popen([python or sys.executable, "-m", "parity.bench.driver", framework, str(threads)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
                                      text=True, env=env)
 
@@ -264,7 +262,7 @@ def markdown(data: dict) -> str:
 
 def write(data: dict, out_dir: str | Path) -> None:
     """throughput.json, throughput.md and plots/throughput.png (bars with min-max whiskers)."""
-    from parity import plots
+    from parity.report import plots
 
     out_dir = Path(out_dir)
     (out_dir / "plots").mkdir(parents=True, exist_ok=True)
@@ -284,7 +282,7 @@ def write(data: dict, out_dir: str | Path) -> None:
 def _worker(framework: str, threads: int) -> int:
     import importlib
 
-    from parity.bench import bench_inputs, planted_slowdown
+    from parity.bench.inputs import bench_inputs, planted_slowdown
 
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)

@@ -1,6 +1,6 @@
 """One fine-tuning job in one framework: from a job spec to a result dict.
 
-Runs inside a worker process (``parity.worker``). Everything framework-neutral
+Runs inside a worker process (``parity.run.worker``). Everything framework-neutral
 -- data, fingerprint, starting weights, resolved knobs -- happens here, so the
 two sides are handed the same inputs by construction.
 """
@@ -11,18 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
-from parity import weights as canonical
-from parity.archs import get_arch
-from parity.config import RunConfig, run_from_dict
+from parity.assets import canonical
+from parity.spec.archs import get_arch
+from parity.spec.config import RunConfig, run_from_dict
 from parity.data import DataError, Loader, load_dataset, make_loaders
-from parity.init import expected_shapes, init_head, init_network
-from parity.knobs import resolve_bn
-from parity.plan import TrainPlan
+from parity.train.initial import expected_shapes, init_head, init_network
+from parity.spec.knobs import resolve_bn
+from parity.train.plan import TrainPlan
+from parity.paths import PACKAGE_CHECKPOINTS
 from parity.results import SCHEMA, environment
 
 STATS_IMAGES = 512   # target images used to measure the true BN statistics each epoch
 
-PACKAGE_CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
 
 
 def default_checkpoint(arch: str) -> Path:
@@ -34,14 +34,14 @@ def starting_weights(run: RunConfig, num_classes: int, seed: int) -> tuple[dict[
     """Canonical tensors the job starts from (pretrained base + a numpy head) and the base's checksum."""
     spec = get_arch(run.model)
     if run.pretrained == "zoo":   # the base comes from each framework's own zoo file, in the worker
-        from parity import zoo
+        from parity.assets import zoo
 
         return init_head(seed, spec.feature_dim, num_classes), zoo.digest(run.model)
     if run.pretrained == "none":
         tensors = _for_norm(init_network(spec, num_classes, seed), run.bn.norm)
         return tensors, "scratch-" + canonical.checksum(tensors)
     if run.pretrained == "imagenet":
-        from parity import imagenet
+        from parity.assets import imagenet
 
         path = imagenet.ensure(run.model)
     else:

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
-from parity.config import BNConfig, RunConfig, SuiteConfig, validate_suite
+from parity.spec.config import BNConfig, RunConfig, SuiteConfig, validate_suite
 
 # The matched setting: PyTorch's momentum in Keras' convention, and the epsilon
 # the source checkpoint was trained with (keras.applications' ResNet uses 1.001e-5).

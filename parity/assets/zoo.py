@@ -20,8 +20,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from parity import imagenet
-from parity.weights import CheckpointError
+from parity.assets import imagenet
+from parity.assets.canonical import CheckpointError
 
 ZOO_ARCHS = ("resnet50",)
 KERAS_FILES = {"resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"}
