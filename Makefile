@@ -1,16 +1,17 @@
 # Two commands do all the set-up on a fresh machine: `make run` and `make test`.
 # .venv is created once; the stamp file records that the install finished.
-PY ?= python3.11
+# The first of Python 3.11, 3.12, 3.13 found (the package supports all three; this machine's local wheel
+# store serves 3.11, other versions take the registry's wheels). Override with PY=/path/to/python.
+PY ?= $(firstword $(foreach v,3.11 3.12 3.13,$(shell command -v python$(v) 2>/dev/null)))
 VENV := .venv
 STAMP := $(VENV)/.installed
 BIN := $(VENV)/bin
-export KERAS_BACKEND := tensorflow
-export TF_CPP_MIN_LOG_LEVEL := 3
 
 .PHONY: run test bench smoke clean-venv publish-quick
 
 # The package declares supported version ranges; constraints.txt holds the reference versions.
 $(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || test -n "$(PY)" || { echo "make: needs Python 3.11, 3.12 or 3.13 (none found; give PY=...)" >&2; exit 2; }
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[tf-cpu,torch,ray]'

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
 import sys
 from pathlib import Path
 
+from parity import frameworks
+from parity.run import process
 from parity.spec.knobs import AUDITED
 
 SNAPSHOT_SCHEMA = 1
-MODULES = {"tf": "tf_impl.audit", "torch": "torch_impl.audit"}
 
 
 class AuditError(RuntimeError):
@@ -27,9 +26,7 @@ class AuditError(RuntimeError):
 
 def read_framework(framework: str, timeout: float = 300) -> dict:
     """Run one framework's probes in a fresh process; {"knobs": ..., "versions": ...}."""
-    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, "-m", "parity.audit", framework], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    proc = process.run("parity.audit", framework, timeout=timeout)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise AuditError(f"{framework}: the audit probe failed ({last})")
@@ -43,7 +40,7 @@ def equivalent(a, b) -> bool:
 
 
 def collect() -> dict:
-    sides = {fw: read_framework(fw) for fw in MODULES}
+    sides = {fw: read_framework(fw) for fw in frameworks.NAMES}
     knobs = {}
     for name, question in AUDITED.items():
         tf, torch = sides["tf"]["knobs"].get(name, {}), sides["torch"]["knobs"].get(name, {})
@@ -92,10 +89,7 @@ def drift(snapshot: dict, live: dict) -> list[str]:
 
 
 def _probe_main(framework: str) -> int:
-    import importlib
-
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    module = importlib.import_module(MODULES[framework])
+    module = frameworks.load(framework, "audit")
     print(json.dumps({"knobs": module.read_defaults(), "versions": module.versions()}))
     return 0
 

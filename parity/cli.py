@@ -15,10 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-from parity.spec.config import PRECISIONS  # noqa: E402  (no framework import)
+from parity import frameworks
+from parity.spec.config import PRECISIONS
 
 EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -50,13 +48,10 @@ def cmd_list(args) -> int:
 
 
 def _parse_frameworks(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    bad = [t for t in items if t not in ("tf", "torch")]
-    if bad or not items:
-        raise UsageError(f"--frameworks: {text!r} is not allowed -- a comma-separated list from tf, torch")
-    return items
+    try:
+        return frameworks.parse(text)
+    except frameworks.UnknownFramework as e:
+        raise UsageError(f"--frameworks: {e}") from None
 
 
 def load_suite(args):
@@ -97,34 +92,27 @@ def load_suite(args):
 
 def _preflight(suite) -> None:
     """Stop before any job starts when a dataset or checkpoint cannot be used."""
-    from parity.assets import canonical
+    from parity.assets import canonical, starting
     from parity.data import DataError, load_dataset, prepare_dataset
-    from parity.run.job import default_checkpoint, starting_weights
-
-    from parity.assets import imagenet
-    from parity.assets import zoo
 
     problems = []
     for run in suite.runs:
         try:   # weights first, on their own: a missing dataset must not hide a missing file
-            if run.pretrained == "zoo":
-                zoo.check(run.model, suite.frameworks)
-            elif run.pretrained == "imagenet":
-                imagenet.ensure(run.model)
+            starting.check(run, suite.frameworks)
         except canonical.CheckpointError as e:
             problems.append(str(e))
         try:
             prepare_dataset(run.dataset, run.image_size, run.data_dir,
                             log=lambda m: print(m, file=sys.stderr, flush=True))
-            ds = load_dataset(run.dataset, run.image_size, run.data_dir)
+            ds = load_dataset(run.dataset, run.image_size)
             if run.train_images is not None and run.train_images > len(ds.train_x):
                 problems.append(f"train_images={run.train_images}: {run.dataset} has only {len(ds.train_x)}")
             n = min(run.train_images or len(ds.train_x), len(ds.train_x))
             if n < run.batch_size:
                 problems.append(f"batch_size={run.batch_size}: {run.dataset} has {n} training images, "
                                 "fewer than one batch")
-            if run.pretrained not in ("zoo", "source") or default_checkpoint(run.model).exists():
-                starting_weights(run, ds.num_classes, suite.seeds[0])   # converts ImageNet weights once
+            if run.pretrained not in ("zoo", "source") or starting.default_checkpoint(run.model).exists():
+                starting.starting_weights(run, ds.num_classes, suite.seeds[0])   # the file loads and fits
         except (DataError, canonical.CheckpointError) as e:
             problems.append(str(e))
     if problems:
@@ -133,7 +121,8 @@ def _preflight(suite) -> None:
 
 def cmd_run(args) -> int:
     from parity.report import tables
-    from parity.run.runner import OutputLocked, PretrainFailed, run_suite
+    from parity.assets.starting import PretrainFailed
+    from parity.run.runner import OutputLocked, run_suite
 
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads: {args.threads} is not allowed -- an integer >= 1")
@@ -210,19 +199,19 @@ def cmd_compare(args) -> int:
 def cmd_bench(args) -> int:
     from parity.bench import driver
 
-    frameworks = _parse_frameworks(args.frameworks) or ["tf", "torch"]
+    names = _parse_frameworks(args.frameworks) or list(frameworks.NAMES)
     problems = [f"--{name.replace('_', '-')}: {getattr(args, name)} is not allowed -- an integer >= 1"
                 for name in ("rounds", "steps", "batch_size", "threads")
                 if getattr(args, name) is not None and getattr(args, name) < 1]
     if args.warmup < 0:
         problems.append(f"--warmup: {args.warmup} is not allowed -- an integer >= 0")
     modes = None if args.modes is None else [m.strip() for m in args.modes.split(",") if m.strip()]
-    problems += driver.check_settings(frameworks, arch=args.arch, image_size=args.image_size,
+    problems += driver.check_settings(names, arch=args.arch, image_size=args.image_size,
                                         batch_size=args.batch_size, modes=modes)
     if problems:   # every problem at once, before any worker starts
         raise UsageError("\n".join(problems))
     try:
-        data = driver.run_throughput(frameworks, threads=args.threads, rounds=args.rounds, warmup=args.warmup,
+        data = driver.run_throughput(names, threads=args.threads, rounds=args.rounds, warmup=args.warmup,
                                        steps=args.steps,
                                        batch_size=args.batch_size, image_size=args.image_size, arch=args.arch,
                                        modes=modes, loader=not args.skip_loader, overhead=not args.skip_overhead,
@@ -233,8 +222,8 @@ def cmd_bench(args) -> int:
     print(driver.markdown(data))
     for fw in data["settings"].get("not_installed", {}):
         _err(f"{fw} is not installed or fails to import: not measured")
-    for fw, names in data["settings"].get("needs_gpu", {}).items():
-        _err(f"{fw} {', '.join(names)}: needs a GPU {fw} does not see here: not measured")
+    for fw, gpu_modes in data["settings"].get("needs_gpu", {}).items():
+        _err(f"{fw} {', '.join(gpu_modes)}: needs a GPU {fw} does not see here: not measured")
     print(f"written: {args.out}/throughput.json, throughput.md", file=sys.stderr)
     return EXIT_OK
 
@@ -243,7 +232,7 @@ def cmd_upgrade_check(args) -> int:
     from parity.bench import sidebyside
     from parity import upgrade
 
-    frameworks = _parse_frameworks(args.frameworks) or ["tf", "torch"]
+    names = _parse_frameworks(args.frameworks) or list(frameworks.NAMES)
     problems = [f"--{n.replace('_', '-')}: {getattr(args, n)} is not allowed -- a number > 0"
                 for n in ("threshold", "acc_threshold", "loss_threshold")
                 if not (math.isfinite(getattr(args, n)) and getattr(args, n) > 0)]
@@ -257,15 +246,15 @@ def cmd_upgrade_check(args) -> int:
         from parity.bench import driver
 
         wanted = [m.strip() for m in args.bench_modes.split(",") if m.strip()]
-        problems += driver.check_settings(frameworks, arch="resnet-tiny", image_size=32, batch_size=32,
+        problems += driver.check_settings(names, arch="resnet-tiny", image_size=32, batch_size=32,
                                             modes=wanted)
-        modes = {fw: [m for m in wanted if m in driver.known_modes(fw)] for fw in frameworks}
+        modes = {fw: [m for m in wanted if m in driver.known_modes(fw)] for fw in names}
     if problems:
         raise UsageError("\n".join(problems))
     out = Path(args.out)
     try:
         result, code = upgrade.run_upgrade_check(
-            args.base_env, args.new_env, out, frameworks=frameworks, seeds=args.seeds, scenarios=args.scenarios,
+            args.base_env, args.new_env, out, frameworks=names, seeds=args.seeds, scenarios=args.scenarios,
             throughput=not args.skip_throughput, bench_modes=modes, threshold=args.threshold / 100,
             min_pairs=args.pairs, max_pairs=args.max_pairs, acc_threshold=args.acc_threshold,
             loss_threshold=args.loss_threshold, log=lambda m: print(m, file=sys.stderr, flush=True))
@@ -306,13 +295,12 @@ def cmd_audit(args) -> int:
 
 
 def cmd_pretrain(args) -> int:
-    from parity.run.job import default_checkpoint
-    from parity.assets.pretrain import pretrain
+    from parity.run import process
+    from parity.assets.starting import default_checkpoint
 
     out = Path(args.out) if args.out else default_checkpoint("resnet-tiny")
-    pretrain(out, threads=args.threads or (os.cpu_count() or 1),
-             log=lambda m: print(m, file=sys.stderr, flush=True))
-    return EXIT_OK
+    done = process.run("parity.assets.pretrain", out, args.threads or (os.cpu_count() or 1), capture=False)
+    return EXIT_OK if done.returncode == 0 else EXIT_FINDING
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -330,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scenarios", help="comma-separated: run only these scenarios of the suite")
     r.add_argument("--out")
     r.add_argument("--seeds", type=int, help="run seeds 0..N-1")
-    r.add_argument("--frameworks", help="comma-separated: tf,torch")
+    r.add_argument("--frameworks", help=f"comma-separated: {','.join(frameworks.NAMES)}")
     r.add_argument("--precision", choices=PRECISIONS, help="every run in this precision")
     r.add_argument("--resume", action="store_true", help="keep finished jobs in --out, run the rest")
     r.add_argument("--threads", type=int, help="threads per framework worker (default: cores / frameworks)")
@@ -356,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="throughput per framework and mode, and the harness overhead")
     b.add_argument("--out", default="results/throughput")
-    b.add_argument("--frameworks", help="comma-separated: tf,torch")
+    b.add_argument("--frameworks", help=f"comma-separated: {','.join(frameworks.NAMES)}")
     b.add_argument("--threads", type=int, help="threads for each framework (default: all cores)")
     b.add_argument("--rounds", type=int, default=5)
     b.add_argument("--warmup", type=int, default=2, help="untimed rounds first (torch.compile wants more)")
@@ -376,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("base_env", help="[LABEL=]PATH: the environment upgraded from (a venv folder or its python)")
     u.add_argument("new_env", help="[LABEL=]PATH: the environment upgraded to")
     u.add_argument("--out", default="results/upgrades", help="one folder per environment label, and the report")
-    u.add_argument("--frameworks", help="comma-separated: tf,torch")
+    u.add_argument("--frameworks", help=f"comma-separated: {','.join(frameworks.NAMES)}")
     u.add_argument("--seeds", type=int, help="run seeds 0..N-1 of the upgrade suite (default: its 3)")
     u.add_argument("--scenarios", help="comma-separated: only these scenarios of the upgrade suite")
     u.add_argument("--skip-throughput", action="store_true", help="leave out the side-by-side throughput")
@@ -407,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    frameworks.set_process_env()   # tfds (dataset preparation) imports TensorFlow in this process
     try:
         args = build_parser().parse_args(argv)
         if not getattr(args, "fn", None):

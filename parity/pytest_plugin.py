@@ -10,11 +10,13 @@ pytest-benchmark's ``--benchmark-*`` ones.
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
-import subprocess
-import sys
 
 import pytest
+
+from parity import frameworks
+from parity.run import process
 
 
 def pytest_addoption(parser):
@@ -43,7 +45,7 @@ def parity_options(request) -> ParityOptions:
 
 def _versions() -> dict:
     out = {}
-    for dist in ("tensorflow-cpu", "tensorflow", "keras", "torch", "torchvision"):
+    for dist in sorted({d for dists in frameworks.version_keys().values() for d in dists}):
         try:
             out[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
@@ -51,23 +53,25 @@ def _versions() -> dict:
     return out
 
 
-def _cuda() -> dict:
-    """CUDA, cuDNN and the GPU as torch sees them, asked in a process of its own."""
-    code = ("import json, torch; ok = torch.cuda.is_available(); print(json.dumps({'cuda': torch.version.cuda, "
-            "'cudnn': torch.backends.cudnn.version() if ok else None, "
-            "'gpu': torch.cuda.get_device_name(0) if ok else None}))")
-    try:
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-        import json
-        return json.loads(out.stdout.strip().splitlines()[-1])
-    except Exception:  # machine info is best effort
-        return {}
+_DEVICE = "import json; from parity import frameworks; print(json.dumps(frameworks.load({name!r}).device_info()))"
+
+
+def _devices() -> dict:
+    """Where each framework runs (device, GPU, CUDA), each asked in a process of its own."""
+    out = {}
+    for name in frameworks.NAMES:
+        try:
+            proc = process.run_code(_DEVICE.format(name=name), timeout=120)
+            out[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        except Exception:  # machine info is best effort (a framework may be missing)
+            pass
+    return out
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
     from parity.results import git_commit
 
     machine_info["frameworks"] = _versions()
-    machine_info["cuda"] = _cuda()
+    machine_info["devices"] = _devices()
     machine_info["parity_commit"] = git_commit()
     machine_info["cpu_count"] = os.cpu_count()

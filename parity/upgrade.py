@@ -17,11 +17,11 @@ from pathlib import Path
 from parity.report import compare
 from parity.bench import sidebyside
 from parity.bench.driver import BenchError
+from parity import frameworks
+from parity.run import process
 from parity.results import environment, read_job, ResultError, write_json_atomic, write_text_atomic
 
 SUITE = "upgrade"
-_VERSION_KEYS = {"tensorflow": ("tensorflow", "tensorflow-cpu"), "keras": ("keras",), "torch": ("torch",),
-                 "torchvision": ("torchvision",)}
 
 
 class UpgradeError(RuntimeError):
@@ -36,7 +36,7 @@ def check_folder(folder: Path, versions: dict) -> None:
             env = read_job(path).get("env", {})
         except ResultError:
             continue   # the run reruns it
-        for key, dists in _VERSION_KEYS.items():
+        for key, dists in frameworks.version_keys().items():
             have = next((versions[d] for d in dists if d in versions), None)
             if key in env and have is not None and env[key].split("+")[0] != have.split("+")[0]:
                 raise sidebyside.EnvError(
@@ -48,15 +48,16 @@ def _child(env: sidebyside.PythonEnv, args: list[str], log_path: Path, log) -> i
     """``python -m parity ARGS`` in the environment; stderr lines go to our log (progress), stdout to a file."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", encoding="utf-8") as out:
-        proc = subprocess.Popen([env.python, "-m", "parity", *args], stdout=out, stderr=subprocess.PIPE, text=True,
-                                env=sidebyside.child_env(env))
+        proc = subprocess.Popen(process.command("parity", *args, python=env.python), stdout=out,
+                                stderr=subprocess.PIPE, text=True,
+                                env=process.child_env(python=env.python, extra=env.extra_env))
         for line in proc.stderr:
             if line.strip():
                 log(f"[{env.label}] {line.rstrip()}")
         return proc.wait()
 
 
-def run_upgrade_check(base: str, new: str, out: Path, *, frameworks=("tf", "torch"), seeds: int | None = None,
+def run_upgrade_check(base: str, new: str, out: Path, *, frameworks=frameworks.NAMES, seeds: int | None = None,
                       scenarios: str | None = None, throughput: bool = True, bench_modes: dict | None = None, threshold: float = sidebyside.THRESHOLD,
                       min_pairs: int = sidebyside.MIN_PAIRS, max_pairs: int = sidebyside.MAX_PAIRS,
                       acc_threshold: float = compare.ACC_THRESHOLD_PP, loss_threshold: float = compare.LOSS_THRESHOLD,
@@ -137,4 +138,6 @@ def write(result: dict, report_dir: Path) -> None:
     report_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(report_dir / "upgrade.json", {"schema": 1, **result})
     write_text_atomic(report_dir / "upgrade.md", markdown(result))
-    write_text_atomic(report_dir / "upgrade.html", html.render_gate(result))
+    write_text_atomic(report_dir / "upgrade.html", html.render_gate(result, clean=compare.is_clean(result),
+                                                                     summary=compare.summary_line(result),
+                                                                     sections=compare.SECTIONS))

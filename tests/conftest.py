@@ -1,8 +1,8 @@
-import os
 
-# Before anything imports keras: the suite runs Keras on TensorFlow, quietly.
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Before anything imports keras: the frameworks' environment (Keras on TensorFlow, quietly).
+from parity import frameworks
+
+frameworks.set_process_env()
 
 # Tests compare the frameworks in one process, and the order matters: importing
 # torchvision (-> torch._dynamo -> triton's bundled LLVM) after TensorFlow segfaults
@@ -78,7 +78,7 @@ def torch_resnet():
         from torch_impl.models import build_model
 
         torch.manual_seed(seed)
-        model = build_model(arch, num_classes, **bn)
+        model = build_model(arch, num_classes, image_size, **bn)
         _randomize_bn(model, image_size, seed)
         return model
     return make

@@ -1,6 +1,6 @@
-"""What the runner needs from Keras/TensorFlow: versions, native defaults, threads, determinism, fit.
+"""What the runner needs from Keras/TensorFlow: versions, native defaults, threads, determinism, device.
 
-Mirrors ``torch_impl/backend.py``; ``parity.backend.load(name)`` imports one of them
+Mirrors ``torch_impl/backend.py``; ``parity.frameworks.load(name)`` imports one of them
 inside a worker process, never both.
 """
 from __future__ import annotations
@@ -11,7 +11,6 @@ import keras
 import tensorflow as tf
 
 from tf_impl import models
-from tf_impl.train import fit  # noqa: F401  (the backend's entry point)
 
 NAME = "tf"
 _configured: dict = {}

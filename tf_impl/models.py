@@ -34,6 +34,16 @@ def native_gn_defaults() -> dict[str, float]:
     return {"groups": params["groups"].default, "epsilon": params["epsilon"].default}
 
 
+class RenormUnavailable(RuntimeError):
+    """The installed Keras has no batch renormalization."""
+
+
+def _require_renorm() -> None:
+    if "renorm" not in inspect.signature(keras.layers.BatchNormalization).parameters:
+        raise RenormUnavailable(f"Keras {keras.__version__} has no BatchNormalization(renorm=...): "
+                                "batch renormalization needs Keras >= 3.14 (it was removed in 3.0-3.13)")
+
+
 def _norm_factory(norm: str, bn_momentum, bn_epsilon, gn_groups, renorm_momentum, renorm_clipping):
     """A function (x, name) -> normalized x: BatchNormalization, its renorm mode, or GroupNormalization."""
     if norm == "gn":
@@ -43,9 +53,7 @@ def _norm_factory(norm: str, bn_momentum, bn_epsilon, gn_groups, renorm_momentum
         return lambda x, name: layers.GroupNormalization(groups=groups, axis=-1, epsilon=eps, name=name)(x)
     settings = _bn_settings(bn_momentum, bn_epsilon)
     if norm == "renorm":
-        from tf_impl.renorm import check_available
-
-        check_available()
+        _require_renorm()
         params = inspect.signature(layers.BatchNormalization).parameters
         settings.update(renorm=True, renorm_clipping=dict(renorm_clipping or {}),
                         renorm_momentum=params["renorm_momentum"].default if renorm_momentum is None
@@ -130,10 +138,23 @@ def _build_base(spec: ResNetSpec, image_size: int, bn) -> keras.Model:
 
 
 def build_model(arch: str, num_classes: int, image_size: int, bn_momentum: float | None = None,
-                bn_epsilon: float | None = None, base_training: bool | None = None, norm: str = "bn",
-                gn_groups: int | None = None, renorm_momentum: float | None = None,
-                renorm_clipping: dict | None = None) -> keras.Model:
-    """Input -> `base` (nested model, pooled features) -> Dense head "fc".
+                bn_epsilon: float | None = None, norm: str = "bn", gn_groups: int | None = None,
+                renorm_momentum: float | None = None, renorm_clipping: dict | None = None) -> keras.Model:
+    """Input -> `base` (nested model, pooled features) -> Dense head "fc"; the contract's builder."""
+    return _build_model(arch, num_classes, image_size, bn_momentum, bn_epsilon, norm, gn_groups, renorm_momentum,
+                        renorm_clipping)
+
+
+def _base_training(freeze: str) -> bool | None:
+    """Keras' recipe calls the base with training=False when BN must stay in inference mode."""
+    return False if freeze in ("frozen_bn_inference", "two_phase") else None
+
+
+def _build_model(arch: str, num_classes: int, image_size: int, bn_momentum: float | None = None,
+                 bn_epsilon: float | None = None, norm: str = "bn", gn_groups: int | None = None,
+                 renorm_momentum: float | None = None, renorm_clipping: dict | None = None,
+                 base_training: bool | None = None) -> keras.Model:
+    """``build_model`` with how the outer model calls the base (Keras' freezing recipe).
 
     The nesting is what the Keras transfer-learning recipe freezes:
     `model.get_layer("base").trainable = False` and `base(x, training=False)`.
@@ -168,7 +189,7 @@ def canonical_layers(model: keras.Model) -> dict[str, layers.Layer]:
     return found
 
 
-def layer_outputs(model: keras.Model, x_nhwc, training: bool = False) -> dict[str, np.ndarray]:
+def layer_outputs(model: keras.Model, x, training: bool = False) -> dict[str, np.ndarray]:
     """Every conv, bn, pool, block and fc output by torchvision module name, NHWC numpy.
 
     Runs `base`'s own layers, so `training` applies regardless of how the outer model
@@ -181,7 +202,7 @@ def layer_outputs(model: keras.Model, x_nhwc, training: bool = False) -> dict[st
     probe = keras.Model(base.input, [base.get_layer(n).output for n in names])
     saved = [v.numpy() for v in base.non_trainable_variables]
     try:
-        values = probe(np.asarray(x_nhwc, dtype="float32"), training=training)
+        values = probe(np.asarray(x, dtype="float32"), training=training)
     finally:
         for v, s in zip(base.non_trainable_variables, saved):
             v.assign(s)

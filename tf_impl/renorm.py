@@ -10,23 +10,12 @@ Mirrors ``torch_impl/renorm.py``.
 """
 from __future__ import annotations
 
-import inspect
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tf_impl.models import canonical_layers
-
-
-class RenormUnavailable(RuntimeError):
-    """The installed Keras has no batch renormalization."""
-
-
-def check_available() -> None:
-    if "renorm" not in inspect.signature(keras.layers.BatchNormalization).parameters:
-        raise RenormUnavailable(f"Keras {keras.__version__} has no BatchNormalization(renorm=...): "
-                                "batch renormalization needs Keras >= 3.14 (it was removed in 3.0-3.13)")
 
 
 def renorm_layers(model) -> dict[str, keras.layers.BatchNormalization]:

@@ -6,7 +6,7 @@ mode, and the base is called as ``base(x, training=False)`` -- the Keras
 transfer-learning guide's recipe for keeping BN in inference mode after
 unfreezing. Keras 3.15 lets the outer ``training=True`` override it
 (keras-team/keras#20285), so in two_phase the Keras BN layers adapt again once
-the base is unfrozen; the suite measures that as it is (tests/test_freeze.py).
+the base is unfrozen; the suite measures that as it is (tests/twins/test_freeze.py).
 ``frozen_bn_batchstats`` -- the pre-TF2 Keras behaviour -- keeps the base
 trainable (so BN uses and updates batch statistics) and leaves its weights
 out of the optimizer.
@@ -18,15 +18,13 @@ mixed_float16 wraps the optimizer in Keras' LossScaleOptimizer.
 from __future__ import annotations
 
 import contextlib
-import sys
-from typing import Callable, Iterable
 
 import numpy as np
 import tensorflow as tf
 import keras
 
-from parity.train import loop
-from parity.train.plan import Diverged, TrainPlan, lr_at
+from parity.train.contract import Phase
+from parity.train.plan import TrainPlan
 from tf_impl import models, renorm, weights, zoo
 
 
@@ -46,18 +44,14 @@ def base_weights(model: keras.Model) -> list:
     return list(model.get_layer("base").trainable_variables)
 
 
-def reinject_bn(model: keras.Model, plan: TrainPlan, momentum: float) -> keras.Model:
+def _reinject_bn(model: keras.Model, plan: TrainPlan, momentum: float) -> keras.Model:
     """The article's fix: rebuild the base with new BN layers of another momentum, keeping all weights."""
     state = weights.to_canonical(model)
-    rebuilt = models.build_model(plan.arch, plan.num_classes, plan.image_size, bn_momentum=momentum,
-                                 bn_epsilon=plan.bn_epsilon, base_training=_base_training(plan), norm=plan.norm)
+    rebuilt = models._build_model(plan.arch, plan.num_classes, plan.image_size, bn_momentum=momentum,
+                                  bn_epsilon=plan.bn_epsilon, norm=plan.norm,
+                                  base_training=models._base_training(plan.freeze))
     weights.from_canonical(rebuilt, state)
     return rebuilt
-
-
-def _base_training(plan: TrainPlan) -> bool | None:
-    """Keras' recipe calls the base with training=False when BN must stay in inference mode."""
-    return False if plan.freeze in ("frozen_bn_inference", "two_phase") else None
 
 
 def device() -> str:
@@ -88,15 +82,15 @@ def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> keras.Model:
 
 def _build(plan: TrainPlan, init: dict[str, np.ndarray]) -> keras.Model:
     if plan.zoo:
-        return zoo.build(plan, init, base_training=_base_training(plan))
-    model = models.build_model(plan.arch, plan.num_classes, plan.image_size, bn_momentum=plan.bn_momentum,
-                               bn_epsilon=plan.bn_epsilon, base_training=_base_training(plan), norm=plan.norm,
-                               gn_groups=plan.gn_groups, renorm_momentum=plan.renorm_momentum,
-                               renorm_clipping=plan.initial_clipping())
+        return zoo.build(plan, init)
+    model = models._build_model(plan.arch, plan.num_classes, plan.image_size, bn_momentum=plan.bn_momentum,
+                                bn_epsilon=plan.bn_epsilon, norm=plan.norm, gn_groups=plan.gn_groups,
+                                renorm_momentum=plan.renorm_momentum, renorm_clipping=plan.initial_clipping(),
+                                base_training=models._base_training(plan.freeze))
     weights.from_canonical(model, init)
     renorm.sync_renorm_state(model)
     if plan.reinject_momentum is not None:
-        model = reinject_bn(model, plan, plan.reinject_momentum)
+        model = _reinject_bn(model, plan, plan.reinject_momentum)
     return model
 
 
@@ -114,7 +108,7 @@ def configure_phase(model: keras.Model, plan: TrainPlan, phase: str) -> tuple[li
     return list(model.trainable_variables), freeze == "two_phase"
 
 
-def make_optimizer(plan: TrainPlan, lr: float) -> keras.optimizers.Optimizer:
+def _make_optimizer(plan: TrainPlan, lr: float) -> keras.optimizers.Optimizer:
     if plan.optimizer == "sgd":
         optimizer = keras.optimizers.SGD(learning_rate=lr, momentum=plan.sgd_momentum)
     else:
@@ -124,7 +118,7 @@ def make_optimizer(plan: TrainPlan, lr: float) -> keras.optimizers.Optimizer:
     return optimizer
 
 
-def make_train_step(model: keras.Model, optimizer, variables: list):
+def _make_train_step(model: keras.Model, optimizer, variables: list):
     """One SGD/Adam step on a batch, traced once per phase by tf.function."""
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -143,43 +137,13 @@ def make_train_step(model: keras.Model, optimizer, variables: list):
     return train_step
 
 
-def train_one_epoch(train_step, optimizer, batches: Iterable, *, base_lr: float, schedule: str,
-                    step0: int, total_steps: int, on_step: Callable[[int], None] | None = None) -> dict:
-    loss_sum, correct, seen, step = 0.0, 0, 0, step0
-    for x, y in batches:
-        optimizer.learning_rate.assign(lr_at(base_lr, schedule, step, total_steps))
-        if on_step:
-            on_step(step)
-        loss, logits = train_step(to_tensor(x), tf.convert_to_tensor(y))
-        loss = float(loss)
-        if not np.isfinite(loss):
-            raise Diverged(f"non-finite training loss at step {step}")
-        n = len(y)
-        loss_sum += loss * n
-        correct += int(np.sum(np.argmax(logits.numpy(), 1) == y))
-        seen += n
-        step += 1
-    return {"train_loss": loss_sum / max(seen, 1), "train_acc": 100.0 * correct / max(seen, 1), "steps": step - step0}
-
-
-def evaluate(model: keras.Model, batches: Iterable, predict=None) -> dict:
-    """Accuracy and loss with BN in inference mode (pass a traced ``predict`` to reuse it)."""
-    loss_sum, correct, seen = 0.0, 0, 0
-    predict = predict or make_predict(model)
-    for x, y in batches:
-        logits = predict(to_tensor(x)).numpy()
-        # log-softmax in float64 for the loss: the same figure torch's cross_entropy gives
-        z = logits.astype(np.float64) - logits.max(1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(1, keepdims=True))
-        loss_sum += float(-logp[np.arange(len(y)), y].sum())
-        correct += int(np.sum(np.argmax(logits, 1) == y))
-        seen += len(y)
-    return {"eval_loss": loss_sum / seen, "eval_acc": 100.0 * correct / seen}
-
-
 def make_predict(model: keras.Model, precision: str = "float32"):
-    """Logits (float32) with BN in inference mode, traced once; the policy set at build time applies."""
-    return tf.function(lambda x: tf.cast(model(x, training=False), tf.float32))
+    """Loader batch -> float32 logits (numpy) with BN in inference mode, traced once.
+
+    The dtype policy set at build time applies; ``precision`` is part of the shared contract.
+    """
+    traced = tf.function(lambda x: tf.cast(model(x, training=False), tf.float32))
+    return lambda x: traced(to_tensor(x)).numpy()
 
 
 def running_stats(model: keras.Model) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -235,15 +199,14 @@ def recalibrate_bn(model: keras.Model, batches: list) -> None:
         layer.moving_variance.assign(var.astype(np.float32))
 
 
-def prepare_phase(model: keras.Model, plan: TrainPlan, phase: str, lr: float):
-    """(optimizer, train_step) for one phase; a new tf.function traces the phase's variable set."""
+def prepare_phase(model: keras.Model, plan: TrainPlan, phase: str, lr: float) -> Phase:
+    """The phase's step and learning-rate setter; a new tf.function traces the phase's variable set."""
     variables, _bn_inference = configure_phase(model, plan, phase)
-    optimizer = make_optimizer(plan, lr)
-    return optimizer, make_train_step(model, optimizer, variables)
+    optimizer = _make_optimizer(plan, lr)
+    train_step = _make_train_step(model, optimizer, variables)
 
+    def step(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        loss, logits = train_step(to_tensor(x), tf.convert_to_tensor(y))
+        return float(loss), logits.numpy()
 
-def fit(plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader, stats_batches: list,
-        progress: Callable[[float], None] | None = None, calibration_batches: list | None = None) -> dict:
-    """Fine-tune according to the plan: the shared epoch loop (parity.train.loop) driving this module's pieces."""
-    return loop.fit(sys.modules[__name__], plan, init, train_loader, eval_loader, stats_batches, progress,
-                    calibration_batches)
+    return Phase(step=step, set_lr=lambda lr: optimizer.learning_rate.assign(lr))

@@ -13,9 +13,10 @@ from keras import layers
 
 from parity.assets import zoo
 from parity.train.plan import TrainPlan
+from tf_impl import models
 
 
-def build(plan: TrainPlan, init: dict[str, np.ndarray], base_training: bool | None = None) -> keras.Model:
+def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> keras.Model:
     """keras.applications.ResNet50 (no top, average pooling) + the shared head, on the shared loader's batches.
 
     The loader normalizes with the dataset's mean/std; the first layer undoes that
@@ -34,7 +35,7 @@ def build(plan: TrainPlan, init: dict[str, np.ndarray], base_training: bool | No
     inputs = keras.Input((size, size, 3))
     pixels = layers.Lambda(lambda x: keras.applications.resnet.preprocess_input(x * scale + offset),
                            name="preprocess", dtype="float32")(inputs)   # float32 as torch's scale/shift
-    features = base(pixels, training=base_training)
+    features = base(pixels, training=models._base_training(plan.freeze))
     head = layers.Dense(plan.num_classes, name="fc")
     outputs = head(features)
     head.set_weights([init["fc.weight"].T, init["fc.bias"]])

@@ -13,6 +13,7 @@ import inspect
 import numpy as np
 import torch
 from torch import nn
+from parity.spec.knobs import from_native
 
 
 def _default(cls, name):
@@ -91,7 +92,7 @@ def read_defaults() -> dict[str, dict]:
     """knob -> {"value", "how"} for every knob the audit knows (see parity.audit.KNOB_ORDER)."""
     weight_max, bias_max = _probe_dense_init()
     return {
-        "bn_momentum": {"value": round(1.0 - _default(nn.BatchNorm2d, "momentum"), 6), "how": "signature"},
+        "bn_momentum": {"value": round(from_native("bn_momentum", "torch", _default(nn.BatchNorm2d, "momentum")), 6), "how": "signature"},
         "bn_momentum_applied": {"value": _probe_bn_momentum_applied(), "how": "probe"},
         "bn_epsilon": {"value": _default(nn.BatchNorm2d, "eps"), "how": "signature"},
         "bn_running_variance": {"value": _probe_running_variance(), "how": "probe"},

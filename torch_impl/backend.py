@@ -1,6 +1,6 @@
-"""What the runner needs from PyTorch: versions, native defaults, threads, determinism, fit.
+"""What the runner needs from PyTorch: versions, native defaults, threads, determinism, device.
 
-Mirrors ``tf_impl/backend.py``; ``parity.backend.load(name)`` imports one of them
+Mirrors ``tf_impl/backend.py``; ``parity.frameworks.load(name)`` imports one of them
 inside a worker process, never both.
 """
 from __future__ import annotations
@@ -13,7 +13,6 @@ import torch
 import torchvision
 
 from torch_impl import models
-from torch_impl.train import fit  # noqa: F401  (the backend's entry point)
 
 NAME = "torch"
 

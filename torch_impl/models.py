@@ -3,7 +3,7 @@
 Blocks are torchvision's real `BasicBlock`/`Bottleneck`, and the module names are
 torchvision's, so the layout is ResNet v1.5 by construction and a torchvision
 state_dict loads unchanged at full width.  `tf_impl.models` builds the same network
-in Keras; `tests/test_forward_parity.py` holds the two together numerically.
+in Keras; `tests/twins/test_forward_parity.py` holds the two together numerically.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
 
 from parity.spec.archs import ResNetSpec, get_arch
+from parity.spec.knobs import from_native, to_native
 
 _BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
@@ -23,7 +24,7 @@ _BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
 def native_bn_defaults() -> dict[str, float]:
     """Torch's own BatchNorm defaults, read from the installed torch, momentum in Keras' convention."""
     params = inspect.signature(nn.BatchNorm2d).parameters
-    return {"momentum": 1.0 - params["momentum"].default, "epsilon": params["eps"].default}
+    return {"momentum": from_native("bn_momentum", "torch", params["momentum"].default), "epsilon": params["eps"].default}
 
 
 def native_gn_defaults() -> dict[str, float]:
@@ -49,7 +50,7 @@ def _norm_factory(norm: str, bn_momentum, bn_epsilon, gn_groups, renorm_momentum
         # Keras' renorm_momentum default (0.99 kept) is the only precedent: torch has no renorm.
         renorm_keras = 0.99 if renorm_momentum is None else renorm_momentum
         return functools.partial(BatchRenorm2d, eps=bn.keywords["eps"], momentum=bn.keywords["momentum"],
-                                 renorm_momentum=1.0 - renorm_keras, rmax=clip.get("rmax", 1.0),
+                                 renorm_momentum=to_native("renorm_momentum", "torch", renorm_keras), rmax=clip.get("rmax", 1.0),
                                  rmin=clip.get("rmin"), dmax=clip.get("dmax", 0.0))
     raise ValueError(f"unknown norm {norm!r}; allowed: bn, renorm, gn")
 
@@ -62,7 +63,7 @@ def _norm_layer(bn_momentum: float | None, bn_epsilon: float | None):
     else:
         if not 0.0 <= bn_momentum <= 1.0:
             raise ValueError(f"bn_momentum must be in [0, 1] (Keras convention), got {bn_momentum}")
-        momentum = 1.0 - bn_momentum
+        momentum = to_native("bn_momentum", "torch", bn_momentum)
     eps = params["eps"].default if bn_epsilon is None else bn_epsilon
     if eps <= 0:
         raise ValueError(f"bn_epsilon must be > 0, got {eps}")
@@ -134,18 +135,21 @@ class ResNet(nn.Module):
         return self.fc(self.forward_features(x))
 
 
-def build_model(arch: str, num_classes: int, bn_momentum: float | None = None,
+def build_model(arch: str, num_classes: int, image_size: int, bn_momentum: float | None = None,
                 bn_epsilon: float | None = None, norm: str = "bn", gn_groups: int | None = None,
                 renorm_momentum: float | None = None, renorm_clipping: dict | None = None) -> ResNet:
-    """Build `arch` with a fresh `num_classes` head.
+    """Build `arch` with a fresh `num_classes` head for `image_size` inputs (checked as on the Keras side).
 
     `bn_momentum` is in Keras' convention (fraction of the old running value kept);
     None means torch's own default, read from the installed torch.
     """
+    spec = get_arch(arch)
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    if image_size < spec.min_image_size:
+        raise ValueError(f"{arch} needs image_size >= {spec.min_image_size}, got {image_size}")
     factory = _norm_factory(norm, bn_momentum, bn_epsilon, gn_groups, renorm_momentum, renorm_clipping)
-    return ResNet(get_arch(arch), num_classes, factory)
+    return ResNet(spec, num_classes, factory)
 
 
 def canonical_layers(model: ResNet) -> dict[str, nn.Module]:
@@ -163,8 +167,8 @@ def _is_canonical(module: nn.Module) -> bool:
                                nn.AdaptiveAvgPool2d, nn.Linear, BasicBlock, Bottleneck))
 
 
-def layer_outputs(model: ResNet, x_nchw, training: bool = False) -> dict[str, np.ndarray]:
-    """Every conv, bn, pool, block and fc output by torchvision module name, NHWC numpy.
+def layer_outputs(model: ResNet, x, training: bool = False) -> dict[str, np.ndarray]:
+    """Every conv, bn, pool, block and fc output by torchvision module name, NHWC numpy, for an NHWC batch.
 
     For divergence debugging: the keys match `tf_impl.models.layer_outputs`.  The
     model's mode and running statistics are restored afterwards, so a train-mode
@@ -183,8 +187,8 @@ def layer_outputs(model: ResNet, x_nchw, training: bool = False) -> dict[str, np
             outputs[name] = arr
         return record
 
-    x = torch.as_tensor(np.asarray(x_nchw) if not isinstance(x_nchw, torch.Tensor) else x_nchw)
-    x = x.to(next(model.parameters()).dtype)
+    x = torch.as_tensor(np.ascontiguousarray(np.asarray(x).transpose(0, 3, 1, 2)))
+    x = x.to(device=next(model.parameters()).device, dtype=next(model.parameters()).dtype)
     modes = {m: m.training for m in model.modules()}
     saved = {k: v.clone() for k, v in model.state_dict().items()}
     handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules() if n and _is_canonical(m)]

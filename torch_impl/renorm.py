@@ -2,7 +2,7 @@
 
 Written to be Keras 3's ``BatchNormalization(renorm=True)`` op for op, because
 the suite measures Keras' own renorm and needs the same thing on the torch side
-(``tests/test_renorm.py`` proves it: outputs, gradients and moving statistics
+(``tests/twins/test_renorm.py`` proves it: outputs, gradients and moving statistics
 within 1e-5). Like Keras it keeps
 
 * ``renorm_mean`` / ``renorm_std``: the averages r and d are computed against
@@ -111,8 +111,3 @@ def read_clipping(model: nn.Module) -> tuple[float, float | None, float] | None:
     first = layers[0]
     rmin = float(first.rmin)
     return float(first.rmax), (None if math.isnan(rmin) else rmin), float(first.dmax)
-
-
-def check_available() -> None:
-    """Mirrors tf_impl.renorm.check_available: this side's renorm is the class above, always present."""
-    return None

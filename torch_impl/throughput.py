@@ -6,17 +6,16 @@ best case); on a GPU also ``eager-amp`` (autocast float16). Batches come from
 the shared loader already in memory, so the figure is the framework's; with
 ``loader`` every timed batch is pulled through the loader (augmentation,
 normalization, layout) instead, to show whether the loader ever limits. The
-device is synchronised before every clock read.
+device is synchronised before every clock read (``sync``); the timing loop itself is
+``parity.bench.timing``.
 """
 from __future__ import annotations
-
-import time
 
 import torch
 import torch.nn.functional as F
 
-from parity.bench.inputs import overhead_row, round_batches, summarize
 from parity.train.plan import TrainPlan
+from torch import nn
 from torch_impl import train
 
 
@@ -31,16 +30,21 @@ def modes() -> list[str]:
     return out
 
 
-def _sync() -> None:
+def threads() -> int:
+    return torch.get_num_threads()
+
+
+def sync(result=None) -> None:
+    """Wait for the device: CUDA runs asynchronously; the CPU is done when the step returns."""
     if train.device().type == "cuda":
         torch.cuda.synchronize()
 
 
-def _steps(plan: TrainPlan, init: dict, mode: str):
+def steps(plan: TrainPlan, init: dict, mode: str):
     """(to_device, train_step, infer_step) for one execution mode."""
     fmt = torch.channels_last if "channels-last" in mode else torch.contiguous_format
     model = train.build(plan, init).to(memory_format=fmt)   # build places it on train.device()
-    optimizer = train.make_optimizer(plan, list(model.parameters()), plan.lr)
+    optimizer = train._make_optimizer(plan, list(model.parameters()), plan.lr)
     forward = torch.compile(model) if mode == "compile" else model
 
     # float16 with the trainer's autocast and loss scaling (as Keras' function-amp)
@@ -71,47 +75,12 @@ def _steps(plan: TrainPlan, init: dict, mode: str):
     return to_device, train_step, infer_step
 
 
-def make_round(plan: TrainPlan, init: dict, batches: list, mode: str, kind: str = "train", *, steps: int = 10,
-               loader=None):
-    """A callable running ``steps`` train or inference steps and returning the seconds they took."""
-    to_device, train_step, infer_step = _steps(plan, init, mode)
-    step = train_step if kind == "train" else infer_step
-    next_batch = round_batches(batches, loader, to_device)
-
-    def one_round() -> float:
-        _sync()
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            step(*next_batch())
-        _sync()
-        return time.perf_counter() - t0
-
-    return one_round
-
-
-def row(plan: TrainPlan, batches: list, times: list[float], mode: str, kind: str, steps: int, loader: bool) -> dict:
-    """The throughput row for a list of round times."""
-    return summarize("torch", times, steps * len(batches[0][1]), mode=mode, kind=kind, loader=loader,
-                     device=device_name(), threads=torch.get_num_threads(), batch_size=len(batches[0][1]),
-                     image_size=plan.image_size, arch=plan.arch, steps_per_round=steps)
-
-
-def harness_overhead(plan: TrainPlan, init: dict, batches: list, *, rounds: int = 24) -> dict:
-    """The suite's train loop (train_one_epoch + make_train_step) vs a minimal loop, same model and batches.
-
-    Rounds alternate between the two so drift in the machine's speed hits both. Both
-    loops move each batch to the device as they go, and each round ends synchronised.
-    """
+def minimal_round(model: nn.Module, plan: TrainPlan, batches: list):
+    """A minimal hand-written loop over the batches (each moved to the device as it goes): the baseline."""
     device = train.device()
-    model = train.build(plan, init)   # on train.device()
-    optimizer = train.make_optimizer(plan, list(model.parameters()), plan.lr)
-    suite_step = train.make_train_step(model, optimizer, bn_inference=False)
+    optimizer = train._make_optimizer(plan, list(model.parameters()), plan.lr)
 
-    def suite_round():
-        train.train_one_epoch(suite_step, optimizer, iter(batches), base_lr=plan.lr, schedule="constant",
-                              step0=0, total_steps=len(batches))
-
-    def minimal_round():
+    def one_round():
         model.train()
         for x, y in batches:
             x = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).to(device, non_blocking=True)
@@ -120,16 +89,4 @@ def harness_overhead(plan: TrainPlan, init: dict, batches: list, *, rounds: int 
             loss.backward()
             optimizer.step()
 
-    suite_times, minimal_times = [], []
-    for r in range(rounds + 1):
-        pair = [(suite_round, suite_times), (minimal_round, minimal_times)]
-        for fn, times in (pair if r % 2 else pair[::-1]):
-            _sync()
-            t0 = time.perf_counter()
-            fn()
-            _sync()
-            if r:   # the first round of each is warm-up
-                times.append(time.perf_counter() - t0)
-    return overhead_row("torch", suite_times, minimal_times, batch_size=len(batches[0][1]), steps=len(batches),
-                        threads=torch.get_num_threads(), arch=plan.arch, image_size=plan.image_size,
-                        device=device_name())
+    return one_round

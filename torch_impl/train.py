@@ -14,17 +14,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import sys
-from typing import Callable, Iterable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from parity.train import loop
-from parity.train.plan import Diverged, TrainPlan, lr_at
+from parity.train.contract import Phase
+from parity.train.plan import TrainPlan
 from torch_impl import models, renorm, weights, zoo
+from parity.spec.knobs import to_native
 
 
 @functools.cache
@@ -73,10 +72,10 @@ def base_weights(model: nn.Module) -> list[nn.Parameter]:
     return [p for n, p in model.named_parameters() if not n.startswith("fc.")]
 
 
-def reinject_bn(model: nn.Module, momentum_keras: float) -> nn.Module:
+def _reinject_bn(model: nn.Module, momentum_keras: float) -> nn.Module:
     """The article's fix: replace every BN layer by a new one with another momentum, keeping its state."""
     for name, bn in list(bn_layers(model).items()):
-        new = nn.BatchNorm2d(bn.num_features, eps=bn.eps, momentum=1.0 - momentum_keras)
+        new = nn.BatchNorm2d(bn.num_features, eps=bn.eps, momentum=to_native("bn_momentum", "torch", momentum_keras))
         new.load_state_dict(bn.state_dict())
         parent = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
         setattr(parent, name.rsplit(".", 1)[-1], new)
@@ -92,14 +91,14 @@ def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> nn.Module:
 
 
 def _build_mirrored(plan: TrainPlan, init: dict[str, np.ndarray]) -> nn.Module:
-    model = models.build_model(plan.arch, plan.num_classes, bn_momentum=plan.bn_momentum,
+    model = models.build_model(plan.arch, plan.num_classes, plan.image_size, bn_momentum=plan.bn_momentum,
                                bn_epsilon=plan.bn_epsilon, norm=plan.norm, gn_groups=plan.gn_groups,
                                renorm_momentum=plan.renorm_momentum,
                                renorm_clipping=plan.initial_clipping())
     weights.from_canonical(model, init)
     renorm.sync_renorm_state(model)
     if plan.reinject_momentum is not None:
-        reinject_bn(model, plan.reinject_momentum)
+        _reinject_bn(model, plan.reinject_momentum)
     return model
 
 
@@ -122,13 +121,13 @@ def configure_phase(model: nn.Module, plan: TrainPlan, phase: str) -> tuple[list
     return params, bn_inference
 
 
-def make_optimizer(plan: TrainPlan, params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
+def _make_optimizer(plan: TrainPlan, params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
     if plan.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=plan.sgd_momentum)
     return torch.optim.Adam(params, lr=lr)
 
 
-def make_train_step(model: nn.Module, optimizer: torch.optim.Optimizer, bn_inference: bool,
+def _make_train_step(model: nn.Module, optimizer: torch.optim.Optimizer, bn_inference: bool,
                     precision: str = "float32"):
     """One SGD/Adam step on a batch; BN goes back to eval() after .train() when frozen."""
     scaler = _make_scaler(precision)
@@ -147,49 +146,16 @@ def make_train_step(model: nn.Module, optimizer: torch.optim.Optimizer, bn_infer
     return train_step
 
 
-def train_one_epoch(train_step, optimizer, batches: Iterable, *, base_lr: float, schedule: str,
-                    step0: int, total_steps: int, on_step: Callable[[int], None] | None = None) -> dict:
-    loss_sum, correct, seen, step = 0.0, 0, 0, step0
-    for x, y in batches:
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(base_lr, schedule, step, total_steps)
-        if on_step:
-            on_step(step)
-        loss, logits = train_step(to_tensor(x), _to_labels(y))
-        loss = loss.item()
-        if not np.isfinite(loss):
-            raise Diverged(f"non-finite training loss at step {step}")
-        n = len(y)
-        loss_sum += loss * n
-        correct += int((logits.argmax(1).cpu().numpy() == y).sum())
-        seen += n
-        step += 1
-    return {"train_loss": loss_sum / max(seen, 1), "train_acc": 100.0 * correct / max(seen, 1), "steps": step - step0}
-
-
 def make_predict(model: nn.Module, precision: str = "float32"):
-    """Logits with BN in inference mode: eval() and no autograd bookkeeping."""
+    """Loader batch -> float32 logits (numpy) with BN in inference mode: eval(), no autograd bookkeeping."""
 
     @torch.inference_mode()
-    def predict(x: torch.Tensor) -> torch.Tensor:
+    def predict(x: np.ndarray) -> np.ndarray:
         model.eval()
         with _autocast(precision):
-            return model(x).float()
+            return model(to_tensor(x)).float().cpu().numpy()
 
     return predict
-
-
-def evaluate(model: nn.Module, batches: Iterable, predict=None) -> dict:
-    """Accuracy and loss with BN in inference mode (pass ``predict`` to reuse it)."""
-    predict = predict or make_predict(model)
-    loss_sum, correct, seen = 0.0, 0, 0
-    for x, y in batches:
-        yt = _to_labels(y)
-        logits = predict(to_tensor(x))
-        loss_sum += float(F.cross_entropy(logits, yt, reduction="sum"))
-        correct += int((logits.argmax(1) == yt).sum())
-        seen += len(y)
-    return {"eval_loss": loss_sum / seen, "eval_acc": 100.0 * correct / seen}
 
 
 def running_stats(model: nn.Module) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -249,15 +215,18 @@ def recalibrate_bn(model: nn.Module, batches: list) -> None:
         layer.running_var.copy_(torch.from_numpy(var).to(layer.running_var))
 
 
-def prepare_phase(model: nn.Module, plan: TrainPlan, phase: str, lr: float):
-    """(optimizer, train_step) for one phase of the plan."""
+def prepare_phase(model: nn.Module, plan: TrainPlan, phase: str, lr: float) -> Phase:
+    """The phase's step and learning-rate setter."""
     params, bn_inference = configure_phase(model, plan, phase)
-    optimizer = make_optimizer(plan, params, lr)
-    return optimizer, make_train_step(model, optimizer, bn_inference, plan.precision)
+    optimizer = _make_optimizer(plan, params, lr)
+    train_step = _make_train_step(model, optimizer, bn_inference, plan.precision)
 
+    def step(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        loss, logits = train_step(to_tensor(x), _to_labels(y))
+        return loss.item(), logits.float().cpu().numpy()
 
-def fit(plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader, stats_batches: list,
-        progress: Callable[[float], None] | None = None, calibration_batches: list | None = None) -> dict:
-    """Fine-tune according to the plan: the shared epoch loop (parity.train.loop) driving this module's pieces."""
-    return loop.fit(sys.modules[__name__], plan, init, train_loader, eval_loader, stats_batches, progress,
-                    calibration_batches)
+    def set_lr(lr: float) -> None:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+
+    return Phase(step=step, set_lr=set_lr)

@@ -14,6 +14,7 @@ from torch import nn
 from parity.assets import imagenet
 from parity.assets import zoo
 from parity.train.plan import TrainPlan
+from parity.spec.knobs import from_native, to_native
 
 
 class ZooModel(nn.Module):
@@ -34,10 +35,10 @@ class ZooModel(nn.Module):
         return self.fc(self.base(x * self.scale + self.shift))
 
 
-def build(plan: TrainPlan, init: dict[str, np.ndarray], base_training: bool | None = None) -> nn.Module:
+def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> nn.Module:
     """torchvision.models.resnet50 loaded from torchvision's cached file, its fc replaced by the shared head.
 
-    ``base_training`` is the Keras side's argument; torch freezes BN with eval() in the train step.
+    Freezing is torch's own eval() in the train step, as for the mirrored models.
     """
     zoo.check(plan.arch, ("torch",))
     path = zoo.weight_files(plan.arch)["torch"]
@@ -46,7 +47,7 @@ def build(plan: TrainPlan, init: dict[str, np.ndarray], base_training: bool | No
     base.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
     for m in base.modules():
         if isinstance(m, nn.BatchNorm2d):
-            m.momentum = 1.0 - plan.bn_momentum   # torch's convention; the epsilon stays as shipped
+            m.momentum = to_native("bn_momentum", "torch", plan.bn_momentum)   # torch's convention; the epsilon stays as shipped
     preprocess = weights_enum.transforms()
     model = ZooModel(base, plan.num_classes, plan.pixel_mean, plan.pixel_std, preprocess.mean, preprocess.std)
     with torch.no_grad():
@@ -58,4 +59,4 @@ def build(plan: TrainPlan, init: dict[str, np.ndarray], base_training: bool | No
 def bn_settings(model: nn.Module) -> dict[str, float]:
     """The momentum (Keras convention) and epsilon of the zoo network's BN layers, as they ran."""
     bns = [m for m in model.base.modules() if isinstance(m, nn.BatchNorm2d)]
-    return {"momentum": 1.0 - float(bns[0].momentum), "epsilon": float(bns[0].eps), "layers": len(bns)}
+    return {"momentum": from_native("bn_momentum", "torch", float(bns[0].momentum)), "epsilon": float(bns[0].eps), "layers": len(bns)}

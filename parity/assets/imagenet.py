@@ -8,17 +8,18 @@ job -- TF or torch -- starts from that file. Nothing is downloaded: a machine
 without the file gets one line saying where to put it.
 
 Reading a ``.pth`` needs torch, so the conversion runs in a torch process of
-its own (``python -m torch_impl.weights ARCH PTH OUT``); this module never
-imports a framework or a twin.
+its own (``python -m torch_impl.weights ARCH PTH OUT``, the package named by the
+registry); this module never imports a framework or a twin.
 """
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
+from parity import frameworks
 from parity.assets.canonical import CheckpointError
+from parity.paths import cache_dir
+from parity.run import process
 
 # torchvision's DEFAULT weights and the file names its cache gives them (torchvision 0.29).
 TORCHVISION_FILES = {
@@ -29,10 +30,6 @@ TORCHVISION_FILES = {
 
 def torch_home() -> Path:
     return Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch")).expanduser()
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("PARITY_CACHE", Path.home() / ".cache" / "bn-parity")).expanduser()
 
 
 def canonical_path(arch: str) -> Path:
@@ -60,8 +57,8 @@ def ensure(arch: str) -> Path:
             f"ImageNet weights for {arch} not found at {src}: on a machine with internet run "
             f"`python -c \"import torchvision; torchvision.models.{arch}(weights='{weights}')\"` and copy "
             f"~/.cache/torch/hub/checkpoints/{name} there (or set PARITY_IMAGENET_WEIGHTS=FILE)")
-    proc = subprocess.run([sys.executable, "-m", "torch_impl.weights", arch, str(src), str(out)],
-                          capture_output=True, text=True, timeout=600)
+    # a torchvision file needs torch to read: the torch implementation's weights module converts it
+    proc = process.run(f"{frameworks.get('torch').package}.weights", arch, src, out, timeout=600)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise CheckpointError(f"cannot convert {src} to a canonical checkpoint: {last}")

@@ -3,7 +3,9 @@
 The tiny ResNet is trained from a numpy initialization on the synthetic
 ``source`` domain with PyTorch (one framework is enough: the result is a
 canonical checkpoint both sides load) and saved with its recipe and checksum.
-The package ships the result; ``parity pretrain`` rebuilds it.
+The package ships the result; ``parity pretrain`` rebuilds it, in a child process
+(``python -m parity.assets.pretrain OUT THREADS``) so the CLI and the runner never
+import a framework themselves.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import time
 from parity.spec.archs import get_arch
 from parity.data import load_dataset, make_loaders
 from parity.train.initial import init_network
+from parity.train import loop
 from parity.train.plan import TrainPlan
 
 RECIPE = {
@@ -24,10 +27,10 @@ RECIPE = {
 def pretrain(out_path, threads: int = 2, log=print, recipe: dict | None = None) -> dict:
     """Train on ``source`` and write the canonical checkpoint; returns the recipe with results."""
     r = dict(RECIPE, **(recipe or {}))
-    from parity.backend import load
+    from parity import frameworks
     from parity.assets import canonical
 
-    backend = load(r["framework"])
+    backend = frameworks.load(r["framework"])
     backend.configure(threads, r["seed"])
     ds = load_dataset(r["dataset"], r["image_size"])
     train, evaluation = make_loaders(ds, r["batch_size"], r["seed"], augment=r["augment"])
@@ -41,7 +44,7 @@ def pretrain(out_path, threads: int = 2, log=print, recipe: dict | None = None) 
     def progress(fraction):
         log(f"pretrain {r['arch']} on {r['dataset']}: {fraction:4.0%} ({time.perf_counter() - t0:.0f}s)")
 
-    out = backend.fit(plan, init_network(spec, ds.num_classes, r["seed"]), train, evaluation, [], progress)
+    out = loop.fit(frameworks.load(r["framework"], "train"), plan, init_network(spec, ds.num_classes, r["seed"]), train, evaluation, [], progress)
     result = dict(r, eval_acc=round(out["final"]["eval_acc"], 2), train_acc=round(out["final"]["train_acc"], 2),
                   seconds=round(time.perf_counter() - t0, 1), versions=backend.versions(),
                   dataset_digest=ds.digest)
@@ -49,3 +52,10 @@ def pretrain(out_path, threads: int = 2, log=print, recipe: dict | None = None) 
     result["checksum"] = digest
     log(f"wrote {out_path} (checksum {digest}, source eval accuracy {result['eval_acc']:.1f}%)")
     return result
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(pretrain(sys.argv[1], threads=int(sys.argv[2]) if len(sys.argv) > 2 else 2,
+                      log=lambda m: print(m, file=sys.stderr, flush=True)) and 0)

@@ -1,7 +1,8 @@
 """Throughput runs: one framework per worker process, one framework at a time.
 
-``BenchWorker`` drives ``python -m parity.bench.driver FRAMEWORK THREADS``, which
-holds the framework's timing loops (``*_impl/throughput.py``). A round is timed
+``BenchWorker`` drives ``python -m parity.bench.worker FRAMEWORK THREADS`` (started
+through ``parity.run.process``), which times the framework's steps with the one
+timing loop (``parity.bench.timing``). A round is timed
 inside the worker, with the device synchronised; the pytest plugin can also
 time the request from outside (``benchmark.pedantic``), the pipe adding well
 under a millisecond to rounds of tens of milliseconds or more. Frameworks are
@@ -9,20 +10,19 @@ measured one after the other, never at the same time, on the same thread count.
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from parity.bench.inputs import SLOWDOWN_VAR
-from parity.paths import CODE_ROOT
+from parity import frameworks
+from parity.bench.timing import SLOWDOWN_VAR
+from parity.run import process
 from parity.results import environment, write_json_atomic, write_text_atomic
 
-MODES = {"tf": ("eager", "function", "xla"), "torch": ("eager", "eager-channels-last", "compile")}
-GPU_MODES = {"tf": ("function-amp",), "torch": ("eager-amp",)}   # listed by the worker only where a GPU is seen
-DEFAULT_MODE = {"tf": "function", "torch": "eager"}   # what a user gets without asking
+MODES = {name: fw.bench_modes for name, fw in frameworks.FRAMEWORKS.items()}
+GPU_MODES = {name: fw.gpu_modes for name, fw in frameworks.FRAMEWORKS.items()}   # listed only where a GPU is seen
+DEFAULT_MODE = {name: fw.default_mode for name, fw in frameworks.FRAMEWORKS.items()}   # without asking
 SCHEMA = 1
 MAX_IMAGE_SIZE = 512   # the far domain (2500 images) is generated in memory: ~7 GB and ~30 s at 224 px
 
@@ -84,26 +84,15 @@ def check_settings(frameworks, *, arch: str, image_size: int, batch_size: int, m
 
 
 
-def code_pythonpath() -> str:
-    """PYTHONPATH for a child in another environment: this checkout first, then what was there."""
-    return os.pathsep.join(p for p in (str(CODE_ROOT), os.environ.get("PYTHONPATH")) if p)
-
-
 class BenchWorker:
     """One framework's throughput worker process; ``python`` may be another environment's interpreter."""
 
     def __init__(self, framework: str, threads: int, python: str | None = None, extra_env: dict | None = None):
-        env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3",
-                   OMP_NUM_THREADS=str(threads))
-        env.pop(SLOWDOWN_VAR, None)   # the test-only switch reaches a worker only when given here, on purpose
-        env.update(extra_env or {})
-        if python:
-            env["PYTHONPATH"] = code_pythonpath()
         self.framework = framework
         self._stderr = tempfile.TemporaryFile(mode="w+b")   # read back only when the worker dies
-        self.proc = subprocess.Popen([python or sys.executable, "-m", "parity.bench.driver", framework, str(threads)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-                                     text=True, env=env)
+        # the test-only slowdown reaches a worker only when given in extra_env, on purpose
+        self.proc = process.start("parity.bench.worker", framework, threads, python=python, threads=threads,
+                                  extra_env=extra_env, drop_env=(SLOWDOWN_VAR,), stderr=self._stderr)
 
     def _last_stderr_line(self) -> str:
         try:
@@ -116,15 +105,14 @@ class BenchWorker:
 
     def call(self, **msg):
         try:
-            self.proc.stdin.write(json.dumps(msg) + "\n")
-            self.proc.stdin.flush()
+            process.send(self.proc.stdin, **msg)
             line = self.proc.stdout.readline()
         except (BrokenPipeError, OSError):
             line = ""
-        if not line:
+        reply = process.decode(line) if line else None
+        if reply is None:
             code = self.proc.wait()
             raise BenchError(f"{self.framework} throughput worker exited (code {code}){self._last_stderr_line()}")
-        reply = json.loads(line)
         if "error" in reply:
             raise (BenchUnavailable if reply.get("unavailable") else BenchError)(f"{self.framework}: {reply['error']}")
         return reply["result"]
@@ -275,77 +263,3 @@ def write(data: dict, out_dir: str | Path) -> None:
     if figures:
         text += f"\n![throughput](plots/{figures[0].name})\n"
     write_text_atomic(out_dir / "throughput.md", text)
-
-
-# ------------------------------------------------------------------------------- the worker side
-
-def _worker(framework: str, threads: int) -> int:
-    import importlib
-
-    from parity.bench.inputs import bench_inputs, planted_slowdown
-
-    proto = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)
-    try:
-        backend = importlib.import_module(f"{framework}_impl.backend")
-        backend.configure(threads, 0, deterministic=False)
-        impl = importlib.import_module(f"{framework}_impl.throughput")
-    except ImportError as e:   # every request gets the reason, so the driver can leave this framework out
-        reason = " ".join(f"{type(e).__name__}: {e}".split())[:500]
-        for _ in sys.stdin:
-            proto.write(json.dumps({"error": f"not installed or broken ({reason})", "unavailable": True}) + "\n")
-        return 0
-    rounds_by_id: dict = {}
-    inputs_cache: dict = {}
-
-    def inputs(msg):
-        key = (msg.get("arch", "resnet-tiny"), msg.get("batch_size", 32), msg.get("image_size", 32))
-        if key not in inputs_cache:
-            inputs_cache[key] = bench_inputs(*key)
-        return inputs_cache[key]
-
-    for line in sys.stdin:
-        msg = json.loads(line)
-        try:
-            cmd = msg["cmd"]
-            if cmd == "info":
-                result = {**backend.versions(), "device": impl.device_name()}
-            elif cmd == "modes":
-                result = impl.modes()
-            elif cmd == "measure":   # warm-up rounds, then timed rounds, one row
-                plan, init, batches, loader = inputs(msg)
-                one_round = planted_slowdown(impl.make_round(plan, init, batches, msg["mode"], msg["kind"],
-                                                             steps=msg["steps"],
-                                                             loader=loader if msg.get("loader") else None))
-                times = [one_round() for _ in range(msg["warmup"] + msg["rounds"])][msg["warmup"]:]
-                result = impl.row(plan, batches, times, msg["mode"], msg["kind"], msg["steps"],
-                                  bool(msg.get("loader")))
-                if os.environ.get(SLOWDOWN_VAR):   # never silent: the row says it was slowed on purpose
-                    result["planted_slowdown"] = float(os.environ[SLOWDOWN_VAR])
-            elif cmd == "setup":   # for timing rounds from outside (the pytest plugin)
-                plan, init, batches, loader = inputs(msg)
-                rounds_by_id[msg["id"]] = (impl.make_round(plan, init, batches, msg["mode"], msg["kind"],
-                                                           steps=msg["steps"],
-                                                           loader=loader if msg.get("loader") else None),
-                                           plan, batches)
-                result = True
-            elif cmd == "round":
-                result = planted_slowdown(rounds_by_id[msg["id"]][0])()
-            elif cmd == "row":
-                _, plan, batches = rounds_by_id[msg["id"]]
-                result = impl.row(plan, batches, msg["times"], msg["mode"], msg["kind"], msg["steps"],
-                                  bool(msg.get("loader")))
-            elif cmd == "overhead":
-                plan, init, batches, _ = inputs(msg)
-                result = impl.harness_overhead(plan, init, batches)
-            else:
-                raise ValueError(f"unknown command {cmd!r}")
-            proto.write(json.dumps({"result": result}) + "\n")
-        except Exception as e:  # reported to the driver, one line
-            proto.write(json.dumps({"error": " ".join(f"{type(e).__name__}: {e}".split())[:500]}) + "\n")
-        proto.flush()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_worker(sys.argv[1], int(sys.argv[2])))

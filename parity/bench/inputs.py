@@ -1,16 +1,11 @@
-"""Framework-neutral pieces of the throughput and overhead measurements.
+"""What a throughput measurement is fed: a plan, starting weights and batches from the shared loader.
 
-The timing loops live in ``tf_impl/throughput.py`` and ``torch_impl/throughput.py``
-(each framework syncs its own device); this module supplies the inputs both
-use -- a tiny-model plan, in-memory batches from the shared loader -- and the
-one way a list of round times becomes a result row.
+The timing loop itself is ``parity.bench.timing``; each framework only converts the
+batches (``to_device``) and runs its steps.
 """
 from __future__ import annotations
 
 import itertools
-import os
-import statistics
-import time
 
 from parity.data import Loader, load_dataset, make_loaders
 from parity.train.initial import init_head
@@ -50,52 +45,3 @@ def round_batches(batches: list, loader: Loader | None, to_device):
         return lambda: next(ready)
     stream = batch_stream(loader)
     return lambda: to_device(*next(stream))
-
-
-SLOWDOWN_VAR = "PARITY_BENCH_SLOWDOWN"
-
-
-def planted_slowdown(one_round):
-    """Test-only: with PARITY_BENCH_SLOWDOWN=0.15 every timed round takes 15% longer (a real sleep
-    after the round, proportional to it), so the side-by-side comparison can be shown to catch a
-    slowdown of known size. Unset (always, outside such a check): the round itself."""
-    fraction = float(os.environ.get(SLOWDOWN_VAR) or 0)
-    if fraction <= 0:
-        return one_round
-
-    def slowed() -> float:
-        t0 = time.perf_counter()
-        time.sleep(fraction * one_round())
-        return time.perf_counter() - t0
-
-    return slowed
-
-
-def summarize(framework: str, times: list[float], images_per_round: int, **fields) -> dict:
-    """One throughput row: images/s min/median/max over the timed rounds and their spread."""
-    rates = sorted(images_per_round / t for t in times)
-    median = statistics.median(rates)
-    return {"framework": framework, **fields, "rounds": len(times),
-            "images_per_s": {"min": rates[0], "median": median, "max": rates[-1]},
-            "spread_pct": 100.0 * (rates[-1] - rates[0]) / median}
-
-
-OVERHEAD_GOAL_PCT = 2.0
-
-
-def overhead_row(framework: str, suite_times: list[float], minimal_times: list[float], **fields) -> dict:
-    """The suite's train loop against a minimal hand-written one, rounds interleaved in pairs.
-
-    The ratio is suite/minimal time per pair, judged like two environments' timings
-    (``stats.paired_ratio``): a trimmed mean, a 99% CI over the pairs, and the goal
-    of +-2%: met (the whole CI inside), not met (the CI above it), or unsettled.
-    """
-    from parity.report.stats import paired_ratio
-
-    r = paired_ratio(minimal_times, suite_times)
-    low, high = 100.0 * (r.ci_low - 1), 100.0 * (r.ci_high - 1)
-    goal = ("met" if -OVERHEAD_GOAL_PCT <= low and high <= OVERHEAD_GOAL_PCT
-            else "not met" if low > OVERHEAD_GOAL_PCT else "unsettled")   # unsettled: the CI is too wide to say
-    return {"framework": framework, **fields, "ratio": r.ratio, "overhead_pct": 100.0 * (r.ratio - 1.0),
-            "ci_pct": [low, high], "pairs": r.n, "goal_pct": OVERHEAD_GOAL_PCT, "goal": goal,
-            "suite_s": statistics.median(suite_times), "minimal_s": statistics.median(minimal_times)}

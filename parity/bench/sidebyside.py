@@ -21,7 +21,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from parity.bench.driver import DEFAULT_MODE, BenchWorker, code_pythonpath
+from parity import frameworks
+from parity.bench.driver import DEFAULT_MODE, BenchWorker
+from parity.run import process
 from parity.report.stats import paired_ratio
 
 SCHEMA = 1
@@ -62,21 +64,16 @@ def resolve(spec: str) -> PythonEnv:
 _VERSIONS = """
 import importlib.metadata as md, json, sys
 out = {"python": sys.version.split()[0]}
-for dist in ("tensorflow", "tensorflow-cpu", "keras", "torch", "torchvision", "numpy", "scipy"):
+for dist in DISTS + ["numpy", "scipy"]:
     try:
         out[dist] = md.version(dist)
     except md.PackageNotFoundError:
         pass
 import parity.results  # this checkout's code must import there
 print(json.dumps(out))
-"""
-_IMPORTS = {"tf": "import tensorflow, keras", "torch": "import torch, torchvision"}
-
-
-def child_env(env: PythonEnv) -> dict:
-    """The process environment of a child run with ``env``'s interpreter on this checkout's code."""
-    return dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3", **env.extra_env,
-                PYTHONPATH=code_pythonpath())
+""".replace("DISTS", repr(sorted({d for dists in frameworks.version_keys().values() for d in dists})))
+# a framework imports when its implementation does (through the registry, as a worker would)
+_IMPORT = "from parity import frameworks; frameworks.load({name!r})"
 
 
 def check(env: PythonEnv, frameworks, timeout: float = 300) -> dict:
@@ -93,8 +90,7 @@ def _check(label: str, python: str, extra: tuple, frameworks: tuple, timeout: fl
     env = PythonEnv(label, python, dict(extra))
     def run(code: str) -> subprocess.CompletedProcess:
         try:
-            return subprocess.run([env.python, "-c", code], capture_output=True, text=True, timeout=timeout,
-                                  env=child_env(env))
+            return process.run_code(code, python=env.python, timeout=timeout, extra_env=env.extra_env)
         except (OSError, subprocess.TimeoutExpired) as e:
             raise EnvError(f"environment {env.label} ({env.python}): {type(e).__name__}: {e}") from None
 
@@ -111,7 +107,7 @@ def _check(label: str, python: str, extra: tuple, frameworks: tuple, timeout: fl
         raise EnvError(f"environment {env.label} ({env.python}) answered no version list: is it a Python "
                        "interpreter?") from None
     for fw in frameworks:
-        proc = run(_IMPORTS[fw])
+        proc = run(_IMPORT.format(name=fw))
         if proc.returncode != 0:
             raise EnvError(f"environment {env.label}: {fw} is missing or broken there: {last_line(proc)}")
     return versions

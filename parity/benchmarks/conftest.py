@@ -1,7 +1,6 @@
-import os
+from parity import frameworks
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+frameworks.set_process_env()
 
 
 def pytest_generate_tests(metafunc):
@@ -11,6 +10,6 @@ def pytest_generate_tests(metafunc):
     from parity.bench.driver import DEFAULT_MODE, MODES
 
     full = metafunc.config.getoption("--benchmark")
-    cases = [(fw, mode, kind) for fw in ("tf", "torch") for mode in (MODES[fw] if full else (DEFAULT_MODE[fw],))
+    cases = [(fw, mode, kind) for fw in frameworks.NAMES for mode in (MODES[fw] if full else (DEFAULT_MODE[fw],))
              for kind in (("train", "inference") if full else ("train",))]
     metafunc.parametrize("throughput_case", cases, ids=["-".join(c) for c in cases])

@@ -33,8 +33,12 @@ def _folder(path: str, image_size: int) -> Dataset:
         raise DataError(str(e)) from None
 
 
-def load_dataset(name: str, image_size: int, data_dir: str | None = None) -> Dataset:
-    """Decode a dataset once (cached per process) at the given square image size."""
+def load_dataset(name: str, image_size: int) -> Dataset:
+    """Decode a dataset once (cached per process) at the given square image size.
+
+    A tfds dataset is read from the decoded cache ``prepare_dataset`` wrote (from the run's
+    ``data_dir``) before any job, so loading it needs no data_dir.
+    """
     if name in DOMAINS:
         return _synthetic(name, image_size)
     if name.startswith("folder:"):

@@ -42,7 +42,7 @@ def default_data_dir() -> str:
 
 
 def cache_path(name: str, image_size: int) -> Path:
-    from parity.assets.imagenet import cache_dir
+    from parity.paths import cache_dir
 
     return cache_dir() / "tfds" / name.replace("/", "_") / str(image_size)
 

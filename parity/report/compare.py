@@ -26,13 +26,14 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from parity import frameworks
 from parity.report import stats
 from parity.report.tables import build_rows, environment_of, load_jobs
 from parity.results import ResultError
 
 ACC_THRESHOLD_PP = 1.0
 LOSS_THRESHOLD = 0.02
-FRAMEWORKS = ("tf", "torch")
+FRAMEWORKS = frameworks.NAMES
 _METRIC_UNIT = {"eval_acc": "pp", "train_acc": "pp", "eval_loss": ""}
 
 

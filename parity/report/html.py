@@ -96,20 +96,21 @@ def render(table: dict, plots: list[Path], throughput: dict | None = None) -> st
     return "\n".join(out)
 
 
-def render_gate(result: dict) -> str:
-    """The upgrade check's page: the gate's status, what it found, the rows that moved, throughput side by side."""
-    from parity.report import compare
+def render_gate(result: dict, *, clean: bool, summary: str, sections) -> str:
+    """The upgrade check's page: the gate's status, what it found, the rows that moved, throughput side by side.
 
+    ``clean``, ``summary`` and ``sections`` are the gate's (``parity.report.compare``) verdict, last line and
+    (title, key) list, handed in: this module renders, it does not judge.
+    """
     e = html.escape
     labels = result.get("labels") or {"base": "baseline", "new": "current"}
-    clean = compare.is_clean(result)
     out = ["<!doctype html><html><head><meta charset='utf-8'>",
            f"<title>bn-parity upgrade check: {e(labels['base'])} -> {e(labels['new'])}</title>"
            f"<style>{STYLE}</style></head><body>",
            f"<h1>Upgrade check: {e(labels['base'])} → {e(labels['new'])}</h1>",
            f"<p class='summary'><span class='{'parity' if clean else 'gap'}' id='status'>"
            f"{'no regression' if clean else 'regression'}</span></p>",
-           f"<p>{e(compare.summary_line(result))}</p>"]
+           f"<p>{e(summary)}</p>"]
     versions = result.get("versions") or {}
     if versions:
         keys = sorted(set().union(*(v.keys() for v in versions.values())))
@@ -117,7 +118,7 @@ def render_gate(result: dict) -> str:
                    + "</tr>" + "".join(f"<tr><td>{e(k)}</td>" + "".join(f"<td>{e(str(v.get(k, '—')))}</td>"
                                                                          for v in versions.values()) + "</tr>"
                                        for k in keys) + "</table>")
-    for title, key in compare.SECTIONS + (("Throughput not settled", "unknown"),):
+    for title, key in tuple(sections) + (("Throughput not settled", "unknown"),):
         items = result.get(key) or []
         if items:
             out.append(f"<h2>{e(title)}</h2><ul id='{key}'>" + "".join(f"<li>{e(i)}</li>" for i in items) + "</ul>")

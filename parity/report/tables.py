@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-import json
+
 from collections import defaultdict
 from pathlib import Path
 

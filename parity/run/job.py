@@ -7,60 +7,21 @@ two sides are handed the same inputs by construction.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
+from parity import frameworks
 from parity.assets import canonical
-from parity.spec.archs import get_arch
+from parity.assets.starting import starting_weights
 from parity.spec.config import RunConfig, run_from_dict
 from parity.data import DataError, Loader, load_dataset, make_loaders
-from parity.train.initial import expected_shapes, init_head, init_network
 from parity.spec.knobs import resolve_bn
+from parity.train import loop
 from parity.train.plan import TrainPlan
-from parity.paths import PACKAGE_CHECKPOINTS
 from parity.results import SCHEMA, environment
 
 STATS_IMAGES = 512   # target images used to measure the true BN statistics each epoch
 
-
-
-def default_checkpoint(arch: str) -> Path:
-    """Where the source-pretrained checkpoint of an architecture lives (shipped with the package)."""
-    return PACKAGE_CHECKPOINTS / f"{arch}_source.safetensors"
-
-
-def starting_weights(run: RunConfig, num_classes: int, seed: int) -> tuple[dict[str, np.ndarray], str]:
-    """Canonical tensors the job starts from (pretrained base + a numpy head) and the base's checksum."""
-    spec = get_arch(run.model)
-    if run.pretrained == "zoo":   # the base comes from each framework's own zoo file, in the worker
-        from parity.assets import zoo
-
-        return init_head(seed, spec.feature_dim, num_classes), zoo.digest(run.model)
-    if run.pretrained == "none":
-        tensors = _for_norm(init_network(spec, num_classes, seed), run.bn.norm)
-        return tensors, "scratch-" + canonical.checksum(tensors)
-    if run.pretrained == "imagenet":
-        from parity.assets import imagenet
-
-        path = imagenet.ensure(run.model)
-    else:
-        path = default_checkpoint(run.model) if run.pretrained == "source" else Path(run.pretrained)
-    if run.pretrained == "source" and not path.exists():
-        raise canonical.CheckpointError(f"no source-pretrained checkpoint at {path}; run `parity pretrain` first")
-    tensors, _recipe, digest = canonical.load_checkpoint(path)
-    base = {k: v for k, v in tensors.items() if not k.startswith("fc.")}
-    expected = {k: v for k, v in expected_shapes(spec, num_classes).items() if not k.startswith("fc.")}
-    canonical.check_compatible(expected, base)
-    base.update(init_head(seed, spec.feature_dim, num_classes))
-    return _for_norm(base, run.bn.norm), digest
-
-
-def _for_norm(tensors: dict[str, np.ndarray], norm: str) -> dict[str, np.ndarray]:
-    """GroupNorm keeps each BN layer's gamma/beta; it has no running statistics to load."""
-    if norm != "gn":
-        return tensors
-    return {k: v for k, v in tensors.items() if not k.endswith(("running_mean", "running_var"))}
 
 
 def make_plan(run: RunConfig, num_classes: int, seed: int, native: dict, framework: str,
@@ -84,7 +45,7 @@ def make_plan(run: RunConfig, num_classes: int, seed: int, native: dict, framewo
 
 def prepare(run: RunConfig, seed: int):
     """Data and starting weights: identical for both frameworks given the same run and seed."""
-    ds = load_dataset(run.dataset, run.image_size, run.data_dir)
+    ds = load_dataset(run.dataset, run.image_size)
     train, evaluation = make_loaders(ds, run.batch_size, seed, train_images=run.train_images,
                                      steps_per_epoch=run.steps_per_epoch, augment=run.augment)
     probe = Loader(ds.train_x[:STATS_IMAGES], ds.train_y[:STATS_IMAGES], 256, mean=ds.mean, std=ds.std,
@@ -111,7 +72,8 @@ def execute(job: dict, backend, progress=None) -> dict:
     ds, train, evaluation, stats_batches, calibration, init, base_checksum, fingerprint = prepare(run, seed)
     native = backend.native_defaults()
     plan = make_plan(run, ds.num_classes, seed, native, backend.NAME, ds.mean, ds.std)
-    out = backend.fit(plan, init, train, evaluation, stats_batches, progress, calibration)
+    out = loop.fit(frameworks.load(backend.NAME, "train"), plan, init, train, evaluation, stats_batches, progress,
+                   calibration)
     result = base_result(job)
     result.update(
         status="ok", error=None,
@@ -143,4 +105,4 @@ def failed_result(job: dict, reason: str, **extra) -> dict:
     return result
 
 
-__all__ = ["execute", "failed_result", "prepare", "starting_weights", "default_checkpoint", "DataError"]
+__all__ = ["execute", "failed_result", "prepare", "DataError"]

@@ -16,10 +16,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from parity.run import process
 
 MAX_RETRIES = 2
 
@@ -51,10 +52,8 @@ def run_job(spec: dict, framework: str, threads: int, timeout: float, attempts_d
             f.write(f"{os.getpid()}\n")
     with tempfile.TemporaryDirectory(prefix="parity-ray-") as tmp:
         local = dict(spec, path=str(Path(tmp) / "result.json"))
-        env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3", OMP_NUM_THREADS=str(threads))
-        proc = subprocess.Popen([sys.executable, "-m", "parity.run.worker", framework, str(threads)],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                env=env, preexec_fn=_die_with_parent)
+        proc = process.start("parity.run.worker", framework, threads, threads=threads, stderr=subprocess.DEVNULL,
+                             preexec_fn=_die_with_parent)
         t0 = time.perf_counter()
         try:
             proc.communicate(json.dumps(local) + "\n", timeout=timeout)

@@ -9,7 +9,6 @@ parses and reruns the rest.
 """
 from __future__ import annotations
 
-import json
 import os
 import queue
 import signal
@@ -20,8 +19,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from parity.run import process
 from parity.spec.config import RunConfig, SuiteConfig, run_from_dict, run_to_dict
-from parity.run.job import default_checkpoint, failed_result
+from parity.assets import starting
+from parity.run.job import failed_result
 from parity.results import ResultError, read_job, write_json_atomic
 
 DEFAULT_JOB_TIMEOUT_S = 1800
@@ -29,10 +30,6 @@ DEFAULT_JOB_TIMEOUT_S = 1800
 
 class OutputLocked(RuntimeError):
     """Another parity run holds the output folder."""
-
-
-class PretrainFailed(RuntimeError):
-    """The source checkpoint was missing and could not be made."""
 
 
 class _FolderLock:
@@ -181,12 +178,9 @@ class FrameworkWorker:
     def _start(self) -> None:
         logs = self.out_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1",
-                   OMP_NUM_THREADS=str(self.threads))
         stderr = open(logs / f"{self.framework}-worker.log", "a")
-        self.proc = subprocess.Popen([sys.executable, "-m", "parity.run.worker", self.framework, str(self.threads)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True,
-                                     env=env, start_new_session=True)
+        self.proc = process.start("parity.run.worker", self.framework, self.threads, threads=self.threads,
+                                  stderr=stderr, start_new_session=True)
         stderr.close()
         (self.out_dir / "logs" / f"{self.framework}-worker.pid").write_text(str(self.proc.pid))
         self.lines = queue.Queue()
@@ -195,10 +189,9 @@ class FrameworkWorker:
     @staticmethod
     def _read(proc, lines: queue.Queue) -> None:
         for line in proc.stdout:
-            try:
-                lines.put(json.loads(line))
-            except json.JSONDecodeError:
-                continue
+            msg = process.decode(line)
+            if msg is not None:
+                lines.put(msg)
         lines.put(None)   # end of stream: the worker exited
 
     def kill(self) -> None:
@@ -228,8 +221,7 @@ class FrameworkWorker:
                 self._start()
             t0 = time.perf_counter()
             try:
-                self.proc.stdin.write(json.dumps(job.spec(self.suite)) + "\n")
-                self.proc.stdin.flush()
+                process.send(self.proc.stdin, **job.spec(self.suite))
             except (BrokenPipeError, OSError):
                 pass   # the worker already died; the read below sees the end of the stream
             status, error = self._wait_done(job, t0)
@@ -282,25 +274,6 @@ class FrameworkWorker:
         write_json_atomic(job.path, failed_result(job.spec(self.suite), reason, wall_s=round(seconds, 3)))
 
 
-def ensure_checkpoints(suite: SuiteConfig, log) -> None:
-    """Produce the source-pretrained checkpoint, and convert ImageNet weights, once, before any job."""
-    from parity.assets import imagenet
-
-    for arch in sorted({r.model for r in suite.runs if r.pretrained == "imagenet"}):
-        if not imagenet.canonical_path(arch).exists():
-            log(f"converting torchvision's ImageNet {arch} weights to {imagenet.canonical_path(arch)}")
-        imagenet.ensure(arch)
-    for arch in sorted({r.model for r in suite.runs if r.pretrained == "source"}):
-        path = default_checkpoint(arch)
-        if path.exists():
-            continue
-        log(f"no pretrained checkpoint at {path}: running `parity pretrain` first")
-        done = subprocess.run([sys.executable, "-m", "parity.cli", "pretrain", "--out", str(path)])
-        if done.returncode != 0:
-            raise PretrainFailed(f"pretraining the source checkpoint failed (exit {done.returncode}); "
-                                 "see the messages above")
-
-
 EXECUTORS = ("local", "ray")
 
 
@@ -329,7 +302,7 @@ def _run_locked(suite, out_dir: Path, resume: bool, threads, job_timeout, log, e
     log(f"suite {suite.name}: {len(jobs)} jobs, {len(jobs) - len(pending)} already done, {len(pending)} to run; "
         f"workers: {', '.join(frameworks) or 'none'} with {threads} thread(s) each ({executor} executor)")
     if pending:
-        ensure_checkpoints(suite, log)
+        starting.ensure(suite.runs, log)
     progress = Progress(len(pending), log)
     if executor == "ray":
         from parity.run import ray_executor

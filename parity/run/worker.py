@@ -8,10 +8,11 @@ stderr, which the runner sends to a log file.
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 import traceback
+
+from parity.run.process import Channel, one_line
 
 
 def _inject_fault(job: dict) -> None:
@@ -44,49 +45,37 @@ def _inject_fault(job: dict) -> None:
 
 def main(argv: list[str]) -> int:
     framework, threads = argv[0], int(argv[1])
-    # The protocol gets the real stdout; anything else printed goes to stderr.
-    proto = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    channel = Channel()   # before any framework import: their prints go to stderr
 
-    def send(**msg):
-        proto.write(json.dumps(msg) + "\n")
-        proto.flush()
-
-    from parity.backend import BackendUnavailable, load
+    from parity.frameworks import FrameworkUnavailable, load
+    from parity.results import write_json_atomic
     from parity.run.job import execute, failed_result
     from parity.train.plan import Diverged
-    from parity.results import write_json_atomic
 
     try:
         backend = load(framework)
-    except BackendUnavailable as e:
-        send(event="unavailable", reason=str(e))
+    except FrameworkUnavailable as e:
+        channel.send(event="unavailable", reason=str(e))
         return 3
-    send(event="ready", framework=framework)
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        job = json.loads(line)
+    channel.send(event="ready", framework=framework)
+    for job in channel.requests():
         threads_job = dict(job, threads=threads)
         try:
             _inject_fault(job)
             result = execute(threads_job, backend,
-                             progress=lambda f, jid=job["id"]: send(event="progress", job=jid, fraction=f))
+                             progress=lambda f, jid=job["id"]: channel.send(event="progress", job=jid, fraction=f))
         except Diverged as e:
             result = failed_result(job, f"diverged: {e}")
         except MemoryError as e:  # the process's memory may be in a bad state: ask for a fresh one
             result = failed_result(job, f"out of memory: MemoryError: {e}"[:500])
             write_json_atomic(job["path"], result)
-            send(event="done", job=job["id"], status="failed", error=result["error"], restart=True)
+            channel.send(event="done", job=job["id"], status="failed", error=result["error"], restart=True)
             return 4
         except Exception as e:  # one job's error must not end the worker
             traceback.print_exc()
-            reason = " ".join(f"{type(e).__name__}: {e}".split())
-            result = failed_result(job, reason[:500])
+            result = failed_result(job, one_line(e))
         write_json_atomic(job["path"], result)
-        send(event="done", job=job["id"], status=result["status"], error=result.get("error"))
+        channel.send(event="done", job=job["id"], status=result["status"], error=result.get("error"))
     return 0
 
 

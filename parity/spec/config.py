@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from parity.spec.archs import ARCHS
+from parity import frameworks
 
 SYNTHETIC_DATASETS = ("source", "near", "far")
 TFDS_DATASETS = (
@@ -30,7 +31,7 @@ TFDS_DATASETS = (
     "imagenette/full-size",
     "colorectal_histology",
 )
-FRAMEWORKS = ("tf", "torch")
+FRAMEWORKS = frameworks.NAMES
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("constant", "cosine")
 FREEZE_MODES = ("none", "frozen_bn_inference", "frozen_bn_batchstats", "two_phase")

@@ -1,27 +1,34 @@
 """Every known default difference between Keras 3 and PyTorch, declared once.
 
-A knob has one *stated convention* (the config's) and a converter for each
-framework. Native values are read from the installed framework by
-``tf_impl.backend.native_defaults()`` / ``torch_impl.backend.native_defaults()``
-(never hard-coded here), so an upgrade that changes a default shows up.
+A knob has one *stated convention* (the config's) and, for each framework whose
+API states it otherwise, the conversion: the implementations call ``to_native`` /
+``from_native`` wherever they hand a knob to their framework or read its default.
+Native values are read from the installed framework by each implementation's
+``backend.native_defaults()`` (never hard-coded here), so an upgrade that changes a
+default shows up.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 KNOBS: dict[str, "Knob"] = {}
+
+
+def _kept_to_new(m: float) -> float:
+    """Fraction of the old running value kept <-> weight of the new batch (torch's momentum)."""
+    return 1.0 - m
 
 
 @dataclass(frozen=True)
 class Knob:
     name: str
     convention: str                       # how the config states the value
-    to_tf: Callable[[float], float]       # config value -> Keras argument
-    to_torch: Callable[[float], float]    # config value -> torch argument
-    from_torch: Callable[[float], float]  # torch argument -> config convention
     note: str
     config_field: str | None = None       # RunConfig path, when the config can set it
+    # framework -> conversion from the config's convention to that framework's argument; it is its
+    # own inverse for every knob so far. A framework not listed takes the config's value as it is.
+    native: dict[str, Callable[[float], float]] = field(default_factory=dict)
 
 
 def register_knob(knob: Knob) -> Knob:
@@ -29,27 +36,31 @@ def register_knob(knob: Knob) -> Knob:
     return knob
 
 
-def _same(v: float) -> float:
-    return v
+def to_native(knob: str, framework: str, value: float) -> float:
+    """A value in the config's convention -> the argument ``framework``'s own API takes."""
+    convert = KNOBS[knob].native.get(framework)
+    return convert(value) if convert else value
+
+
+def from_native(knob: str, framework: str, value: float) -> float:
+    """``framework``'s own argument (e.g. a default read from its signature) -> the config's convention."""
+    return to_native(knob, framework, value)   # every conversion so far is its own inverse
 
 
 register_knob(Knob(
-    "bn_momentum",
-    "fraction of the old running value kept (Keras' convention)",
-    to_tf=_same, to_torch=lambda m: 1.0 - m, from_torch=lambda m: 1.0 - m,
+    "bn_momentum", "fraction of the old running value kept (Keras' convention)",
     note="Keras 0.99 keeps 99% of the old statistics; torch 0.1 is the weight of the new batch (= 0.9 here)",
-    config_field="bn.momentum",
+    config_field="bn.momentum", native={"torch": _kept_to_new},
+))
+register_knob(Knob(
+    "renorm_momentum", "fraction of the old renorm moving value kept (Keras' convention)",
+    note="Keras' renorm_momentum; our torch BatchRenorm2d takes torch's convention like BatchNorm2d",
+    config_field="bn.renorm_momentum", native={"torch": _kept_to_new},
 ))
 register_knob(Knob(
     "bn_epsilon", "added to the variance before the square root",
-    to_tf=_same, to_torch=_same, from_torch=_same,
     note="Keras 1e-3, torch 1e-5", config_field="bn.epsilon",
 ))
-
-
-def torch_bn_momentum(keras_momentum: float) -> float:
-    """Keras-convention momentum -> the ``momentum`` argument of nn.BatchNorm2d."""
-    return KNOBS["bn_momentum"].to_torch(keras_momentum)
 
 
 def resolve_bn(framework: str, momentum: float | None, epsilon: float | None,

@@ -1,26 +1,48 @@
-"""The epoch loop both trainers share: phases, per-epoch evaluation and the BN-lag history.
+"""The training loop every framework shares: phases, epochs, steps, evaluation, the BN-lag history.
 
-``tf_impl.train.fit`` and ``torch_impl.train.fit`` hand their own module to
-``fit`` here, so the bookkeeping around the framework-specific pieces (build,
-prepare_phase, train_one_epoch, evaluate, running_stats, true_bn_stats,
-recalibrate_bn) is one piece of code and cannot drift between the two sides.
+A framework contributes only the hooks ``parity.train.contract.Trainer`` names (build a
+model, prepare a phase -- its step and how it sets the learning rate --, predict logits,
+read and recalibrate BN statistics); the loop around them, the learning-rate schedule,
+the divergence check and every metric are this one piece of code, so the two sides
+cannot drift apart and the suite never measures its own metric two ways.
 Nothing here imports a framework.
 """
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
-from parity.train.plan import TrainPlan, summarize_bn_lag
+from parity.train import metrics
+from parity.train.contract import Phase
+from parity.train.plan import Diverged, TrainPlan, lr_at, summarize_bn_lag
 
 FINAL_KEYS = ("train_loss", "train_acc", "eval_loss", "eval_acc", "bn_mean_dist", "bn_var_dist")
 
 
+def train_one_epoch(phase: Phase, batches: Iterable, *, base_lr: float, schedule: str, step0: int,
+                    total_steps: int, on_step: Callable[[int], None] | None = None) -> dict:
+    """One pass over the batches: the learning rate set before every step, the loss checked after it."""
+    loss_sum, correct, seen, step = 0.0, 0, 0, step0
+    for x, y in batches:
+        phase.set_lr(lr_at(base_lr, schedule, step, total_steps))
+        if on_step:
+            on_step(step)
+        loss, logits = phase.step(x, y)
+        if not np.isfinite(loss):
+            raise Diverged(f"non-finite training loss at step {step}")
+        n = len(y)
+        loss_sum += loss * n
+        correct += metrics.correct(logits, y)
+        seen += n
+        step += 1
+    return {"train_loss": loss_sum / max(seen, 1), "train_acc": 100.0 * correct / max(seen, 1), "steps": step - step0}
+
+
 def fit(impl, plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader, stats_batches: list,
         progress: Callable[[float], None] | None = None, calibration_batches: list | None = None) -> dict:
-    """Fine-tune according to the plan with one framework's train module ``impl``.
+    """Fine-tune according to the plan with one framework's train module ``impl`` (a ``contract.Trainer``).
 
     Returns the per-epoch history, the final metrics, the final canonical weights
     and the renorm bounds applied at every step (None without renorm).
@@ -37,15 +59,15 @@ def fit(impl, plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_l
     epoch = 0
     t0 = time.perf_counter()
     for phase, phase_epochs, phase_lr in plan.phases():
-        optimizer, train_step = impl.prepare_phase(model, plan, phase, phase_lr)
+        train_phase = impl.prepare_phase(model, plan, phase, phase_lr)
         predict = impl.make_predict(model, plan.precision)
         total_steps = phase_epochs * len(train_loader)
         step = 0
         for _ in range(phase_epochs):
             before = impl.running_stats(model)
-            stats = impl.train_one_epoch(train_step, optimizer, train_loader.batches(epoch), base_lr=phase_lr,
-                                         schedule=plan.lr_schedule, step0=step, total_steps=total_steps,
-                                         on_step=before_step)
+            stats = train_one_epoch(train_phase, train_loader.batches(epoch), base_lr=phase_lr,
+                                    schedule=plan.lr_schedule, step0=step, total_steps=total_steps,
+                                    on_step=before_step)
             step += stats.pop("steps")
             # Did BN move its running statistics this epoch? (freezing should stop it)
             stats["bn_updated"] = any(not np.array_equal(a[0], b[0]) for a, b in
@@ -53,7 +75,7 @@ def fit(impl, plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_l
             if calibration_batches:
                 impl.recalibrate_bn(model, calibration_batches)
                 stats["recalibrated"] = True
-            stats.update(impl.evaluate(model, eval_loader.batches(0), predict))
+            stats.update(metrics.evaluate(predict, eval_loader.batches(0)))
             if stats_batches:
                 stats.update(summarize_bn_lag(impl.running_stats(model), impl.true_bn_stats(model, stats_batches)))
             stats.update(epoch=epoch + 1, phase=phase, lr=phase_lr, elapsed_s=round(time.perf_counter() - t0, 3))

@@ -15,7 +15,7 @@ import pytest
 
 from parity.cli import main
 
-PUBLISHED = Path(__file__).resolve().parent.parent / "results" / "quick"
+PUBLISHED = Path(__file__).resolve().parents[2] / "results" / "quick"
 SEEDS = range(5)
 
 

@@ -38,7 +38,7 @@ def test_imagenet_weights_load_into_both_frameworks(torchvision_cache):
     assert imagenet.ensure("resnet50") == path           # converted once, then reused
 
     eps = torch_models.native_bn_defaults()["epsilon"]
-    t = torch_models.build_model("resnet50", 1000)
+    t = torch_models.build_model("resnet50", 1000, 64)
     torch_weights.from_canonical(t, tensors)
     k = tf_models.build_model("resnet50", 1000, 64, bn_epsilon=eps)
     tf_weights.from_canonical(k, tensors)

@@ -23,7 +23,7 @@ def cache(tmp_path, monkeypatch):
 def test_tfds_dataset_through_the_cache_loader_and_both_trainers(cache, name, classes):
     import tensorflow_datasets as tfds
 
-    from parity.backend import load
+    from parity.frameworks import load
     from parity.data import load_dataset, make_loaders, prepare_dataset
     from parity.data.tfds_data import cache_path
     from parity.run.job import execute

@@ -6,6 +6,7 @@ renorm_clipping variables, our BatchRenorm2d buffers), not from the schedule.
 import pytest
 
 from parity.spec.config import BNConfig, RunConfig
+from parity.train import loop
 from parity.run.job import make_plan, prepare
 from parity.train.plan import renorm_clip_at
 
@@ -22,7 +23,7 @@ def test_paper_schedule_milestones_scale_with_the_run():
 
 
 def _trace(framework):
-    from parity.backend import load
+    from parity.frameworks import load
 
     backend = load(framework)
     run = RunConfig(dataset="far", epochs=2, train_images=80, batch_size=8,
@@ -30,7 +31,7 @@ def _trace(framework):
     backend.configure(1, 0)
     ds, train, evaluation, stats_batches, calib, init, _, _ = prepare(run, 0)
     plan = make_plan(run, ds.num_classes, 0, backend.native_defaults(), framework)
-    out = backend.fit(plan, init, train, evaluation, stats_batches[:1], None, calib)
+    out = loop.fit(load(framework, "train"), plan, init, train, evaluation, stats_batches[:1], None, calib)
     return out["renorm_trace"], out["final"]
 
 

@@ -25,7 +25,7 @@ def test_torch_keras_torch_round_trip_is_bit_identical(torch_resnet, arch, size)
     via_keras = tf_weights.to_canonical(keras_model)
     assert sorted(via_keras) == sorted(canonical)
 
-    dst = torch_models.build_model(arch, 7)
+    dst = torch_models.build_model(arch, 7, size)
     counters = {k: v.clone() for k, v in dst.state_dict().items() if k.endswith("num_batches_tracked")}
     torch_weights.from_canonical(dst, via_keras)
     back = torch_weights.to_canonical(dst)
@@ -62,7 +62,7 @@ def test_torchvision_state_dict_loads_strictly(arch):
 
     torch.manual_seed(0)
     reference = getattr(torchvision.models, arch)(weights=None).eval()
-    ours = build_model(arch, 1000).eval()
+    ours = build_model(arch, 1000, 32).eval()
     assert list(ours.state_dict()) == list(reference.state_dict())
     ours.load_state_dict(reference.state_dict(), strict=True)
     x = torch.randn(2, 3, 32, 32)
@@ -163,7 +163,7 @@ def test_wrong_head_is_refused_by_both_sides_unless_skipped(torch_resnet):
     from torch_impl import models as torch_models, weights as torch_weights
 
     canonical = torch_weights.to_canonical(torch_resnet("resnet-tiny", num_classes=10))
-    torch_model = torch_models.build_model("resnet-tiny", 3)
+    torch_model = torch_models.build_model("resnet-tiny", 3, 32)
     keras_model = tf_models.build_model("resnet-tiny", 3, 32)
     message = r"shape mismatch for 'fc.bias': checkpoint \(10,\), model \(3,\) \(and 1 more\)"
     with pytest.raises(CheckpointError, match=message):
@@ -182,7 +182,7 @@ def test_wrong_head_is_refused_by_both_sides_unless_skipped(torch_resnet):
                           canonical["layer4.0.bn2.running_var"])
 
     # A checkpoint from another architecture fails on the first sorted key that differs.
-    other = torch_weights.to_canonical(torch_models.build_model("resnet18", 3))
+    other = torch_weights.to_canonical(torch_models.build_model("resnet18", 3, 32))
     with pytest.raises(CheckpointError, match=r"'bn1.bias': checkpoint \(64,\), model \(16,\)"):
         torch_weights.from_canonical(torch_model, other)
     with pytest.raises(CheckpointError, match=r"'bn1.bias': checkpoint \(64,\), model \(16,\)"):

@@ -33,7 +33,7 @@ def _where(torch_model, keras_model, x, training):
     from tf_impl import models as tf_models
     from torch_impl import models as torch_models
 
-    a = torch_models.layer_outputs(torch_model, x.transpose(0, 3, 1, 2), training=training)
+    a = torch_models.layer_outputs(torch_model, x, training=training)
     b = tf_models.layer_outputs(keras_model, x, training=training)
     return first_divergence(a, b, list(a), atol=ATOL, rtol=1e-4) or "no single layer beyond rounding"
 
@@ -44,7 +44,7 @@ def test_logits_agree(torch_resnet, arch, size, batch):
 
     torch_model, keras_model = _pair(torch_resnet, arch, size)
     x = np.random.default_rng(1).normal(size=(batch, size, size, 3)).astype(np.float32)
-    x_nchw = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+    x_nchw = torch.from_numpy(x.copy())
 
     for training, atol in ((False, ATOL), (True, TRAIN_ATOL[arch])):
         torch_model.train(training)
@@ -68,7 +68,7 @@ def test_layer_outputs_cover_the_same_layers_in_both_frameworks(torch_resnet):
 
     torch_model, keras_model = _pair(torch_resnet, "resnet18", 32)
     x = np.random.default_rng(2).normal(size=(2, 32, 32, 3)).astype(np.float32)
-    a = torch_models.layer_outputs(torch_model, x.transpose(0, 3, 1, 2))
+    a = torch_models.layer_outputs(torch_model, x)
     b = tf_models.layer_outputs(keras_model, x)
     assert set(a) == set(b)
     assert {"conv1", "bn1", "maxpool", "layer1.0", "layer2.0.downsample.0", "layer4.1.bn2", "avgpool", "fc"} <= set(a)
@@ -84,7 +84,7 @@ def test_train_mode_probe_leaves_statistics_alone(torch_resnet):
     torch_model, keras_model = _pair(torch_resnet, "resnet-tiny", 32)
     before_t, before_k = torch_weights.to_canonical(torch_model), tf_weights.to_canonical(keras_model)
     x = np.random.default_rng(3).normal(size=(2, 32, 32, 3)).astype(np.float32)
-    torch_models.layer_outputs(torch_model, x.transpose(0, 3, 1, 2), training=True)
+    torch_models.layer_outputs(torch_model, x, training=True)
     tf_models.layer_outputs(keras_model, x, training=True)
     assert not torch_model.training
     after_t, after_k = torch_weights.to_canonical(torch_model), tf_weights.to_canonical(keras_model)
@@ -114,7 +114,7 @@ def test_running_variance_conventions_after_one_train_step(torch_resnet):
     x = np.random.default_rng(4).normal(size=(batch, size, size, 3)).astype(np.float32)
     torch_model.train()
     with torch.no_grad():
-        torch_model(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()))
+        torch_model(torch.from_numpy(x.copy()))
     keras_model(x, training=True)
     t, k = torch_weights.to_canonical(torch_model), tf_weights.to_canonical(keras_model)
 
@@ -137,7 +137,7 @@ def test_keras_base_training_argument(torch_resnet):
     """
     from tf_impl import models as tf_models
 
-    model = tf_models.build_model("resnet-tiny", 3, 32, base_training=False)
+    model = tf_models._build_model("resnet-tiny", 3, 32, base_training=False)
     bn = model.get_layer("base").get_layer("bn1")
     x = np.random.default_rng(5).normal(2.0, 3.0, size=(4, 32, 32, 3)).astype(np.float32)
     before = bn.moving_mean.numpy().copy()
@@ -157,7 +157,7 @@ def test_first_divergence_finds_a_perturbed_layer(torch_resnet):
 
     torch_model, keras_model = _pair(torch_resnet, "resnet-tiny", 32)
     x = np.random.default_rng(6).normal(size=(2, 32, 32, 3)).astype(np.float32)
-    a = torch_models.layer_outputs(torch_model, x.transpose(0, 3, 1, 2))
+    a = torch_models.layer_outputs(torch_model, x)
     b = tf_models.layer_outputs(keras_model, x)
     order = list(a)
     assert first_divergence(a, b, order, atol=ATOL) is None

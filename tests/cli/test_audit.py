@@ -9,7 +9,7 @@ import pytest
 
 from conftest import torch_bn_momentum_patch
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PARITY = [sys.executable, "-m", "parity.cli", "audit"]
 
 # A sitecustomize that changes torch's BatchNorm momentum default as a torch upgrade

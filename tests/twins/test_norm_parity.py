@@ -13,7 +13,7 @@ from parity.assets import canonical
 
 
 def _init(norm):
-    from parity.run.job import default_checkpoint
+    from parity.assets.starting import default_checkpoint
 
     tensors, _, _ = canonical.load_checkpoint(default_checkpoint("resnet-tiny"))
     base = {k: v for k, v in tensors.items() if not k.startswith("fc.")}

@@ -36,7 +36,7 @@ def test_two_runs_on_one_folder_do_not_share_it(tmp_path):
 
 @pytest.mark.parametrize("framework", ["torch", "tf"])
 def test_the_same_job_twice_gives_identical_metrics(framework):
-    from parity.backend import load
+    from parity.frameworks import load
     from parity.run.job import execute
 
     run = RunConfig(dataset="far", epochs=1, train_images=96, batch_size=32, scenario="det",
@@ -72,7 +72,7 @@ def test_a_diverging_job_is_recorded_with_its_reason(tmp_path):
 
     from parity.run import runner
     from parity.spec.config import SuiteConfig
-    from parity.run.job import default_checkpoint
+    from parity.assets.starting import default_checkpoint
     from parity.assets.canonical import load_checkpoint, save_checkpoint
 
     tensors, recipe, _ = load_checkpoint(default_checkpoint("resnet-tiny"))

@@ -1,5 +1,5 @@
 """The regression gate on real runs: two smoke runs compare clean (bit-identical), a default changed
-behind the suite's back is caught, a corrupt baseline is exit 2. Planted changes: tests/test_gate.py."""
+behind the suite's back is caught, a corrupt baseline is exit 2. Planted changes: tests/report/test_gate.py."""
 import json
 import os
 import shutil

@@ -1,6 +1,6 @@
 """One optimizer step in each trainer, same weights and batch: the same updated model.
 
-Uses the trainers' own pieces (build, configure_phase, make_optimizer and the
+Uses the trainers' own pieces (build and prepare_phase: the
 TF train step), so what is compared is what the suite runs. BN momentum and
 epsilon are matched; the one difference no knob can match -- torch stores the
 unbiased running variance, Keras the biased one (see DESIGN's facts table) --
@@ -24,7 +24,7 @@ def _plan(freeze="none", optimizer="sgd"):
 
 
 def _init():
-    from parity.run.job import default_checkpoint
+    from parity.assets.starting import default_checkpoint
 
     tensors, _, _ = canonical.load_checkpoint(default_checkpoint("resnet-tiny"))
     base = {k: v for k, v in tensors.items() if not k.startswith("fc.")}
@@ -45,24 +45,19 @@ def _torch_steps(plan, init, batches):
 
     torch.manual_seed(0)
     model = train.build(plan, init)
-    params, bn_inference = train.configure_phase(model, plan, "train")
-    opt = train.make_optimizer(plan, params, plan.lr)
-    step = train.make_train_step(model, opt, bn_inference)
+    phase = train.prepare_phase(model, plan, "train", plan.lr)
     for x, y in batches:
-        step(train.to_tensor(x), torch.from_numpy(y))
+        phase.step(x, y)
     return weights.to_canonical(model)
 
 
 def _tf_steps(plan, init, batches):
-    import tensorflow as tf
     from tf_impl import train, weights
 
     model = train.build(plan, init)
-    variables, _ = train.configure_phase(model, plan, "train")
-    opt = train.make_optimizer(plan, plan.lr)
-    step = train.make_train_step(model, opt, variables)
+    phase = train.prepare_phase(model, plan, "train", plan.lr)
     for x, y in batches:
-        step(train.to_tensor(x), tf.convert_to_tensor(y))
+        phase.step(x, y)
     return weights.to_canonical(model)
 
 

@@ -10,10 +10,11 @@ import pytest
 
 from parity.spec.config import BNConfig, RunConfig
 from parity.run.job import make_plan, prepare
+from parity.train import loop
 
 
 def _fit(framework, freeze, epochs=1):
-    from parity.backend import load
+    from parity.frameworks import load
 
     backend = load(framework)
     run = RunConfig(dataset="far", epochs=epochs, train_images=64, batch_size=32,
@@ -21,7 +22,7 @@ def _fit(framework, freeze, epochs=1):
     backend.configure(1, 0)
     ds, train, evaluation, stats_batches, _, init, _, _ = prepare(run, 0)
     plan = make_plan(run, ds.num_classes, 0, backend.native_defaults(), framework)
-    return backend.fit(plan, init, train, evaluation, stats_batches[:1])["history"]
+    return loop.fit(load(framework, "train"), plan, init, train, evaluation, stats_batches[:1])["history"]
 
 
 @pytest.mark.parametrize("framework", ["torch", "tf"])
@@ -53,7 +54,7 @@ def test_torch_requires_grad_false_alone_still_updates_running_stats():
     import torch
     from torch_impl.models import build_model
 
-    model = build_model("resnet-tiny", 5)
+    model = build_model("resnet-tiny", 5, 32)
     model.requires_grad_(False)
     model.train()
     before = model.bn1.running_mean.clone()

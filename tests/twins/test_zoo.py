@@ -90,7 +90,7 @@ def test_each_zoo_loads_its_own_file_and_applies_its_own_preprocessing(zoo_cache
 
 
 def test_a_zoo_job_runs_in_both_frameworks(zoo_caches):
-    from parity.backend import load
+    from parity.frameworks import load
     from parity.run.job import execute
 
     run = RunConfig(dataset="far", model="resnet50", pretrained="zoo", image_size=32, epochs=1, batch_size=8,

@@ -1,6 +1,6 @@
 """``parity upgrade-check``: bad environments stop it before anything runs; a default changed in the
 new environment is caught end to end; the side-by-side throughput runs each sample in a fresh
-worker of its own environment. Statistics of the verdicts: tests/test_stats.py."""
+worker of its own environment. Statistics of the verdicts: tests/report/test_stats.py."""
 import json
 import os
 import stat

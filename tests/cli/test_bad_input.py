@@ -1,6 +1,6 @@
 """Bad checkpoints, image folders and result files: one clear line, exit 2, nothing written.
 
-Config-file cases live in tests/test_config.py (42 of them); this table covers
+Config-file cases live in tests/cli/test_config.py (42 of them); this table covers
 what a config points at. A case is one line: (id, setup, command, expected text).
 A setup writes the bad thing into the test's folder and returns the CLI
 arguments that use it ({out} is the output folder that must stay empty).
@@ -25,7 +25,7 @@ def _config(tmp: Path, **run) -> str:
 
 
 def _ckpt(tmp: Path, name: str, mutate=None) -> str:
-    from parity.run.job import default_checkpoint
+    from parity.assets.starting import default_checkpoint
     from parity.assets.canonical import load_checkpoint, save_checkpoint
 
     tensors, recipe, _ = load_checkpoint(default_checkpoint("resnet-tiny"))

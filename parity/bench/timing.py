@@ -1,0 +1,119 @@
+"""The one timing loop: rounds of steps between two device synchronisations, and what rounds become.
+
+Each framework's ``throughput`` module (a ``contract.Throughput``) supplies the
+steps of an execution mode and ``sync``, which waits for its device (TF reads the
+last result back; torch synchronises CUDA); the clock, the rounds, the interleaving
+of the harness-overhead pairs and the rows are here, once for every framework.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from typing import Callable
+
+from parity.bench.inputs import round_batches
+
+SLOWDOWN_VAR = "PARITY_BENCH_SLOWDOWN"
+OVERHEAD_GOAL_PCT = 2.0
+
+
+def make_round(impl, plan, init, batches: list, mode: str, kind: str = "train", *, steps: int = 10,
+               loader=None) -> Callable[[], float]:
+    """A callable running ``steps`` train or inference steps of ``impl`` and returning the seconds they took."""
+    to_device, train_step, infer_step = impl.steps(plan, init, mode)
+    step = train_step if kind == "train" else infer_step
+    next_batch = round_batches(batches, loader, to_device)
+
+    def one_round() -> float:
+        impl.sync()
+        t0 = time.perf_counter()
+        out = None
+        for _ in range(steps):
+            out = step(*next_batch())
+        impl.sync(out)
+        return time.perf_counter() - t0
+
+    return one_round
+
+
+def planted_slowdown(one_round):
+    """Test-only: with PARITY_BENCH_SLOWDOWN=0.15 every timed round takes 15% longer (a real sleep
+    after the round, proportional to it), so the side-by-side comparison can be shown to catch a
+    slowdown of known size. Unset (always, outside such a check): the round itself."""
+    fraction = float(os.environ.get(SLOWDOWN_VAR) or 0)
+    if fraction <= 0:
+        return one_round
+
+    def slowed() -> float:
+        t0 = time.perf_counter()
+        time.sleep(fraction * one_round())
+        return time.perf_counter() - t0
+
+    return slowed
+
+
+def summarize(framework: str, times: list[float], images_per_round: int, **fields) -> dict:
+    """One throughput row: images/s min/median/max over the timed rounds and their spread."""
+    rates = sorted(images_per_round / t for t in times)
+    median = statistics.median(rates)
+    return {"framework": framework, **fields, "rounds": len(times),
+            "images_per_s": {"min": rates[0], "median": median, "max": rates[-1]},
+            "spread_pct": 100.0 * (rates[-1] - rates[0]) / median}
+
+
+def row(framework: str, impl, plan, batches: list, times: list[float], mode: str, kind: str, steps: int,
+        loader: bool) -> dict:
+    """The throughput row for a list of round times."""
+    return summarize(framework, times, steps * len(batches[0][1]), mode=mode, kind=kind, loader=loader,
+                     device=impl.device_name(), threads=impl.threads(), batch_size=len(batches[0][1]),
+                     image_size=plan.image_size, arch=plan.arch, steps_per_round=steps)
+
+
+def harness_overhead(framework: str, trainer, impl, plan, init, batches: list, *, rounds: int = 24) -> dict:
+    """The suite's train loop (``loop.train_one_epoch`` on a prepared phase) vs a minimal hand-written loop.
+
+    Same model, batches and process; rounds alternate so drift in the machine's speed hits
+    both, and each round starts and ends synchronised. The first round of each is warm-up.
+    """
+    from parity.train import loop
+
+    model = trainer.build(plan, init)
+    phase = trainer.prepare_phase(model, plan, "train", plan.lr)
+    minimal_round = impl.minimal_round(model, plan, batches)
+
+    def suite_round():
+        loop.train_one_epoch(phase, iter(batches), base_lr=plan.lr, schedule="constant", step0=0,
+                             total_steps=len(batches))
+
+    suite_times, minimal_times = [], []
+    for r in range(rounds + 1):
+        pair = [(suite_round, suite_times), (minimal_round, minimal_times)]
+        for fn, times in (pair if r % 2 else pair[::-1]):
+            impl.sync()
+            t0 = time.perf_counter()
+            fn()
+            impl.sync()
+            if r:
+                times.append(time.perf_counter() - t0)
+    return overhead_row(framework, suite_times, minimal_times, batch_size=len(batches[0][1]), steps=len(batches),
+                        threads=impl.threads(), arch=plan.arch, image_size=plan.image_size,
+                        device=impl.device_name())
+
+
+def overhead_row(framework: str, suite_times: list[float], minimal_times: list[float], **fields) -> dict:
+    """The suite's train loop against a minimal hand-written one, rounds interleaved in pairs.
+
+    The ratio is suite/minimal time per pair, judged like two environments' timings
+    (``stats.paired_ratio``): a trimmed mean, a 99% CI over the pairs, and the goal
+    of +-2%: met (the whole CI inside), not met (the CI above it), or unsettled.
+    """
+    from parity.report.stats import paired_ratio
+
+    r = paired_ratio(minimal_times, suite_times)
+    low, high = 100.0 * (r.ci_low - 1), 100.0 * (r.ci_high - 1)
+    goal = ("met" if -OVERHEAD_GOAL_PCT <= low and high <= OVERHEAD_GOAL_PCT
+            else "not met" if low > OVERHEAD_GOAL_PCT else "unsettled")   # unsettled: the CI is too wide to say
+    return {"framework": framework, **fields, "ratio": r.ratio, "overhead_pct": 100.0 * (r.ratio - 1.0),
+            "ci_pct": [low, high], "pairs": r.n, "goal_pct": OVERHEAD_GOAL_PCT, "goal": goal,
+            "suite_s": statistics.median(suite_times), "minimal_s": statistics.median(minimal_times)}

@@ -1,0 +1,100 @@
+"""The one registry of frameworks: a name, its implementation package, what its processes need.
+
+Adding a framework column is one entry here plus one implementation package that
+satisfies ``parity.train.contract`` (tests/twins/test_contract.py holds every package
+to it). Nothing else in ``parity/`` names a framework or imports an implementation:
+``load`` is the only import of one, and it runs only inside that framework's own
+worker process (``parity.run.process`` starts them).
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+from dataclasses import dataclass, field
+from types import ModuleType
+
+
+@dataclass(frozen=True)
+class Framework:
+    name: str        # the column in tables and job files, and the --frameworks value
+    package: str     # the implementation package (tf_impl, torch_impl)
+    label: str       # how tables title the column
+    # Set in every process that may import this framework (its workers; also any child that
+    # could load several, e.g. the CLI re-run by upgrade-check), before the import.
+    env: dict[str, str] = field(default_factory=dict)
+    # throughput execution modes (its throughput module's ``modes()`` lists those it can run here)
+    bench_modes: tuple[str, ...] = ()
+    gpu_modes: tuple[str, ...] = ()     # only where the framework sees a GPU
+    default_mode: str = ""              # what its users get without asking
+    # what its backend.versions() reports -> the pip distributions that may provide it
+    versions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+FRAMEWORKS: dict[str, Framework] = {f.name: f for f in (
+    Framework("tf", "tf_impl", "TF", env={"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"},
+              bench_modes=("eager", "function", "xla"), gpu_modes=("function-amp",), default_mode="function",
+              versions={"tensorflow": ("tensorflow", "tensorflow-cpu"), "keras": ("keras",)}),
+    Framework("torch", "torch_impl", "torch",
+              bench_modes=("eager", "eager-channels-last", "compile"), gpu_modes=("eager-amp",), default_mode="eager",
+              versions={"torch": ("torch",), "torchvision": ("torchvision",)}),
+)}
+NAMES: tuple[str, ...] = tuple(FRAMEWORKS)
+# The gap columns are the first minus the second (TF minus torch, in percentage points).
+GAP_PAIR: tuple[str, str] = ("tf", "torch")
+
+
+class UnknownFramework(ValueError):
+    """A framework name the registry does not hold; one line with a did-you-mean."""
+
+
+class FrameworkUnavailable(RuntimeError):
+    """The framework's implementation (or the framework itself) is not installed or fails to import."""
+
+
+def get(name: str) -> Framework:
+    if name not in FRAMEWORKS:
+        close = difflib.get_close_matches(name, NAMES, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UnknownFramework(f"unknown framework {name!r}{hint}; allowed: {', '.join(NAMES)}")
+    return FRAMEWORKS[name]
+
+
+def parse(text: str | None) -> list[str] | None:
+    """A --frameworks value ("tf,torch") -> names in the given order; None when not given."""
+    if text is None:
+        return None
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise UnknownFramework(f"give at least one framework; allowed: {', '.join(NAMES)}")
+    for name in names:
+        get(name)
+    return list(dict.fromkeys(names))
+
+
+def version_keys() -> dict[str, tuple[str, ...]]:
+    """Every framework's version keys (as job files record them) -> the distributions providing each."""
+    return {key: dists for fw in FRAMEWORKS.values() for key, dists in fw.versions.items()}
+
+
+def process_env() -> dict[str, str]:
+    """What every framework needs set before it is imported (one process may import several: tests)."""
+    env: dict[str, str] = {}
+    for fw in FRAMEWORKS.values():
+        env.update(fw.env)
+    return env
+
+
+def set_process_env() -> None:
+    """In this process (the CLI, pytest): the frameworks' variables, unless the user set them."""
+    for key, value in process_env().items():
+        os.environ.setdefault(key, value)
+
+
+def load(name: str, module: str = "backend") -> ModuleType:
+    """Import ``module`` of a framework's implementation package (inside that framework's worker)."""
+    package = get(name).package
+    try:
+        return importlib.import_module(f"{package}.{module}")
+    except ImportError as e:
+        raise FrameworkUnavailable(f"{name}: not installed or broken ({e})") from e

@@ -1,0 +1,102 @@
+"""Every child process the suite starts, and the line protocol its workers speak.
+
+One place decides how a child is started (which interpreter, this checkout's code on
+its path when the interpreter is another environment's, the frameworks' environment
+variables, the thread count) and how a driver and a worker talk: one JSON object per
+line, requests on the worker's stdin, replies on the worker's *original* stdout.
+A worker calls ``Channel()`` first: from then on anything a framework prints goes to
+stderr, so a stray print can never corrupt the protocol.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import IO, Iterator
+
+from parity import frameworks
+from parity.paths import CODE_ROOT
+
+
+def code_pythonpath() -> str:
+    """PYTHONPATH for a child in another environment: this checkout first, then what was there."""
+    return os.pathsep.join(p for p in (str(CODE_ROOT), os.environ.get("PYTHONPATH")) if p)
+
+
+def child_env(*, python: str | None = None, threads: int | None = None, extra: dict | None = None,
+              drop: tuple[str, ...] = ()) -> dict[str, str]:
+    """The environment of a child: ours, the frameworks' variables, pinned threads, this checkout's code."""
+    env = dict(os.environ, **frameworks.process_env(), PYTHONUNBUFFERED="1")
+    for name in drop:
+        env.pop(name, None)
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    if python:   # another environment's interpreter (or ours, named): this checkout's code first
+        env["PYTHONPATH"] = code_pythonpath()
+    env.update(extra or {})
+    return env
+
+
+def command(module: str, *args, python: str | None = None) -> list[str]:
+    """``python -m module args...`` with our interpreter unless another environment's is given."""
+    return [python or sys.executable, "-m", module, *map(str, args)]
+
+
+def start(module: str, *args, python: str | None = None, threads: int | None = None, extra_env: dict | None = None,
+          drop_env: tuple[str, ...] = (), stderr: IO | int | None = None, **popen) -> subprocess.Popen:
+    """A long-lived child (a worker) with pipes for the line protocol; stderr where the caller says."""
+    return subprocess.Popen(command(module, *args, python=python), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=stderr, text=True,
+                            env=child_env(python=python, threads=threads, extra=extra_env, drop=drop_env), **popen)
+
+
+def run(module: str, *args, python: str | None = None, capture: bool = True, timeout: float | None = None,
+        **kwargs) -> subprocess.CompletedProcess:
+    """A child that runs to completion (a probe, a conversion, pretraining)."""
+    return subprocess.run(command(module, *args, python=python), capture_output=capture, text=True,
+                          timeout=timeout, env=child_env(python=python), **kwargs)
+
+
+def run_code(code: str, *, python: str | None = None, timeout: float | None = None,
+             extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -c code`` (a version query in another environment), output captured."""
+    return subprocess.run([python or sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+                          env=child_env(python=python, extra=extra_env))
+
+
+# ------------------------------------------------------------------------ the line protocol
+
+def send(stream: IO, **msg) -> None:
+    stream.write(json.dumps(msg) + "\n")
+    stream.flush()
+
+
+def decode(line: str) -> dict | None:
+    """One protocol line -> dict; None for a line that is not one (never an exception)."""
+    try:
+        msg = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return msg if isinstance(msg, dict) else None
+
+
+class Channel:
+    """The worker's end: replies on the original stdout, requests from stdin; stdout itself becomes stderr."""
+
+    def __init__(self) -> None:
+        self._out = os.fdopen(os.dup(1), "w", buffering=1)
+        os.dup2(2, 1)
+
+    def send(self, **msg) -> None:
+        send(self._out, **msg)
+
+    def requests(self) -> Iterator[dict]:
+        for line in sys.stdin:
+            if line.strip():
+                yield json.loads(line)
+
+
+def one_line(e: BaseException, limit: int = 500) -> str:
+    """An exception as the one line a protocol reply or a failed job carries."""
+    return " ".join(f"{type(e).__name__}: {e}".split())[:limit]

@@ -1,0 +1,113 @@
+"""The contract every framework's implementation package satisfies, written down.
+
+A framework is an entry in ``parity.frameworks`` plus a package with these modules
+(``tf_impl``, ``torch_impl``). Each Protocol below lists what the core calls in one of
+them, with the signature it calls it with; tests/twins/test_contract.py checks every
+registered package against these signatures (``inspect.signature``), and checks that
+the packages' other public functions mirror each other too. Anything else a package
+needs is private (underscored). The core only ever reaches a package through
+``parity.frameworks.load``, inside that framework's own worker process.
+
+Conventions: batches are the shared loader's numpy arrays (NHWC float32 images, int64
+labels) -- each package converts them itself; weights cross the boundary as canonical
+tensors (torch names and layouts, numpy); BN momentum in a plan is Keras' convention
+(``parity.spec.knobs`` converts).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from parity.train.plan import TrainPlan
+
+Model = Any          # a keras.Model, a torch nn.Module, ...
+Tensors = dict[str, np.ndarray]
+BNStats = dict[str, tuple[np.ndarray, np.ndarray]]   # BN layer (canonical name) -> (mean, variance)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One training phase as the shared loop drives it (``parity.train.loop``)."""
+    step: Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]   # batch -> (loss, float32 logits)
+    set_lr: Callable[[float], None]                                     # before every step
+
+
+class Backend(Protocol):
+    """``<package>.backend``: what a worker needs before and around a job."""
+    NAME: str
+
+    def versions(self) -> dict[str, str]: ...
+    def native_defaults(self) -> dict[str, float]: ...
+    def configure(self, threads: int, seed: int, deterministic: bool = True) -> dict: ...
+    def device_info(self) -> dict: ...
+
+
+class Trainer(Protocol):
+    """``<package>.train``: the hooks of the shared loop."""
+
+    def build(self, plan: TrainPlan, init: Tensors) -> Model: ...
+    def prepare_phase(self, model: Model, plan: TrainPlan, phase: str, lr: float) -> Phase: ...
+    def make_predict(self, model: Model, precision: str = "float32") -> Callable[[np.ndarray], np.ndarray]: ...
+    def running_stats(self, model: Model) -> BNStats: ...
+    def true_bn_stats(self, model: Model, batches: list) -> BNStats: ...
+    def recalibrate_bn(self, model: Model, batches: list) -> None: ...
+
+
+class Models(Protocol):
+    """``<package>.models``: the mirrored ResNets (tests compare them layer by layer)."""
+
+    def native_bn_defaults(self) -> dict[str, float]: ...
+    def native_gn_defaults(self) -> dict[str, float]: ...
+    def build_model(self, arch: str, num_classes: int, image_size: int, bn_momentum: float | None = None,
+                    bn_epsilon: float | None = None, norm: str = "bn", gn_groups: int | None = None,
+                    renorm_momentum: float | None = None, renorm_clipping: dict | None = None) -> Model: ...
+    def canonical_layers(self, model: Model) -> dict: ...
+    def layer_outputs(self, model: Model, x, training: bool = False) -> dict[str, np.ndarray]: ...
+
+
+class Weights(Protocol):
+    """``<package>.weights``: canonical tensors in and out (bit-exact both ways)."""
+
+    def to_canonical(self, model: Model) -> Tensors: ...
+    def from_canonical(self, model: Model, tensors: Tensors, skip: tuple[str, ...] = ()) -> None: ...
+
+
+class Renorm(Protocol):
+    """``<package>.renorm``: the renorm clipping bounds a schedule moves between steps."""
+
+    def renorm_layers(self, model: Model) -> dict: ...
+    def sync_renorm_state(self, model: Model) -> None: ...
+    def set_clipping(self, model: Model, rmax: float, rmin: float | None, dmax: float) -> None: ...
+    def read_clipping(self, model: Model) -> tuple[float, float | None, float] | None: ...
+
+
+class Zoo(Protocol):
+    """``<package>.zoo``: the framework's own ImageNet ResNet with its own weights file."""
+
+    def build(self, plan: TrainPlan, init: Tensors) -> Model: ...
+    def bn_settings(self, model: Model) -> dict[str, float]: ...
+
+
+class Throughput(Protocol):
+    """``<package>.throughput``: execution modes for the shared timing loop (``parity.bench.timing``)."""
+
+    def device_name(self) -> str: ...
+    def threads(self) -> int: ...
+    def modes(self) -> list[str]: ...
+    def steps(self, plan: TrainPlan, init: Tensors, mode: str) -> tuple[Callable, Callable, Callable]: ...
+    def sync(self, result=None) -> None: ...
+    def minimal_round(self, model: Model, plan: TrainPlan, batches: list) -> Callable[[], None]: ...
+
+
+class Audit(Protocol):
+    """``<package>.audit``: the defaults and probes ``parity audit`` compares."""
+
+    def read_defaults(self) -> dict[str, dict]: ...
+    def versions(self) -> dict[str, str]: ...
+
+
+# module name inside an implementation package -> the Protocol it satisfies
+CONTRACT: dict[str, type] = {"backend": Backend, "train": Trainer, "models": Models, "weights": Weights,
+                             "renorm": Renorm, "zoo": Zoo, "throughput": Throughput, "audit": Audit}

@@ -1,0 +1,98 @@
+"""The architecture's rules, checked from the source: a neutral core, no arrow up, no circle.
+
+The core (``parity/``) never imports a framework or an implementation package -- not at
+module level, not inside a function -- except where listed in ALLOWED with the reason;
+the registry (``parity/frameworks.py``) imports implementation packages only through
+``importlib`` by the names its entries hold. Role subpackages never import or start the
+commands above them (cli, upgrade, pytest_plugin), and no package has an import circle.
+"""
+import ast
+import subprocess
+import sys
+
+import pytest
+
+import imports
+
+ROOT = imports.ROOT
+FRAMEWORK_MODULES = ("tf_impl", "torch_impl", "tensorflow", "torch", "torchvision", "keras", "jax",
+                     "tensorflow_datasets")
+ALLOWED = {
+    # TF's dataset library decodes a tfds dataset once, in the CLI's preparation step, into a numpy
+    # cache; jobs read the cache (parity/data/tfds_data.py: load_cached) without it.
+    "parity.data.tfds_data": {"tensorflow_datasets"},
+}
+COMMANDS = ("parity.cli", "parity.upgrade", "parity.pytest_plugin", "parity.__main__")
+ROLE_PACKAGES = ("parity.spec", "parity.data", "parity.assets", "parity.train", "parity.run", "parity.bench",
+                 "parity.report")
+
+
+def framework_imports(path) -> list[str]:
+    """'line: module' for each import of a framework or implementation package in the file."""
+    found = [f"{line}: {mod}" for line, mod in imports.imported_names(path)
+             if mod.split(".")[0] in FRAMEWORK_MODULES]
+    for node in ast.walk(ast.parse(path.read_text())):   # strings naming a twin's module (importlib, -m)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                node.value.split(".")[0] in ("tf_impl", "torch_impl") and " " not in node.value:
+            found.append(f"{node.lineno}: {node.value!r}")
+    return found
+
+
+def core_violations() -> list[str]:
+    bad = []
+    for name, path in imports.modules("parity").items():
+        if name == "parity.frameworks":
+            continue
+        allowed = ALLOWED.get(name, set())
+        bad += [f"{path.relative_to(imports.ROOT)}:{hit}" for hit in framework_imports(path)
+                if hit.split(": ", 1)[1].strip("'").split(".")[0] not in allowed]
+    return bad
+
+
+def test_the_core_never_imports_a_framework_or_a_twin_anywhere():
+    bad = core_violations()
+    print(f"\nscanned {len(imports.modules('parity'))} modules under parity/; framework imports outside "
+          f"the allowed places: {len(bad)}")
+    assert not bad, "the core imports a framework or a twin:\n" + "\n".join(bad)
+
+
+def test_the_scan_catches_an_import_hidden_in_a_function(tmp_path, monkeypatch):
+    """The scan itself can fail: a function-level twin import planted in a copy of a core module."""
+    src = (ROOT / "parity" / "train" / "loop.py").read_text()
+    planted = tmp_path / "parity" / "train" / "loop.py"
+    planted.parent.mkdir(parents=True)
+    planted.write_text(src + "\n\ndef _sneaky():\n    from torch_impl import train\n    return train\n")
+    monkeypatch.setattr(imports, "ROOT", tmp_path)
+    bad = core_violations()
+    assert bad and "torch_impl" in bad[0], bad
+
+
+def test_role_subpackages_never_reach_up_to_the_commands():
+    bad = []
+    for name, path in imports.modules("parity").items():
+        if not name.startswith(ROLE_PACKAGES):
+            continue
+        bad += [f"{path.relative_to(ROOT)}:{line}: imports {mod}" for line, mod in imports.imported_names(path)
+                if mod.startswith(COMMANDS)]
+        for node in ast.walk(ast.parse(path.read_text())):   # a child started as `python -m parity[.cli]`
+            if isinstance(node, ast.Constant) and node.value in ("-m parity", *COMMANDS) or \
+                    name != "parity.run.process" and isinstance(node, ast.List) and any(isinstance(a, ast.Constant) and a.value == "-m" for a in node.elts):
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: starts a command or bypasses parity.run.process")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("package", imports.PACKAGES)
+def test_no_import_circle(package):
+    circles = imports.cycles(imports.graph(package))
+    assert not circles, "\n".join(" -> ".join(c) for c in circles)
+
+
+def test_importing_every_core_module_loads_no_framework():
+    """The same rule, observed: import all of parity/ and look at sys.modules."""
+    names = sorted(n for n in imports.modules("parity") if not n.endswith("__main__"))
+    code = ("import sys\n" + "".join(f"import {m}\n" for m in names) +
+            "bad = [m for m in ('tensorflow', 'torch', 'keras', 'torchvision', 'jax') if m in sys.modules]\n"
+            "print(','.join(bad))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "", f"parity imported {out.stdout.strip()}"
