@@ -120,8 +120,8 @@ def _preflight(suite) -> None:
 
 
 def cmd_run(args) -> int:
-    from parity.report import tables
     from parity.assets.starting import PretrainFailed
+    from parity.report import tables
     from parity.run.runner import OutputLocked, run_suite
 
     if args.threads is not None and args.threads < 1:
@@ -229,8 +229,8 @@ def cmd_bench(args) -> int:
 
 
 def cmd_upgrade_check(args) -> int:
-    from parity.bench import sidebyside
     from parity import upgrade
+    from parity.bench import sidebyside
 
     names = _parse_frameworks(args.frameworks) or list(frameworks.NAMES)
     problems = [f"--{n.replace('_', '-')}: {getattr(args, n)} is not allowed -- a number > 0"
@@ -295,8 +295,8 @@ def cmd_audit(args) -> int:
 
 
 def cmd_pretrain(args) -> int:
-    from parity.run import process
     from parity.assets.starting import default_checkpoint
+    from parity.run import process
 
     out = Path(args.out) if args.out else default_checkpoint("resnet-tiny")
     done = process.run("parity.assets.pretrain", out, args.threads or (os.cpu_count() or 1), capture=False)

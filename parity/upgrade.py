@@ -14,12 +14,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from parity.report import compare
+from parity import frameworks
 from parity.bench import sidebyside
 from parity.bench.driver import BenchError
-from parity import frameworks
+from parity.report import compare
+from parity.results import ResultError, environment, read_job, write_json_atomic, write_text_atomic
 from parity.run import process
-from parity.results import environment, read_job, ResultError, write_json_atomic, write_text_atomic
 
 SUITE = "upgrade"
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from parity.bench.inputs import SLOWDOWN_VAR  # noqa: E402
-from parity.results import environment, write_json_atomic, write_text_atomic  # noqa: E402
 from parity.bench.sidebyside import PythonEnv, compare_environments  # noqa: E402
+from parity.bench.timing import SLOWDOWN_VAR  # noqa: E402
+from parity.results import environment, write_json_atomic, write_text_atomic  # noqa: E402
 
 
 def main() -> int:

@@ -11,11 +11,11 @@ import inspect
 import math
 import re
 
-import numpy as np
 import keras
+import numpy as np
 from keras import layers
 
-from parity.spec.archs import ResNetSpec, get_arch
+from parity.spec.archs import ResNetSpec, check_build
 
 _BLOCK_NAME = re.compile(r"^layer\d+\.\d+$")
 _CANONICAL_TYPES = (layers.Conv2D, layers.BatchNormalization, layers.GroupNormalization, layers.Dense)
@@ -164,11 +164,7 @@ def _build_model(arch: str, num_classes: int, image_size: int, bn_momentum: floa
     mode (`renorm_momentum`, `renorm_clipping`) or for GroupNormalization
     (`gn_groups`; `bn_epsilon` is then GN's epsilon).
     """
-    spec = get_arch(arch)
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-    if image_size < spec.min_image_size:
-        raise ValueError(f"{arch} needs image_size >= {spec.min_image_size}, got {image_size}")
+    spec = check_build(arch, num_classes, image_size)
     factory = _norm_factory(norm, bn_momentum, bn_epsilon, gn_groups, renorm_momentum, renorm_clipping)
     base = _build_base(spec, image_size, factory)
     inputs = keras.Input((image_size, image_size, 3), name="image")

@@ -10,7 +10,6 @@ Mirrors ``torch_impl/renorm.py``.
 """
 from __future__ import annotations
 
-
 import keras
 import numpy as np
 import tensorflow as tf

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import contextlib
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
 from parity.train.contract import Phase
 from parity.train.plan import TrainPlan

@@ -7,8 +7,8 @@ unchanged.
 """
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 from keras import layers
 
 from parity.assets import zoo

@@ -13,6 +13,7 @@ import inspect
 import numpy as np
 import torch
 from torch import nn
+
 from parity.spec.knobs import from_native
 
 

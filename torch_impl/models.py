@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
 
-from parity.spec.archs import ResNetSpec, get_arch
+from parity.spec.archs import ResNetSpec, check_build
 from parity.spec.knobs import from_native, to_native
 
 _BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
@@ -143,11 +143,7 @@ def build_model(arch: str, num_classes: int, image_size: int, bn_momentum: float
     `bn_momentum` is in Keras' convention (fraction of the old running value kept);
     None means torch's own default, read from the installed torch.
     """
-    spec = get_arch(arch)
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-    if image_size < spec.min_image_size:
-        raise ValueError(f"{arch} needs image_size >= {spec.min_image_size}, got {image_size}")
+    spec = check_build(arch, num_classes, image_size)
     factory = _norm_factory(norm, bn_momentum, bn_epsilon, gn_groups, renorm_momentum, renorm_clipping)
     return ResNet(spec, num_classes, factory)
 

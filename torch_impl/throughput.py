@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from parity.train.plan import TrainPlan
-from torch import nn
 from torch_impl import train
 
 

@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from parity.spec.knobs import to_native
 from parity.train.contract import Phase
 from parity.train.plan import TrainPlan
 from torch_impl import models, renorm, weights, zoo
-from parity.spec.knobs import to_native
 
 
 @functools.cache

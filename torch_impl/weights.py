@@ -44,8 +44,8 @@ def _convert_torchvision(arch: str, src: str, out: str) -> int:
     import hashlib
     from pathlib import Path
 
-    from parity.assets.imagenet import TORCHVISION_FILES
     from parity.assets.canonical import save_checkpoint
+    from parity.assets.imagenet import TORCHVISION_FILES
     from torch_impl.models import build_model
 
     state = torch.load(src, map_location="cpu", weights_only=True)

@@ -11,10 +11,9 @@ import torch
 import torchvision
 from torch import nn
 
-from parity.assets import imagenet
-from parity.assets import zoo
-from parity.train.plan import TrainPlan
+from parity.assets import imagenet, zoo
 from parity.spec.knobs import from_native, to_native
+from parity.train.plan import TrainPlan
 
 
 class ZooModel(nn.Module):

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import time
 
-from parity.spec.archs import get_arch
 from parity.data import load_dataset, make_loaders
-from parity.train.initial import init_network
+from parity.spec.archs import get_arch
 from parity.train import loop
+from parity.train.initial import init_network
 from parity.train.plan import TrainPlan
 
 RECIPE = {

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from parity import frameworks
 from parity.bench.timing import SLOWDOWN_VAR
-from parity.run import process
 from parity.results import environment, write_json_atomic, write_text_atomic
+from parity.run import process
 
 MODES = {name: fw.bench_modes for name, fw in frameworks.FRAMEWORKS.items()}
 GPU_MODES = {name: fw.gpu_modes for name, fw in frameworks.FRAMEWORKS.items()}   # listed only where a GPU is seen
@@ -47,8 +47,8 @@ def check_settings(frameworks, *, arch: str, image_size: int, batch_size: int, m
     """Problems with a throughput request, one line each, found before any worker starts."""
     import difflib
 
-    from parity.spec.archs import ARCHS
     from parity.data.synthetic import DOMAINS
+    from parity.spec.archs import ARCHS
 
     problems = []
     spec = ARCHS.get(arch)

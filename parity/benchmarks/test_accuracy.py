@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from parity.report import compare
-from parity.report import tables
+from parity.report import compare, tables
 from parity.run.runner import run_suite
 from parity.spec.scenarios import build_suite
 

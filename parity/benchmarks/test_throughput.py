@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from parity import frameworks
 from parity.bench.driver import BenchWorker
 
 SIZES = {"batch_size": 32, "image_size": 32, "arch": "resnet-tiny"}
@@ -47,7 +48,7 @@ def test_throughput(benchmark, parity_options, worker, throughput_case):
     assert row["images_per_s"]["median"] > 0 and len(inner) == rounds + warmup
 
 
-@pytest.mark.parametrize("framework", ["tf", "torch"])
+@pytest.mark.parametrize("framework", frameworks.NAMES)
 def test_harness_overhead(parity_options, worker, framework, record_property):
     """The suite's train loop against a minimal hand-written loop, interleaved pairs (goal: within +-2%).
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-
 from collections import defaultdict
 from pathlib import Path
 
@@ -234,8 +233,7 @@ def _throughput_of(out_dir: Path) -> dict | None:
 
 def write_report(out_dir: str | Path, suite: str | None = None) -> dict:
     """Rebuild tables, plots and report.html from DIR/jobs alone; returns the table (parity.json)."""
-    from parity.report import html
-    from parity.report import plots
+    from parity.report import html, plots
 
     out_dir = Path(out_dir)
     jobs, problems = load_jobs(out_dir)

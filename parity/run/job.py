@@ -13,12 +13,12 @@ import numpy as np
 from parity import frameworks
 from parity.assets import canonical
 from parity.assets.starting import starting_weights
-from parity.spec.config import RunConfig, run_from_dict
 from parity.data import DataError, Loader, load_dataset, make_loaders
+from parity.results import SCHEMA, environment
+from parity.spec.config import RunConfig, run_from_dict
 from parity.spec.knobs import resolve_bn
 from parity.train import loop
 from parity.train.plan import TrainPlan
-from parity.results import SCHEMA, environment
 
 STATS_IMAGES = 512   # target images used to measure the true BN statistics each epoch
 

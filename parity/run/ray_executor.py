@@ -84,8 +84,8 @@ def run(jobs, suite_name: str, out_dir: Path, threads: int, job_timeout: float, 
         import ray
     except ImportError:
         raise RayUnavailable("--executor ray needs Ray: pip install '.[ray]' (or pip install ray)") from None
-    from parity.run.job import failed_result
     from parity.results import write_json_atomic
+    from parity.run.job import failed_result
 
     started_here = not ray.is_initialized()
     if started_here:

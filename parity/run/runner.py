@@ -19,11 +19,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from parity.run import process
-from parity.spec.config import RunConfig, SuiteConfig, run_from_dict, run_to_dict
 from parity.assets import starting
-from parity.run.job import failed_result
 from parity.results import ResultError, read_job, write_json_atomic
+from parity.run import process
+from parity.run.job import failed_result
+from parity.spec.config import RunConfig, SuiteConfig, run_from_dict, run_to_dict
 
 DEFAULT_JOB_TIMEOUT_S = 1800
 

@@ -45,3 +45,13 @@ def get_arch(name: str) -> ResNetSpec:
         return ARCHS[name]
     except KeyError:
         raise ValueError(f"unknown model {name!r}; allowed: {', '.join(ARCHS)}") from None
+
+
+def check_build(arch: str, num_classes: int, image_size: int) -> ResNetSpec:
+    """The spec every framework's ``build_model`` starts from, after the checks they share."""
+    spec = get_arch(arch)
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    if image_size < spec.min_image_size:
+        raise ValueError(f"{arch} needs image_size >= {spec.min_image_size}, got {image_size}")
+    return spec

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from parity.spec.archs import ARCHS
 from parity import frameworks
+from parity.spec.archs import ARCHS
 
 SYNTHETIC_DATASETS = ("source", "near", "far")
 TFDS_DATASETS = (

@@ -10,9 +10,8 @@ import ast
 import subprocess
 import sys
 
-import pytest
-
 import imports
+import pytest
 
 ROOT = imports.ROOT
 FRAMEWORK_MODULES = ("tf_impl", "torch_impl", "tensorflow", "torch", "torchvision", "keras", "jax",

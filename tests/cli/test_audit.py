@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import torch_bn_momentum_patch
 
 ROOT = Path(__file__).resolve().parents[2]

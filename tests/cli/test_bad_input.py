@@ -25,8 +25,8 @@ def _config(tmp: Path, **run) -> str:
 
 
 def _ckpt(tmp: Path, name: str, mutate=None) -> str:
-    from parity.assets.starting import default_checkpoint
     from parity.assets.canonical import load_checkpoint, save_checkpoint
+    from parity.assets.starting import default_checkpoint
 
     tensors, recipe, _ = load_checkpoint(default_checkpoint("resnet-tiny"))
     path = tmp / name

@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import torch_bn_momentum_patch
-from parity.bench.inputs import SLOWDOWN_VAR
-from parity.cli import main
+
 from parity.bench.sidebyside import PythonEnv, compare_environments
+from parity.bench.timing import SLOWDOWN_VAR
+from parity.cli import main
 
 
 def _wrapper(tmp: Path, name: str, body: str = "") -> Path:

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import torch_bn_momentum_patch
 
 PARITY = [sys.executable, "-m", "parity.cli"]

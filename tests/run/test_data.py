@@ -5,8 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from parity.data import DataError, Dataset, Loader, load_dataset, make_loaders
-from parity.data import synthetic
+from parity.data import DataError, Dataset, Loader, load_dataset, make_loaders, synthetic
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -176,8 +175,8 @@ def test_normalization_uses_the_dataset_mean_and_std():
 
 
 def test_both_frameworks_get_the_same_input():
-    import torch_impl.train as torch_train   # torch before tensorflow (see conftest)
     import tf_impl.train as tf_train
+    import torch_impl.train as torch_train  # torch before tensorflow (see conftest)
 
     bx, _ = next(iter(_loader().batches(0)))
     t = torch_train.to_tensor(bx).numpy()

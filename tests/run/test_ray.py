@@ -6,7 +6,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import TINY_TORCH_CONFIG
 
 pytest.importorskip("ray", reason="ray is not installed (pip install '.[ray]')")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import TINY_TORCH_CONFIG
 
 from parity.spec.config import BNConfig, RunConfig, run_to_dict
@@ -70,10 +69,10 @@ def test_a_diverging_job_is_recorded_with_its_reason(tmp_path):
     """A checkpoint holding a NaN (say, from a diverged pretraining) makes the loss NaN at step 0."""
     import json
 
+    from parity.assets.canonical import load_checkpoint, save_checkpoint
+    from parity.assets.starting import default_checkpoint
     from parity.run import runner
     from parity.spec.config import SuiteConfig
-    from parity.assets.starting import default_checkpoint
-    from parity.assets.canonical import load_checkpoint, save_checkpoint
 
     tensors, recipe, _ = load_checkpoint(default_checkpoint("resnet-tiny"))
     tensors["layer1.0.conv1.weight"][0, 0, 0, 0] = np.nan

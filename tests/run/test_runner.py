@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import TINY_TORCH_CONFIG
 
 PARITY = [sys.executable, "-m", "parity.cli"]
@@ -146,9 +145,9 @@ def test_without_resume_previous_results_are_set_aside_not_deleted(tmp_path):
 
 
 def test_resume_reruns_a_job_whose_settings_changed_and_sets_aside_foreign_results(tmp_path):
+    from parity.results import write_json_atomic
     from parity.run import runner
     from parity.spec.config import BNConfig, RunConfig, SuiteConfig, run_to_dict
-    from parity.results import write_json_atomic
 
     out = tmp_path / "out"
     run = RunConfig(dataset="far", epochs=1, train_images=64, scenario="tiny", bn=BNConfig(momentum=0.9))
@@ -178,8 +177,8 @@ def test_two_runs_with_the_same_name_are_a_config_error():
 
 def test_resume_reads_result_files_written_before_a_setting_existed():
     """A job file from before `precision` existed has the same settings as today's float32 run."""
-    from parity.spec.config import RunConfig, run_to_dict
     from parity.run.runner import _settings
+    from parity.spec.config import RunConfig, run_to_dict
 
     old = run_to_dict(RunConfig())
     del old["precision"]

@@ -23,9 +23,9 @@ def cache(tmp_path, monkeypatch):
 def test_tfds_dataset_through_the_cache_loader_and_both_trainers(cache, name, classes):
     import tensorflow_datasets as tfds
 
-    from parity.frameworks import load
     from parity.data import load_dataset, make_loaders, prepare_dataset
     from parity.data.tfds_data import cache_path
+    from parity.frameworks import load
     from parity.run.job import execute
 
     with tfds.testing.mock_data(num_examples=48, policy=tfds.testing.MockPolicy.USE_CODE):

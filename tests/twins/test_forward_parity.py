@@ -5,7 +5,6 @@ a padding, layout or epsilon mistake lives.
 """
 import numpy as np
 import pytest
-
 from divergence import first_divergence, max_abs_diff
 
 ATOL = 1e-4
@@ -18,8 +17,10 @@ TRAIN_ATOL = {"resnet-tiny": 1e-4, "resnet18": 1e-4, "resnet50": 5e-4}
 
 def _pair(torch_resnet, arch, size, seed=0):
     """A torch model with non-trivial BN state and the Keras model holding the same weights."""
-    from tf_impl import models as tf_models, weights as tf_weights
-    from torch_impl import models as torch_models, weights as torch_weights
+    from tf_impl import models as tf_models
+    from tf_impl import weights as tf_weights
+    from torch_impl import models as torch_models
+    from torch_impl import weights as torch_weights
 
     eps = torch_models.native_bn_defaults()["epsilon"]  # the same network: one epsilon for both
     torch_model = torch_resnet(arch, num_classes=10, image_size=size, seed=seed)
@@ -78,8 +79,10 @@ def test_layer_outputs_cover_the_same_layers_in_both_frameworks(torch_resnet):
 
 
 def test_train_mode_probe_leaves_statistics_alone(torch_resnet):
-    from tf_impl import models as tf_models, weights as tf_weights
-    from torch_impl import models as torch_models, weights as torch_weights
+    from tf_impl import models as tf_models
+    from tf_impl import weights as tf_weights
+    from torch_impl import models as torch_models
+    from torch_impl import weights as torch_weights
 
     torch_model, keras_model = _pair(torch_resnet, "resnet-tiny", 32)
     before_t, before_k = torch_weights.to_canonical(torch_model), tf_weights.to_canonical(keras_model)
@@ -99,6 +102,7 @@ def test_running_variance_conventions_after_one_train_step(torch_resnet):
     both normalize with the biased one, which is why the train-mode logits agree.
     """
     import torch
+
     from tf_impl import weights as tf_weights
     from torch_impl import weights as torch_weights
 

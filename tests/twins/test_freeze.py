@@ -8,8 +8,8 @@ mechanisms themselves: torch's ``requires_grad_(False)`` alone vs Keras'
 import numpy as np
 import pytest
 
-from parity.spec.config import BNConfig, RunConfig
 from parity.run.job import make_plan, prepare
+from parity.spec.config import BNConfig, RunConfig
 from parity.train import loop
 
 
@@ -52,6 +52,7 @@ def test_two_phase_keeps_bn_frozen_in_torch_and_shows_what_keras_does():
 
 def test_torch_requires_grad_false_alone_still_updates_running_stats():
     import torch
+
     from torch_impl.models import build_model
 
     model = build_model("resnet-tiny", 5, 32)

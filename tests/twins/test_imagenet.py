@@ -1,7 +1,6 @@
 """--pretrained imagenet: torchvision's cached checkpoint -> canonical -> both frameworks."""
 import numpy as np
 import pytest
-
 from conftest import _randomize_bn
 
 
@@ -27,10 +26,13 @@ def torchvision_cache(tmp_path, monkeypatch):
 
 def test_imagenet_weights_load_into_both_frameworks(torchvision_cache):
     import torch
+
     from parity.assets import imagenet
     from parity.assets.canonical import load_checkpoint
-    from tf_impl import models as tf_models, weights as tf_weights
-    from torch_impl import models as torch_models, weights as torch_weights
+    from tf_impl import models as tf_models
+    from tf_impl import weights as tf_weights
+    from torch_impl import models as torch_models
+    from torch_impl import weights as torch_weights
 
     path = imagenet.ensure("resnet50")
     tensors, recipe, _ = load_checkpoint(path)

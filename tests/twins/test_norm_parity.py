@@ -7,9 +7,9 @@ same canonical weights; recalibration sets the same statistics on both sides.
 import numpy as np
 import pytest
 
+from parity.assets import canonical
 from parity.train.initial import init_head
 from parity.train.plan import TrainPlan
-from parity.assets import canonical
 
 
 def _init(norm):
@@ -42,6 +42,7 @@ def _x(seed=0, n=8):
 def test_logits_agree(norm, training):
     import tensorflow as tf
     import torch
+
     from tf_impl import train as tf_train
     from torch_impl import train as torch_train
 

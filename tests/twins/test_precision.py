@@ -29,8 +29,8 @@ def _plan(precision):
 def test_mixed_bfloat16_reaches_each_frameworks_mechanism_and_forwards_agree():
     import keras
 
-    from parity.train.initial import init_network
     from parity.spec.archs import get_arch
+    from parity.train.initial import init_network
     from tf_impl import train as tf_train
     from torch_impl import train as torch_train
 

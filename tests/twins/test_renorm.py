@@ -55,6 +55,7 @@ def _keras(s, clip, steps, renorm=True, momentum=0.9, renorm_momentum=0.8, eps=1
 
 def _torch(s, clip, steps, renorm=True, momentum=0.9, renorm_momentum=0.8, eps=1e-3):
     import torch
+
     from torch_impl.renorm import BatchRenorm2d
 
     if renorm:

@@ -5,9 +5,9 @@ renorm_clipping variables, our BatchRenorm2d buffers), not from the schedule.
 """
 import pytest
 
+from parity.run.job import make_plan, prepare
 from parity.spec.config import BNConfig, RunConfig
 from parity.train import loop
-from parity.run.job import make_plan, prepare
 from parity.train.plan import renorm_clip_at
 
 

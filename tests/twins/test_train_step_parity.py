@@ -9,10 +9,10 @@ is corrected for explicitly with the batch's N.
 import numpy as np
 import pytest
 
+from parity.assets import canonical
 from parity.data import load_dataset, make_loaders
 from parity.train.initial import init_head
 from parity.train.plan import TrainPlan
-from parity.assets import canonical
 
 REL_TOL = 1e-4
 
@@ -41,6 +41,7 @@ def _batches(n_steps):
 
 def _torch_steps(plan, init, batches):
     import torch
+
     from torch_impl import train, weights
 
     torch.manual_seed(0)

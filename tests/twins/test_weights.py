@@ -12,8 +12,11 @@ ARCH_SIZES = [("resnet-tiny", 32), ("resnet18", 32), ("resnet50", 32)]
 @pytest.mark.parametrize("arch,size", ARCH_SIZES)
 def test_torch_keras_torch_round_trip_is_bit_identical(torch_resnet, arch, size):
     import torch
-    from tf_impl import models as tf_models, weights as tf_weights
-    from torch_impl import models as torch_models, weights as torch_weights
+
+    from tf_impl import models as tf_models
+    from tf_impl import weights as tf_weights
+    from torch_impl import models as torch_models
+    from torch_impl import weights as torch_weights
 
     src = torch_resnet(arch, num_classes=7, image_size=size, seed=1)
     canonical = torch_weights.to_canonical(src)
@@ -39,7 +42,8 @@ def test_torch_keras_torch_round_trip_is_bit_identical(torch_resnet, arch, size)
 
 
 def test_keras_layout_is_hwio_and_dense_in_out(torch_resnet):
-    from tf_impl import models as tf_models, weights as tf_weights
+    from tf_impl import models as tf_models
+    from tf_impl import weights as tf_weights
     from torch_impl import weights as torch_weights
 
     src = torch_resnet("resnet-tiny", num_classes=5)
@@ -58,6 +62,7 @@ def test_keras_layout_is_hwio_and_dense_in_out(torch_resnet):
 def test_torchvision_state_dict_loads_strictly(arch):
     import torch
     import torchvision
+
     from torch_impl.models import build_model
 
     torch.manual_seed(0)
@@ -71,10 +76,12 @@ def test_torchvision_state_dict_loads_strictly(arch):
 
 
 def test_native_bn_defaults_are_read_from_the_frameworks():
-    from tf_impl.models import build_model as build_tf, native_bn_defaults as tf_defaults
-    from torch_impl.models import build_model as build_torch, native_bn_defaults as torch_defaults
-
     import torch
+
+    from tf_impl.models import build_model as build_tf
+    from tf_impl.models import native_bn_defaults as tf_defaults
+    from torch_impl.models import build_model as build_torch
+    from torch_impl.models import native_bn_defaults as torch_defaults
 
     torch_bn = next(m for m in build_torch("resnet-tiny", 2).modules() if isinstance(m, torch.nn.BatchNorm2d))
     assert torch_bn.momentum == pytest.approx(1 - torch_defaults()["momentum"])
@@ -159,8 +166,11 @@ def test_check_compatible_names_first_problem_in_sorted_order():
 
 def test_wrong_head_is_refused_by_both_sides_unless_skipped(torch_resnet):
     import torch
-    from tf_impl import models as tf_models, weights as tf_weights
-    from torch_impl import models as torch_models, weights as torch_weights
+
+    from tf_impl import models as tf_models
+    from tf_impl import weights as tf_weights
+    from torch_impl import models as torch_models
+    from torch_impl import weights as torch_weights
 
     canonical = torch_weights.to_canonical(torch_resnet("resnet-tiny", num_classes=10))
     torch_model = torch_models.build_model("resnet-tiny", 3, 32)

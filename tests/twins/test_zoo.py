@@ -55,6 +55,7 @@ def test_each_zoo_loads_its_own_file_and_applies_its_own_preprocessing(zoo_cache
     import keras
     import torch
     import torchvision
+
     from parity.train.initial import init_head
     from tf_impl import zoo as tf_zoo
     from torch_impl import zoo as torch_zoo
