@@ -1,0 +1,1 @@
+"""What jobs start from: canonical checkpoints, source pretraining, converted ImageNet weights, zoo files."""

@@ -1,0 +1,1 @@
+"""Reading results: tables, statistics, the regression gate, plots and report.html."""

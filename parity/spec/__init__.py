@@ -1,0 +1,1 @@
+"""What to run: config files, scenarios and suites, knobs (conventions and conversions), architectures."""

@@ -1,0 +1,1 @@
+"""Training, framework-neutral: the contract the implementations satisfy, the plan, the shared loop, metrics."""
