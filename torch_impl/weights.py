@@ -49,7 +49,7 @@ def _convert_torchvision(arch: str, src: str, out: str) -> int:
     from torch_impl.models import build_model
 
     state = torch.load(src, map_location="cpu", weights_only=True)
-    model = build_model(arch, state["fc.weight"].shape[0])
+    model = build_model(arch, state["fc.weight"].shape[0], 224)   # ImageNet's input size
     model.load_state_dict(state, strict=True)
     digest = hashlib.sha256(Path(src).read_bytes()).hexdigest()[:16]
     recipe = {"arch": arch, "source": "torchvision", "weights": TORCHVISION_FILES[arch][0],

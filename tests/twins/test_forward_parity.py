@@ -45,7 +45,7 @@ def test_logits_agree(torch_resnet, arch, size, batch):
 
     torch_model, keras_model = _pair(torch_resnet, arch, size)
     x = np.random.default_rng(1).normal(size=(batch, size, size, 3)).astype(np.float32)
-    x_nchw = torch.from_numpy(x.copy())
+    x_nchw = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
 
     for training, atol in ((False, ATOL), (True, TRAIN_ATOL[arch])):
         torch_model.train(training)
@@ -118,7 +118,7 @@ def test_running_variance_conventions_after_one_train_step(torch_resnet):
     x = np.random.default_rng(4).normal(size=(batch, size, size, 3)).astype(np.float32)
     torch_model.train()
     with torch.no_grad():
-        torch_model(torch.from_numpy(x.copy()))
+        torch_model(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()))
     keras_model(x, training=True)
     t, k = torch_weights.to_canonical(torch_model), tf_weights.to_canonical(keras_model)
 

@@ -83,14 +83,14 @@ def test_native_bn_defaults_are_read_from_the_frameworks():
     from torch_impl.models import build_model as build_torch
     from torch_impl.models import native_bn_defaults as torch_defaults
 
-    torch_bn = next(m for m in build_torch("resnet-tiny", 2).modules() if isinstance(m, torch.nn.BatchNorm2d))
+    torch_bn = next(m for m in build_torch("resnet-tiny", 2, 32).modules() if isinstance(m, torch.nn.BatchNorm2d))
     assert torch_bn.momentum == pytest.approx(1 - torch_defaults()["momentum"])
     assert torch_bn.eps == torch_defaults()["epsilon"]
     keras_bn = build_tf("resnet-tiny", 2, 32).get_layer("base").get_layer("bn1")
     assert (keras_bn.momentum, keras_bn.epsilon) == (tf_defaults()["momentum"], tf_defaults()["epsilon"])
 
     # One setting in Keras' convention reaches both sides.
-    torch_bn = next(m for m in build_torch("resnet-tiny", 2, bn_momentum=0.9, bn_epsilon=1e-3).modules()
+    torch_bn = next(m for m in build_torch("resnet-tiny", 2, 32, bn_momentum=0.9, bn_epsilon=1e-3).modules()
                     if isinstance(m, torch.nn.BatchNorm2d))
     assert (torch_bn.momentum, torch_bn.eps) == (pytest.approx(0.1), 1e-3)
     keras_bn = build_tf("resnet-tiny", 2, 32, bn_momentum=0.9, bn_epsilon=1e-5).get_layer("base").get_layer("bn1")
