@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from parity import frameworks
-from parity.run import process
+from parity import process
 from parity.spec.knobs import AUDITED
 
 SNAPSHOT_SCHEMA = 1
@@ -79,7 +79,7 @@ def drift(snapshot: dict, live: dict) -> list[str]:
         if new is None:
             out.append(f"{name}: no longer audited")
             continue
-        for fw in ("tf", "torch"):
+        for fw in frameworks.NAMES:
             if not equivalent(old.get(fw), new.get(fw)):
                 out.append(f"{name}: {fw} {old.get(fw)!r} -> {new.get(fw)!r}")
     for name in live["knobs"]:

@@ -296,7 +296,7 @@ def cmd_audit(args) -> int:
 
 def cmd_pretrain(args) -> int:
     from parity.assets.starting import default_checkpoint
-    from parity.run import process
+    from parity import process
 
     out = Path(args.out) if args.out else default_checkpoint("resnet-tiny")
     done = process.run("parity.assets.pretrain", out, args.threads or (os.cpu_count() or 1), capture=False)

@@ -1,10 +1,12 @@
 """The one registry of frameworks: a name, its implementation package, what its processes need.
 
-Adding a framework column is one entry here plus one implementation package that
-satisfies ``parity.train.contract`` (tests/twins/test_contract.py holds every package
-to it). Nothing else in ``parity/`` names a framework or imports an implementation:
-``load`` is the only import of one, and it runs only inside that framework's own
-worker process (``parity.run.process`` starts them).
+Adding a framework is one entry here plus one implementation package that satisfies
+``parity.train.contract`` (tests/architecture/test_contract.py holds every package to it).
+``load`` is the only import of an implementation, and it runs inside that framework's own
+worker process (``parity.process`` starts them). What still names frameworks in the core
+is data about one of them (each zoo's weight file, torchvision's ImageNet file that only
+torch reads, knob conversions) and the two-column tables (tf, torch and their gap; the
+audit's snapshot): more columns are issue 18.
 """
 from __future__ import annotations
 
@@ -97,4 +99,4 @@ def load(name: str, module: str = "backend") -> ModuleType:
     try:
         return importlib.import_module(f"{package}.{module}")
     except ImportError as e:
-        raise FrameworkUnavailable(f"{name}: not installed or broken ({e})") from e
+        raise FrameworkUnavailable(f"{name}: not installed or broken ({type(e).__name__}: {e})") from e

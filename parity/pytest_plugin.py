@@ -16,7 +16,7 @@ import os
 import pytest
 
 from parity import frameworks
-from parity.run import process
+from parity import process
 
 
 def pytest_addoption(parser):

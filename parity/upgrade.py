@@ -19,7 +19,7 @@ from parity.bench import sidebyside
 from parity.bench.driver import BenchError
 from parity.report import compare
 from parity.results import ResultError, environment, read_job, write_json_atomic, write_text_atomic
-from parity.run import process
+from parity import process
 
 SUITE = "upgrade"
 
@@ -48,9 +48,8 @@ def _child(env: sidebyside.PythonEnv, args: list[str], log_path: Path, log) -> i
     """``python -m parity ARGS`` in the environment; stderr lines go to our log (progress), stdout to a file."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", encoding="utf-8") as out:
-        proc = subprocess.Popen(process.command("parity", *args, python=env.python), stdout=out,
-                                stderr=subprocess.PIPE, text=True,
-                                env=process.child_env(python=env.python, extra=env.extra_env))
+        proc = process.start("parity", *args, python=env.python, extra_env=env.extra_env, stdin=None, stdout=out,
+                             stderr=subprocess.PIPE)
         for line in proc.stderr:
             if line.strip():
                 log(f"[{env.label}] {line.rstrip()}")

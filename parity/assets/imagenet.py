@@ -19,7 +19,7 @@ from pathlib import Path
 from parity import frameworks
 from parity.assets.canonical import CheckpointError
 from parity.paths import cache_dir
-from parity.run import process
+from parity import process
 
 # torchvision's DEFAULT weights and the file names its cache gives them (torchvision 0.29).
 TORCHVISION_FILES = {

@@ -57,5 +57,7 @@ def pretrain(out_path, threads: int = 2, log=print, recipe: dict | None = None) 
 if __name__ == "__main__":
     import sys
 
-    sys.exit(pretrain(sys.argv[1], threads=int(sys.argv[2]) if len(sys.argv) > 2 else 2,
+    import os
+
+    sys.exit(pretrain(sys.argv[1], threads=int(sys.argv[2]) if len(sys.argv) > 2 else os.cpu_count() or 1,
                       log=lambda m: print(m, file=sys.stderr, flush=True)) and 0)

@@ -8,13 +8,14 @@ missing files before any job) and every job resolve it here, so they cannot disa
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 from parity.assets import canonical, imagenet, zoo
 from parity.paths import PACKAGE_CHECKPOINTS
-from parity.run import process
+from parity import process
 from parity.spec.archs import get_arch
 from parity.spec.config import RunConfig
 from parity.train.initial import expected_shapes, init_head, init_network
@@ -61,7 +62,7 @@ def ensure(runs, log) -> None:
         if path.exists():
             continue
         log(f"no pretrained checkpoint at {path}: running `parity pretrain` first")
-        done = process.run("parity.assets.pretrain", path, capture=False)
+        done = process.run("parity.assets.pretrain", path, os.cpu_count() or 1, capture=False)
         if done.returncode != 0:
             raise PretrainFailed(f"pretraining the source checkpoint failed (exit {done.returncode}); "
                                  "see the messages above")

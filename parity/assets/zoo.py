@@ -39,9 +39,10 @@ def weight_files(arch: str) -> dict[str, Path]:
             "torch": imagenet.torch_home() / "hub" / "checkpoints" / imagenet.TORCHVISION_FILES[arch][1]}
 
 
-def check(arch: str, frameworks=("tf", "torch")) -> None:
+def check(arch: str, frameworks=None) -> None:
     """One line naming each missing file and the command that fetches it on a machine with internet."""
     files = weight_files(arch)
+    frameworks = list(files) if frameworks is None else frameworks
     fetch = {"tf": f"python -c \"import keras; keras.applications.ResNet50(weights='imagenet', include_top=False)\"",
              "torch": f"python -c \"import torchvision; torchvision.models.{arch}(weights='"
                       f"{imagenet.TORCHVISION_FILES[arch][0]}')\""}

@@ -1,7 +1,7 @@
 """Throughput runs: one framework per worker process, one framework at a time.
 
 ``BenchWorker`` drives ``python -m parity.bench.worker FRAMEWORK THREADS`` (started
-through ``parity.run.process``), which times the framework's steps with the one
+through ``parity.process``), which times the framework's steps with the one
 timing loop (``parity.bench.timing``). A round is timed
 inside the worker, with the device synchronised; the pytest plugin can also
 time the request from outside (``benchmark.pedantic``), the pipe adding well
@@ -18,7 +18,7 @@ from pathlib import Path
 from parity import frameworks
 from parity.bench.timing import SLOWDOWN_VAR
 from parity.results import environment, write_json_atomic, write_text_atomic
-from parity.run import process
+from parity import process
 
 MODES = {name: fw.bench_modes for name, fw in frameworks.FRAMEWORKS.items()}
 GPU_MODES = {name: fw.gpu_modes for name, fw in frameworks.FRAMEWORKS.items()}   # listed only where a GPU is seen
@@ -110,7 +110,9 @@ class BenchWorker:
         except (BrokenPipeError, OSError):
             line = ""
         reply = process.decode(line) if line else None
-        if reply is None:
+        if reply is None:   # the worker died, or wrote something that is not a protocol line
+            if self.proc.poll() is None:
+                self.proc.kill()
             code = self.proc.wait()
             raise BenchError(f"{self.framework} throughput worker exited (code {code}){self._last_stderr_line()}")
         if "error" in reply:

@@ -24,7 +24,7 @@ from pathlib import Path
 from parity import frameworks
 from parity.bench.driver import DEFAULT_MODE, BenchWorker
 from parity.report.stats import paired_ratio
-from parity.run import process
+from parity import process
 
 SCHEMA = 1
 THRESHOLD = 0.05

@@ -1,7 +1,7 @@
 """A throughput worker: one framework, requests on stdin, one JSON reply per request.
 
 Started by ``parity.bench.driver.BenchWorker`` as ``python -m parity.bench.worker
-FRAMEWORK THREADS`` (``parity.run.process`` owns the start and the line protocol).
+FRAMEWORK THREADS`` (``parity.process`` owns the start and the line protocol).
 Commands: ``info``, ``modes``, ``measure`` (warm-up rounds, timed rounds, one row),
 ``setup`` / ``round`` / ``row`` (rounds timed from outside, by the pytest plugin) and
 ``overhead``. A framework that does not import answers every request with the
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-from parity.run.process import Channel, one_line
+from parity.process import Channel, one_line
 
 
 def main(framework: str, threads: int) -> int:

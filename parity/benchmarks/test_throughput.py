@@ -1,6 +1,6 @@
 """Throughput through pytest-benchmark, one framework worker at a time.
 
-Each round runs in the framework's own worker process (``parity.bench.driver``);
+Each round runs in the framework's own worker process (``parity.bench.worker``);
 pytest-benchmark times the request with ``benchmark.pedantic`` and the row the
 worker computes from its own synchronised timings goes to ``extra_info``.
 """

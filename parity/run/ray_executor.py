@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from parity.run import process
+from parity import process
 
 MAX_RETRIES = 2
 
@@ -56,7 +56,7 @@ def run_job(spec: dict, framework: str, threads: int, timeout: float, attempts_d
                              preexec_fn=_die_with_parent)
         t0 = time.perf_counter()
         try:
-            proc.communicate(json.dumps(local) + "\n", timeout=timeout)
+            proc.communicate(process.encode(**local), timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

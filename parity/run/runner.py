@@ -21,7 +21,7 @@ from pathlib import Path
 
 from parity.assets import starting
 from parity.results import ResultError, read_job, write_json_atomic
-from parity.run import process
+from parity import process
 from parity.run.job import failed_result
 from parity.spec.config import RunConfig, SuiteConfig, run_from_dict, run_to_dict
 

@@ -12,7 +12,7 @@ import os
 import sys
 import traceback
 
-from parity.run.process import Channel, one_line
+from parity.process import Channel, one_line
 
 
 def _inject_fault(job: dict) -> None:

@@ -2,10 +2,11 @@
 
 A framework is an entry in ``parity.frameworks`` plus a package with these modules
 (``tf_impl``, ``torch_impl``). Each Protocol below lists what the core calls in one of
-them, with the signature it calls it with; tests/twins/test_contract.py checks every
+them (``Models`` and parts of ``Weights``/``Renorm``: what the twins' parity tests compare), with
+the signature it is called with; tests/architecture/test_contract.py checks every
 registered package against these signatures (``inspect.signature``), and checks that
-the packages' other public functions mirror each other too. Anything else a package
-needs is private (underscored). The core only ever reaches a package through
+the packages' other public functions mirror each other too (the train modules' small
+helpers the tests use: to_tensor, bn_layers, ...). What one side alone needs is private. The core only ever reaches a package through
 ``parity.frameworks.load``, inside that framework's own worker process.
 
 Conventions: batches are the shared loader's numpy arrays (NHWC float32 images, int64
@@ -45,7 +46,10 @@ class Backend(Protocol):
 
 
 class Trainer(Protocol):
-    """``<package>.train``: the hooks of the shared loop."""
+    """``<package>.train``: the hooks of the shared loop, and the package's modules the loop also uses."""
+    renorm: Renorm      # the renorm schedule sets and reads clipping bounds between steps
+    weights: Weights    # final weights back to canonical tensors
+    zoo: Zoo            # the zoo network's BN settings, as they ran
 
     def build(self, plan: TrainPlan, init: Tensors) -> Model: ...
     def prepare_phase(self, model: Model, plan: TrainPlan, phase: str, lr: float) -> Phase: ...

@@ -1,8 +1,8 @@
 """What a trainer is asked to do, resolved and framework-neutral.
 
 ``parity.run.job`` turns a RunConfig plus a framework's native defaults into a
-TrainPlan; ``tf_impl.train.fit`` and ``torch_impl.train.fit`` take the same plan
-and must treat it the same way. Anything a framework decides for itself
+TrainPlan; ``parity.train.loop.fit`` hands the same plan to each framework's hooks,
+which must treat it the same way. Anything a framework decides for itself
 (native momentum, epsilon) is already resolved here, so the result file
 records exactly what ran.
 """

@@ -45,9 +45,10 @@ def command(module: str, *args, python: str | None = None) -> list[str]:
 
 def start(module: str, *args, python: str | None = None, threads: int | None = None, extra_env: dict | None = None,
           drop_env: tuple[str, ...] = (), stderr: IO | int | None = None, **popen) -> subprocess.Popen:
-    """A long-lived child (a worker) with pipes for the line protocol; stderr where the caller says."""
-    return subprocess.Popen(command(module, *args, python=python), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=stderr, text=True,
+    """A long-lived child: by default a worker with pipes for the line protocol; stderr where the caller says."""
+    popen.setdefault("stdin", subprocess.PIPE)
+    popen.setdefault("stdout", subprocess.PIPE)
+    return subprocess.Popen(command(module, *args, python=python), stderr=stderr, text=True,
                             env=child_env(python=python, threads=threads, extra=extra_env, drop=drop_env), **popen)
 
 
@@ -67,8 +68,13 @@ def run_code(code: str, *, python: str | None = None, timeout: float | None = No
 
 # ------------------------------------------------------------------------ the line protocol
 
+def encode(**msg) -> str:
+    """One protocol line."""
+    return json.dumps(msg) + "\n"
+
+
 def send(stream: IO, **msg) -> None:
-    stream.write(json.dumps(msg) + "\n")
+    stream.write(encode(**msg))
     stream.flush()
 
 
