@@ -150,13 +150,16 @@ def cmd_run(args) -> int:
         return EXIT_FINDING
     table = tables.write_report(out, suite.name)
     print(tables.terminal(table))
-    failed = sum(1 for r in table["rows"] if r["metric"] == "eval_acc" for _ in r["failed_jobs"])
+    failed = len(tables.failed_jobs(table))
     missing = sorted({fw for r in table["rows"] for fw in r.get("not_installed", [])})
     for fw in missing:
         _err(f"{fw} is not installed or fails to import: its column is marked 'not installed'")
     print(f"\n{summary['ran']} job(s) run in {time.perf_counter() - t0:.0f}s "
           f"({summary['threads']} thread(s) per framework); {failed} failed. "
           f"Tables: {out}/parity.md, parity.csv, parity.json")
+    if failed:   # a run with failed jobs never passes for a result (scripts and CI read the code)
+        _err(f"{failed} job(s) failed (their reasons: Problems in {out}/parity.md): exit 1")
+        return EXIT_FINDING
     return EXIT_OK
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from typing import IO, Iterator
@@ -64,6 +65,16 @@ def run_code(code: str, *, python: str | None = None, timeout: float | None = No
     """``python -c code`` (a version query in another environment), output captured."""
     return subprocess.run([python or sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
                           env=child_env(python=python, extra=extra_env))
+
+
+def exit_reason(code: int | None) -> str:
+    """Why a child process ended, in words (a signal by name where it has one, e.g. not a realtime signal)."""
+    if code is not None and code < 0:
+        try:
+            return f"worker killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"worker killed by signal {-code}"
+    return f"worker exited with code {code}"
 
 
 # ------------------------------------------------------------------------ the line protocol

@@ -29,8 +29,9 @@ def _row(table, scenario, dataset, variant, metric="eval_acc"):
 
 
 def test_no_job_failed(table):
+    """The rule `parity run` exits 1 by: a failed job (or one with non-finite metrics) is never a result."""
     data, _ = table
-    failed = [f for r in data["rows"] for f in r["failed_jobs"]]
+    failed = tables.failed_jobs(data)
     assert not failed, failed[:3]
 
 

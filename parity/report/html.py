@@ -13,6 +13,7 @@ import html
 from collections import Counter
 from pathlib import Path
 
+from parity.report import stats
 from parity.spec.scenarios import claim_of
 
 STYLE = """
@@ -34,11 +35,11 @@ window.addEventListener('load', function () {
 
 
 def _cell(s: dict | None) -> str:
-    return "—" if not s else f"{s['mean']:.1f} [{s['ci_low']:.1f}, {s['ci_high']:.1f}]"
+    return stats.cell(s)
 
 
 def _gap(g: dict | None) -> str:
-    return "—" if not g else f"{g['mean']:+.1f} [{g['ci_low']:+.1f}, {g['ci_high']:+.1f}]"
+    return stats.cell(g, sign=True)
 
 
 def _img(path: Path) -> str:

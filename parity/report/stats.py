@@ -15,22 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
-# Two-sided 95% Student t quantiles, df = 1..30; beyond that the normal's 1.96 is close enough.
-_T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-        2.052, 2.048, 2.045, 2.042]
-
 PARITY_TOLERANCE_PP = 2.0   # |gap| a verdict of "parity" allows, in percentage points
 
 
 def t95(df: float) -> float:
-    if df < 1:
+    """The two-sided 95% Student t quantile (scipy; Welch's fractional df included)."""
+    if not df >= 1:
         return float("nan")
-    if df <= 30:
-        lo = _T95[int(math.floor(df)) - 1]
-        hi = _T95[min(int(math.ceil(df)), 30) - 1]
-        return lo + (hi - lo) * (df - math.floor(df))
-    return 1.96
+    return float(sps.t.ppf(0.975, df))
 
 
 @dataclass
@@ -40,14 +32,20 @@ class Summary:
     ci_high: float
     n: int
     sd: float
+    # every value the same (n >= 2): on a CPU, identical on every seed is real and is said as such,
+    # not as an infinitely narrow interval (the CI fields then hold the mean)
+    constant: bool = False
 
     def to_dict(self) -> dict:
         return {"mean": round(self.mean, 4), "ci_low": round(self.ci_low, 4),
-                "ci_high": round(self.ci_high, 4), "n": self.n}
+                "ci_high": round(self.ci_high, 4), "n": self.n, "constant": self.constant}
 
 
-def summarize(values: list[float]) -> Summary | None:
-    """Mean with a t-based 95% CI; one value gives a zero-width interval (n says so)."""
+def summarize(values: list[float], bounds: tuple[float, float] | None = None) -> Summary | None:
+    """Mean with a t-based 95% CI, clipped to ``bounds`` where the quantity has them (0-100 for accuracy).
+
+    One value gives a zero-width interval (n says so); equal values are ``constant``.
+    """
     vals = [float(v) for v in values if v is not None and math.isfinite(v)]
     n = len(vals)
     if n == 0:
@@ -55,12 +53,27 @@ def summarize(values: list[float]) -> Summary | None:
     mean = sum(vals) / n
     if n == 1:
         return Summary(mean, mean, mean, 1, 0.0)
+    if all(v == vals[0] for v in vals):
+        return Summary(vals[0], vals[0], vals[0], n, 0.0, constant=True)
     sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
     half = t95(n - 1) * sd / math.sqrt(n)
-    return Summary(mean, mean - half, mean + half, n, sd)
+    low, high = mean - half, mean + half
+    if bounds:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return Summary(mean, low, high, n, sd)
 
 
-def gap(tf: dict[int, float], torch: dict[int, float]) -> Summary | None:
+def cell(s: dict | None, digits: int = 1, sign: bool = False) -> str:
+    """A table cell for a summary (``to_dict``): mean [CI], or how the seeds agreed when they all did."""
+    if not s:
+        return "—"
+    f = f"{'+' if sign else ''}.{digits}f"
+    if s.get("constant"):
+        return f"{s['mean']:{f}} on every seed" if sign else f"{s['mean']:{f}} (identical seeds)"
+    return f"{s['mean']:{f}} [{s['ci_low']:{f}}, {s['ci_high']:{f}}]"
+
+
+def gap(tf: dict[int, float], torch: dict[int, float], bounds: tuple[float, float] | None = None) -> Summary | None:
     """TF minus torch, keyed by seed: paired over the seeds both sides have, Welch only without two of those."""
     tf = {s: v for s, v in tf.items() if v is not None and math.isfinite(v)}
     torch = {s: v for s, v in torch.items() if v is not None and math.isfinite(v)}
@@ -68,7 +81,7 @@ def gap(tf: dict[int, float], torch: dict[int, float]) -> Summary | None:
         return None
     common = sorted(set(tf) & set(torch))
     if len(common) >= 2 or set(tf) == set(torch):
-        return summarize([tf[s] - torch[s] for s in common])
+        return summarize([tf[s] - torch[s] for s in common], bounds)
     a, b = summarize(list(tf.values())), summarize(list(torch.values()))
     mean = a.mean - b.mean
     va, vb = a.sd ** 2 / a.n, b.sd ** 2 / b.n

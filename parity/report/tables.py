@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -40,6 +41,18 @@ def _mismatch(tf_jobs: dict, torch_jobs: dict) -> str | None:
     return None
 
 
+def _non_finite(job: dict) -> list[str]:
+    """'metric=value' for each final metric that is a number but not a finite one."""
+    final = job.get("final") or {}
+    return [f"{m}={final[m]}" for m in METRICS
+            if isinstance(final.get(m), (int, float)) and not math.isfinite(final[m])]
+
+
+def failed_jobs(table: dict) -> list[str]:
+    """Every job of the table that gave no result (failed, or finished with non-finite metrics), once each."""
+    return [f for r in table["rows"] if r["metric"] == METRICS[0] for f in r["failed_jobs"]]
+
+
 def build_rows(jobs: list[dict]) -> list[dict]:
     groups: dict[tuple, dict[str, dict[int, dict]]] = defaultdict(lambda: {"tf": {}, "torch": {}})
     failed: dict[tuple, list[str]] = defaultdict(list)
@@ -49,7 +62,10 @@ def build_rows(jobs: list[dict]) -> list[dict]:
         if key not in groups:
             order.append(key)
         side = groups[key]
-        if job["status"] == "ok":
+        broken = _non_finite(job) if job["status"] == "ok" else []
+        if broken:   # an ok job whose metrics are NaN/inf is no result: listed as failed, never dropped silently
+            failed[key].append(f"{job['framework']} seed {job['seed']}: finished with non-finite {', '.join(broken)}")
+        elif job["status"] == "ok":
             side.setdefault(job["framework"], {})[job["seed"]] = job
         else:
             failed[key].append(f"{job['framework']} seed {job['seed']}: {job.get('error')}")
@@ -67,8 +83,10 @@ def build_rows(jobs: list[dict]) -> list[dict]:
         for metric in METRICS:
             tf_vals = {s: j["final"].get(metric) for s, j in tf_jobs.items()}
             torch_vals = {s: j["final"].get(metric) for s, j in torch_jobs.items()}
-            tf_sum, torch_sum = stats.summarize(list(tf_vals.values())), stats.summarize(list(torch_vals.values()))
-            g = None if note else stats.gap(tf_vals, torch_vals)
+            bounds, gap_bounds = ((0.0, 100.0), (-100.0, 100.0)) if metric.endswith("_acc") else (None, None)
+            tf_sum = stats.summarize(list(tf_vals.values()), bounds)
+            torch_sum = stats.summarize(list(torch_vals.values()), bounds)
+            g = None if note else stats.gap(tf_vals, torch_vals, gap_bounds)
             if len(ran) == 1 and not note:   # the other framework was not asked for (--frameworks)
                 verdict = f"{next(iter(ran))} only"
             elif note or g is None:
@@ -91,15 +109,11 @@ def build_rows(jobs: list[dict]) -> list[dict]:
 
 
 def _cell(s: dict | None, digits: int = 1) -> str:
-    if not s:
-        return "—"
-    return f"{s['mean']:.{digits}f} [{s['ci_low']:.{digits}f}, {s['ci_high']:.{digits}f}]"
+    return stats.cell(s, digits)
 
 
 def _gap_cell(g: dict | None, digits: int = 1) -> str:
-    if not g:
-        return "—"
-    return f"{g['mean']:+.{digits}f} [{g['ci_low']:+.{digits}f}, {g['ci_high']:+.{digits}f}]"
+    return stats.cell(g, digits, sign=True)
 
 
 def _n(row) -> str:

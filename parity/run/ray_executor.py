@@ -55,21 +55,23 @@ def run_job(spec: dict, framework: str, threads: int, timeout: float, attempts_d
         proc = process.start("parity.run.worker", framework, threads, threads=threads, stderr=subprocess.DEVNULL,
                              preexec_fn=_die_with_parent)
         t0 = time.perf_counter()
+        path = Path(local["path"])
         try:
-            proc.communicate(process.encode(**local), timeout=timeout)
+            out, _ = proc.communicate(process.encode(**local), timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+            out = None
+        if path.exists():   # written before the deadline (or before the worker died): it stands
+            result = json.loads(path.read_text())
+        elif out is None:
             result = failed_result(spec, f"timed out after {timeout:.0f}s")
         else:
-            path = Path(local["path"])
-            if path.exists():
-                result = json.loads(path.read_text())
+            unavailable = [m for m in map(process.decode, out.splitlines()) if m and m.get("event") == "unavailable"]
+            if unavailable:   # the same reason the local runner records
+                result = failed_result(spec, f"{framework} not installed: {unavailable[0].get('reason')}")
             else:
-                code = proc.returncode
-                reason = (f"worker killed by signal {signal.Signals(-code).name}" if code and code < 0
-                          else f"worker exited with code {code}")
-                result = failed_result(spec, reason)
+                result = failed_result(spec, process.exit_reason(proc.returncode))
         import socket
 
         result["executor"] = {"name": "ray", "node": socket.gethostname(), "attempt": attempt,

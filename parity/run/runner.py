@@ -204,30 +204,43 @@ class FrameworkWorker:
 
     def _exit_reason(self) -> str:
         self.proc.wait()
-        code = self.proc.returncode
-        if code is not None and code < 0:
-            return f"worker killed by signal {signal.Signals(-code).name}"
-        return f"worker exited with code {code}"
+        return process.exit_reason(self.proc.returncode)
 
     # -- the job loop ------------------------------------------------------------------------
     def run(self) -> None:
+        """Every job gets a result file, whatever happens to the worker or to this thread's own code."""
         for job in self.jobs:
             if self.stop.is_set():
                 return
-            if self.unavailable:
-                self._record_failed(job, self.unavailable, 0.0)
-                continue
-            if self.proc is None or self.proc.poll() is not None:
-                self._start()
-            t0 = time.perf_counter()
             try:
-                process.send(self.proc.stdin, **job.spec(self.suite))
-            except (BrokenPipeError, OSError):
-                pass   # the worker already died; the read below sees the end of the stream
-            status, error = self._wait_done(job, t0)
-            if status is None:
-                continue  # stopped by the user: the job stays pending for --resume
-            self.progress.finished(job, status, time.perf_counter() - t0, error)
+                self._run_one(job)
+            except Exception as e:   # a bug here must cost this job, never the rest silently
+                reason = f"runner error: {process.one_line(e)}"
+                try:
+                    self._record_failed(job, reason, 0.0)
+                    self.progress.finished(job, "failed", 0.0, reason)
+                except Exception:   # cannot even write the file: run_suite finds the job without one
+                    pass
+                self.kill()
+        self._close()
+
+    def _run_one(self, job: Job) -> None:
+        if self.unavailable:
+            self._record_failed(job, self.unavailable, 0.0)
+            return
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        t0 = time.perf_counter()
+        try:
+            process.send(self.proc.stdin, **job.spec(self.suite))
+        except (BrokenPipeError, OSError):
+            pass   # the worker already died; the read below sees the end of the stream
+        status, error = self._wait_done(job, t0)
+        if status is None:
+            return  # stopped by the user: the job stays pending for --resume
+        self.progress.finished(job, status, time.perf_counter() - t0, error)
+
+    def _close(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.stdin.close()
             try:
@@ -242,6 +255,9 @@ class FrameworkWorker:
                 return None, None
             remaining = self.job_timeout - (time.perf_counter() - t0)
             if remaining <= 0:
+                done = self._finished_meanwhile(job)
+                if done:   # the result was written just before the deadline: it stands
+                    return done
                 self.kill()
                 reason = f"timed out after {self.job_timeout:.0f}s"
                 self._record_failed(job, reason, time.perf_counter() - t0)
@@ -269,6 +285,23 @@ class FrameworkWorker:
                     except subprocess.TimeoutExpired:
                         self.kill()
                 return msg.get("status", "failed"), msg.get("error")
+
+    def _finished_meanwhile(self, job: Job) -> tuple[str, str | None] | None:
+        """At the deadline: a `done` already queued, or a result file the worker wrote before it could say so."""
+        while True:
+            try:
+                msg = self.lines.get_nowait()
+            except queue.Empty:
+                break
+            if msg and msg.get("event") == "done" and msg.get("job") == job.id:
+                return msg.get("status", "failed"), msg.get("error")
+        try:
+            result = read_job(job.path)
+        except (ResultError, OSError):
+            return None
+        if result.get("id") == job.id and result.get("status") == "ok":
+            return "ok", None
+        return None
 
     def _record_failed(self, job: Job, reason: str, seconds: float) -> None:
         write_json_atomic(job.path, failed_result(job.spec(self.suite), reason, wall_s=round(seconds, 3)))
@@ -309,6 +342,7 @@ def _run_locked(suite, out_dir: Path, resume: bool, threads, job_timeout, log, e
 
         t0 = time.perf_counter()
         ray_executor.run(pending, suite.name, out_dir, threads, job_timeout, progress, log, address=address)
+        _no_job_without_result(pending, suite.name)
         return {"jobs": len(jobs), "ran": len(pending), "seconds": time.perf_counter() - t0, "threads": threads}
     stop = threading.Event()
     workers = [FrameworkWorker(fw, [j for j in pending if j.framework == fw], suite.name, out_dir, threads,
@@ -328,4 +362,13 @@ def _run_locked(suite, out_dir: Path, resume: bool, threads, job_timeout, log, e
         for t in threads_:
             t.join(timeout=10)
         raise
+    _no_job_without_result(pending, suite.name)
     return {"jobs": len(jobs), "ran": len(pending), "seconds": time.perf_counter() - t0, "threads": threads}
+
+
+def _no_job_without_result(jobs: list[Job], suite_name: str) -> None:
+    """A job that ended without a result file (lost by a bug) is recorded as failed, never silently absent."""
+    for job in jobs:
+        if not job.path.exists():
+            write_json_atomic(job.path, failed_result(job.spec(suite_name), "runner error: the job ended without "
+                                                                           "a result"))

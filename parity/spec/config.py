@@ -249,6 +249,8 @@ def validate_suite(suite: SuiteConfig) -> None:
             seen.setdefault(run.key(), i)
     if not isinstance(suite.seeds, list) or not suite.seeds or not all(_is_int(s) and s >= 0 for s in suite.seeds):
         p.append(f"seeds: {suite.seeds!r} is not allowed -- a non-empty list of integers >= 0")
+    elif len(set(suite.seeds)) != len(suite.seeds):   # a seed names a job: twice would be one job run twice
+        p.append(f"seeds: {suite.seeds!r} is not allowed -- each seed once")
     if not isinstance(suite.frameworks, list) or not suite.frameworks or any(f not in FRAMEWORKS for f in suite.frameworks):
         p.append(f"frameworks: {suite.frameworks!r} is not allowed -- a non-empty list from {_allowed(FRAMEWORKS)}")
     if p:

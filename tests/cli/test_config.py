@@ -50,6 +50,7 @@ BAD_CONFIGS = [
     ("frameworks-jax", '[run]\nframeworks = ["tf", "jax"]\n', ".toml", "frameworks: ['tf', 'jax'] is not allowed -- a non-empty list from tf, torch"),
     ("zero-runs", 'name = "empty"\n', ".toml", "suite 'empty': no runs -- a suite needs at least one"),
     ("zero-runs-array", "runs = []\n", ".toml", "no runs -- a suite needs at least one"),
+    ("seeds-repeated", "[run]\nseeds = [0, 0]\n", ".toml", "seeds: [0, 0] is not allowed -- each seed once"),
     ("runs-second-bad", "[[runs]]\n[[runs]]\nepochs = 0\n", ".toml", "runs[1].epochs: 0 is not allowed"),
     ("two-phase-epochs", "[run]\nepochs = 2\nhead_epochs = 2\n[run.bn]\nfreeze = \"two_phase\"\n", ".toml", "run.epochs: 2 is not allowed -- two_phase needs more epochs than head_epochs (2)"),
     # preflight: valid settings the data or the checkpoint cannot serve

@@ -8,17 +8,39 @@ from parity.report.stats import Summary, gap, summarize, t95, verdict
 
 
 def test_t_quantiles():
-    assert t95(1) == 12.706 and t95(2) == 4.303 and t95(30) == 2.042 and t95(31) == 1.96
-    assert t95(2.5) == pytest.approx((4.303 + 3.182) / 2)
+    """scipy's quantiles: the printed tables' values, no jump to 1.96 past 30 df, fractional df exact."""
+    assert t95(1) == pytest.approx(12.706, abs=5e-4) and t95(2) == pytest.approx(4.303, abs=5e-4)
+    assert t95(30) == pytest.approx(2.042, abs=5e-4)
+    assert t95(31) == pytest.approx(2.0395, abs=5e-4) and t95(31) > 2.0   # the old table jumped to 1.96
+    assert t95(1000) == pytest.approx(1.9623, abs=5e-4)
+    assert 3.182 < t95(2.5) < 4.303 and t95(2.5) != pytest.approx((4.303 + 3.182) / 2, abs=1e-3)
     assert math.isnan(t95(0.5))
 
 
 def test_summarize_known_values():
     s = summarize([80.0, 82.0, 84.0])
-    half = 4.303 * 2.0 / math.sqrt(3)              # sd 2, t(2) = 4.303
+    half = 4.302653 * 2.0 / math.sqrt(3)           # sd 2, t(2) = 4.302653
     assert (s.n, s.mean, s.sd) == (3, 82.0, pytest.approx(2.0))
     assert s.ci_low == pytest.approx(82.0 - half) and s.ci_high == pytest.approx(82.0 + half)
-    assert s.to_dict() == {"mean": 82.0, "ci_low": round(82.0 - half, 4), "ci_high": round(82.0 + half, 4), "n": 3}
+    assert s.to_dict() == {"mean": 82.0, "ci_low": round(82.0 - half, 4), "ci_high": round(82.0 + half, 4), "n": 3,
+                           "constant": False}
+
+
+def test_identical_seeds_are_said_as_such_not_as_a_zero_width_interval():
+    same = summarize([97.2, 97.2, 97.2, 97.2, 97.2])
+    assert same.constant and same.n == 5 and same.mean == 97.2
+    assert stats.cell(same.to_dict()) == "97.2 (identical seeds)"
+    moved = gap({s: 90.0 for s in range(5)}, {s: 93.0 for s in range(5)})   # every seed moved by -3
+    assert moved.constant and stats.cell(moved.to_dict(), sign=True) == "-3.0 on every seed"
+    assert stats.verdict(moved) == "gap"
+    assert stats.cell(summarize([80.0, 82.0, 84.0]).to_dict()) == "82.0 [77.0, 87.0]"
+
+
+def test_accuracy_intervals_stay_within_0_and_100():
+    """The README once quoted 89.3 [76.6, 102.0]: a bounded quantity gets a bounded interval."""
+    s = summarize([99.0, 80.0, 89.0], bounds=(0.0, 100.0))
+    assert s.ci_high == 100.0 and s.ci_low > 0
+    assert summarize([99.0, 80.0, 89.0]).ci_high > 100.0      # without bounds it would not
 
 
 def test_summarize_edge_cases():
@@ -34,7 +56,7 @@ def test_gap_is_paired_when_the_seeds_match():
     tf = {0: 80.0, 1: 82.0, 2: 84.0}
     torch = {0: 70.0, 1: 71.0, 2: 72.0}                     # per-seed differences 10, 11, 12
     g = gap(tf, torch)
-    half = 4.303 * 1.0 / math.sqrt(3)
+    half = 4.302653 * 1.0 / math.sqrt(3)
     assert g.n == 3 and g.mean == pytest.approx(11.0)
     assert g.ci_low == pytest.approx(11.0 - half) and g.ci_high == pytest.approx(11.0 + half)
     # pairing removes the seed-to-seed variation that Welch keeps
@@ -57,7 +79,7 @@ def test_gap_is_welch_when_the_seeds_differ():
     va, vb = 4.0 / 3, (5.0 / 3) / 4
     se = math.sqrt(va + vb)
     df = (va + vb) ** 2 / (va ** 2 / 2 + vb ** 2 / 3)
-    assert 3 < df < 4                                       # fractional df: t is interpolated
+    assert 3 < df < 4                                       # fractional df: scipy's t takes it as it is
     assert g.mean == pytest.approx(82.0 - 71.5)
     assert g.n == 3 and g.sd == pytest.approx(se)
     assert g.ci_high - g.mean == pytest.approx(t95(df) * se)

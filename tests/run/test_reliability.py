@@ -55,7 +55,8 @@ def test_a_missing_framework_runs_the_other_side_and_says_so(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.run(PARITY + ["run", "--suite", "smoke", "--out", str(out)], capture_output=True, text=True,
                           timeout=600, env=env)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr          # its jobs failed: the run says so in its exit code
+    assert "1 job(s) failed" in proc.stderr
     assert "tf is not installed" in proc.stderr
     assert "not installed" in proc.stdout
     md = (out / "parity.md").read_text()
@@ -99,7 +100,9 @@ def test_a_faulty_job_is_recorded_and_the_rest_of_the_suite_completes(tmp_path, 
     env = dict(os.environ, PARITY_INJECT_FAULT=f"{kind}:__s1")
     proc = subprocess.run(PARITY + ["run", "--config", str(cfg), "--out", str(tmp_path / "out")],
                           capture_output=True, text=True, timeout=600, env=env)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr          # a run in which a job failed never exits 0
+    assert proc.stderr.strip().splitlines()[-1] == (f"parity: 1 job(s) failed (their reasons: Problems in "
+                                                    f"{tmp_path / 'out'}/parity.md): exit 1")
     jobs = {p.stem[-2:]: json.loads(p.read_text()) for p in (tmp_path / "out" / "jobs").glob("*.json")}
     assert jobs["s1"]["status"] == "failed" and reason in jobs["s1"]["error"]
     assert jobs["s0"]["status"] == jobs["s2"]["status"] == "ok"
