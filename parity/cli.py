@@ -122,7 +122,7 @@ def _preflight(suite) -> None:
 def cmd_run(args) -> int:
     from parity.assets.starting import PretrainFailed
     from parity.report import tables
-    from parity.run.runner import OutputLocked, run_suite
+    from parity.run.runner import OutputLocked, ResumeMismatch, run_suite
 
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads: {args.threads} is not allowed -- an integer >= 1")
@@ -143,7 +143,7 @@ def cmd_run(args) -> int:
     try:
         summary = run_suite(suite, out, resume=args.resume, threads=args.threads, job_timeout=args.job_timeout,
                             executor=args.executor, address=args.address)
-    except (OutputLocked, RayUnavailable) as e:
+    except (OutputLocked, RayUnavailable, ResumeMismatch) as e:
         raise UsageError(str(e)) from None
     except PretrainFailed as e:
         _err(str(e))

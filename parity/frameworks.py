@@ -79,6 +79,22 @@ def version_keys() -> dict[str, tuple[str, ...]]:
     return {key: dists for fw in FRAMEWORKS.values() for key, dists in fw.versions.items()}
 
 
+def installed_versions() -> dict[str, str]:
+    """This environment's framework versions by the keys job files record, read from pip's metadata
+    (no framework is imported); a framework that is not installed is left out."""
+    from importlib import metadata
+
+    out = {}
+    for key, dists in version_keys().items():
+        for dist in dists:
+            try:
+                out[key] = metadata.version(dist)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return out
+
+
 def process_env() -> dict[str, str]:
     """What every framework needs set before it is imported (one process may import several: tests)."""
     env: dict[str, str] = {}

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from parity.assets import starting
-from parity.results import ResultError, read_job, write_json_atomic
-from parity import process
+from parity.results import ResultError, git_commit, read_job, write_json_atomic
+from parity import frameworks, process
 from parity.run.job import failed_result
 from parity.spec.config import RunConfig, SuiteConfig, run_from_dict, run_to_dict
 
@@ -110,6 +110,7 @@ def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log) -> list[Jo
             path.rename(aside / path.name)
             log(f"{path.name} is not part of this suite: moved to {aside}")
     pending = []
+    here = {**frameworks.installed_versions(), "commit": git_commit()}
     for job in jobs:
         if not job.path.exists():
             pending.append(job)
@@ -122,10 +123,28 @@ def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log) -> list[Jo
             continue
         if result["status"] != "ok":
             pending.append(job)
-        elif _settings(result.get("config")) != run_to_dict(job.run):
+            continue
+        _check_same_environment(result, job, here)
+        if _settings(result.get("config")) != run_to_dict(job.run):
             log(f"rerunning {job.id}: its settings changed since it ran")
             pending.append(job)
     return pending
+
+
+class ResumeMismatch(RuntimeError):
+    """--resume on a folder whose finished jobs were made by other framework versions or other code."""
+
+
+def _check_same_environment(result: dict, job: Job, here: dict) -> None:
+    """One folder, one environment: the report shows one, and a comparison pairs like with like."""
+    env = result.get("env") or {}
+    for key, have in here.items():
+        was = env.get(key)
+        if was and have and str(was).split("+")[0] != str(have).split("+")[0]:
+            what = "code (commit)" if key == "commit" else key
+            raise ResumeMismatch(f"--resume: {job.path.parent.parent} holds jobs made with {what} {was} "
+                                 f"({job.path.name}), this environment has {have}: run without --resume "
+                                 "(the old results are set aside) or give another --out")
 
 
 def _settings(config) -> dict | None:

@@ -108,3 +108,29 @@ def test_repeated_seeds_are_one_line_and_exit_2(tmp_path, seeds):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [f"parity: seeds: {seeds} is not allowed -- each seed once"]
     assert not Path(tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("key,value", [("torch", "2.13.0"), ("commit", "0000000")])
+def test_resume_refuses_a_folder_made_by_another_environment(tmp_path, key, value):
+    """One folder, one environment: results/cpu once held five commits while its report named one."""
+    import subprocess
+    import sys
+
+    from conftest import TINY_TORCH_CONFIG
+
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY_TORCH_CONFIG.format(seeds="[0]", frameworks='["torch"]'))
+    out = tmp_path / "out"
+    parity = [sys.executable, "-m", "parity.cli", "run", "--config", str(cfg), "--out", str(out)]
+    assert subprocess.run(parity, capture_output=True, text=True, timeout=300).returncode == 0
+    path = next((out / "jobs").glob("*.json"))
+    job = json.loads(path.read_text())
+    print(f"\njob made with torch {job['env']['torch']}, commit {job['env']['commit']}; planted {key} {value}")
+    job["env"][key] = value
+    path.write_text(json.dumps(job))
+    proc = subprocess.run(parity + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"holds jobs made with {'code (commit)' if key == 'commit' else key} {value}" \
+        in lines[0], lines
+    assert json.loads(path.read_text())["env"][key] == value      # nothing was rerun or overwritten
