@@ -56,7 +56,7 @@ def test_logits_agree(norm, training):
     b = km(tf.convert_to_tensor(x), training=training).numpy()
     diff = float(np.max(np.abs(a - b)))
     print(f"\n{norm} training={training}: max |logit diff| {diff:.2e}")
-    assert diff <= 1e-4
+    assert diff <= 2e-5   # measured 1.9e-6 (gn) and 1.4e-6 (renorm), both modes (2026-11-26): ~10x headroom
 
 
 def test_groupnorm_keeps_gamma_beta_from_bn():
@@ -82,6 +82,6 @@ def test_recalibration_sets_the_same_statistics_on_both_sides():
     t, k = torch_train.running_stats(tm), tf_train.running_stats(km)
     worst = max(float(np.max(np.abs(t[n][i] - k[n][i]) / (np.abs(k[n][i]) + 1e-3))) for n in t for i in (0, 1))
     print(f"\nrecalibrated statistics: max relative difference {worst:.2e}")
-    assert worst <= 1e-4
+    assert worst <= 3e-4   # measured 6.2e-5 (2026-11-26): ~5x headroom
     # and they moved away from the source checkpoint's statistics towards the far domain's
     assert not np.allclose(t["bn1"][0], init["bn1.running_mean"], atol=1e-2)

@@ -73,7 +73,11 @@ def test_a_mixed_bfloat16_job_runs_in_both_frameworks_and_records_it():
         assert mixed["plan"]["precision"] == "mixed_bfloat16" and mixed["env"]["device"]
         assert mixed["init_checksum"] == full["init_checksum"]
         assert np.isfinite(mixed["final"]["train_loss"])
-        assert abs(mixed["final"]["eval_acc"] - full["final"]["eval_acc"]) < 15, (fw, mixed["final"], full["final"])
+        moved = mixed["final"]["eval_acc"] - full["final"]["eval_acc"]
+        print(f"\n{fw}: eval accuracy float32 {full['final']['eval_acc']:.2f}, mixed_bfloat16 "
+              f"{mixed['final']['eval_acc']:.2f} ({moved:+.2f} pp)")
+        # measured +1.2 pp (tf) and +0.8 pp (torch) on 2026-11-26; 3 pp is ~2.5x that, where 15 pp hid anything
+        assert abs(moved) < 3.0, (fw, mixed["final"], full["final"])
     assert results["tf", "mixed_bfloat16"]["data_fingerprint"] == results["torch", "mixed_bfloat16"]["data_fingerprint"]
 
 
