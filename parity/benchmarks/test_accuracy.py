@@ -49,9 +49,17 @@ def test_native_momentum_opens_a_gap_on_the_far_domain(table):
                                                       ("momentum-matched", "near", "matched"),
                                                       ("reinject-bn", "far", "reinject-0.9")])
 def test_matched_settings_are_at_parity(table, scenario, dataset, variant):
+    """With >= 2 seeds the verdict; at smoke size (one seed, no interval) the gap itself, within the tolerance."""
+    from parity.report.stats import PARITY_TOLERANCE_PP
+
     data, _ = table
     row = _row(data, scenario, dataset, variant)
-    assert row["verdict"] == "parity", row
+    print(f"\n{scenario} {dataset} {variant}: gap {row['gap']['mean']:+.2f} pp over {row['tf']['n']} seed(s) "
+          f"({row['verdict']})")
+    if row["tf"]["n"] >= 2:
+        assert row["verdict"] == "parity", row
+    else:
+        assert abs(row["gap"]["mean"]) <= PARITY_TOLERANCE_PP, row
 
 
 def test_no_regression_against_the_baseline(table, parity_options):

@@ -171,8 +171,9 @@ GPU_FINETUNE = {"model": "resnet50", "pretrained": "imagenet", "image_size": 160
 GPU_DATASETS = ("imagenette/160px", "colorectal_histology")
 
 SUITES: dict[str, SuiteSpec] = {s.name: s for s in (
-    SuiteSpec("smoke", "CI: one scenario, one seed, a few steps", ("momentum-native",), (0,),
-              {"epochs": 1, "train_images": 256, "batch_size": 32}, {"momentum-native": ("far",)}),
+    SuiteSpec("smoke", "CI: native and matched momentum on the far domain, one seed, a few steps",
+              ("momentum-native", "momentum-matched"), (0,), {"epochs": 1, "train_images": 256, "batch_size": 32},
+              {"momentum-native": ("far",), "momentum-matched": ("far",)}),
     SuiteSpec("quick", "make run: the headline claims, 5 seeds, 2 CPU cores, offline (<= 10 min)",
               ("momentum-native", "momentum-matched", "reinject-bn", "freeze-modes"), tuple(range(5)),
               SHORT_FINETUNE),
