@@ -85,3 +85,37 @@ def test_recalibration_sets_the_same_statistics_on_both_sides():
     assert worst <= 3e-4   # measured 6.2e-5 (2026-11-26): ~5x headroom
     # and they moved away from the source checkpoint's statistics towards the far domain's
     assert not np.allclose(t["bn1"][0], init["bn1.running_mean"], atol=1e-2)
+
+
+def test_the_clipping_bounds_a_schedule_sets_change_what_both_frameworks_compute():
+    """Not a read-back: the bounds move Keras' own renorm output, and torch's BatchRenorm2d moves with it.
+
+    If Keras ignored the assigned bounds (say, read them once when a step is traced), its train-mode
+    logits would be the same under both settings and part ways with torch's.
+    """
+    import torch
+
+    from tf_impl import renorm as tf_renorm
+    from tf_impl import train as tf_train
+    from torch_impl import renorm as torch_renorm
+    from torch_impl import train as torch_train
+
+    init, x = _init("renorm"), _x()[0]   # source-domain statistics, far-domain batch: r and d far from 1, 0
+    logits = {}
+    for bounds in ((1.0, 1.0, 0.0), (3.0, 1 / 3, 5.0)):
+        plan = _plan("renorm", renorm_schedule="constant")
+        tm, km = torch_train.build(plan, init), tf_train.build(plan, init)
+        torch_renorm.set_clipping(tm, bounds[0], bounds[1], bounds[2])
+        tf_renorm.set_clipping(km, bounds[0], bounds[1], bounds[2])
+        tm.train()
+        with torch.no_grad():
+            t = tm(torch_train.to_tensor(x)).numpy()
+        k = km(x, training=True).numpy()
+        logits[bounds] = (t, k)
+        diff = float(np.abs(t - k).max())
+        print(f"\nrmax/rmin/dmax {bounds[0]:g}/{bounds[1]:.3g}/{bounds[2]:g}: max |logit diff| tf vs torch {diff:.2e}")
+        assert diff <= 2e-5   # the same as the renorm forward-parity figure (measured 1.4e-6)
+    (t1, k1), (t3, k3) = logits.values()
+    moved_tf, moved_torch = float(np.abs(k3 - k1).max()), float(np.abs(t3 - t1).max())
+    print(f"logits moved by the bounds: tf {moved_tf:.3g}, torch {moved_torch:.3g}")
+    assert moved_tf > 1e-2 and moved_torch > 1e-2
