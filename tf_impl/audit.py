@@ -66,6 +66,18 @@ def _probe_sgd_momentum_two_steps() -> float:
     return round(float(w.numpy()[0]), 6)
 
 
+def _probe_weight_decay() -> float:
+    """w after one Adam step (lr 0.1, weight_decay 0.5) on a zero gradient from 1.0.
+
+    Decoupled decay shrinks w directly (1 - 0.1 * 0.5 = 0.95); decay coupled into the gradient
+    becomes a gradient of 0.5 that Adam normalises to a full step of lr (0.9).
+    """
+    w = keras.Variable(np.ones(1, np.float32))
+    opt = keras.optimizers.Adam(learning_rate=0.1, weight_decay=0.5)
+    opt.apply_gradients([(tf.constant([0.0], tf.float32), w)])
+    return round(float(w.numpy()[0]), 6)
+
+
 def _probe_dense_init() -> tuple[float, float]:
     """A new 512 -> 512 Dense layer: max |weight| and max |bias|."""
     keras.utils.set_random_seed(0)
@@ -84,7 +96,6 @@ def _scan_renorm() -> str:
 def read_defaults() -> dict[str, dict]:
     """knob -> {"value", "how"} for every knob the audit knows (see parity.audit.KNOB_ORDER)."""
     weight_max, bias_max = _probe_dense_init()
-    wd = _default(keras.optimizers.SGD, "weight_decay")
     return {
         "bn_momentum": {"value": _default(keras.layers.BatchNormalization, "momentum"), "how": "signature"},
         "bn_momentum_applied": {"value": _probe_bn_momentum_applied(), "how": "probe"},
@@ -97,7 +108,7 @@ def read_defaults() -> dict[str, dict]:
         "adam_epsilon": {"value": _default(keras.optimizers.Adam, "epsilon"), "how": "signature"},
         "adam_first_step_tiny_grad": {"value": _probe_adam_first_step(), "how": "probe"},
         "sgd_momentum_two_steps": {"value": _probe_sgd_momentum_two_steps(), "how": "probe"},
-        "weight_decay": {"value": f"decoupled (optimizer weight_decay), default {wd}", "how": "signature"},
+        "weight_decay": {"value": _probe_weight_decay(), "how": "probe"},
         "dense_init_max_weight": {"value": weight_max, "how": "probe"},
         "dense_init_max_bias": {"value": bias_max, "how": "probe"},
     }

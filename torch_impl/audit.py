@@ -65,6 +65,15 @@ def _probe_adam_first_step() -> float:
     return float(f"{1.0 - float(w.detach()[0]):.4g}")
 
 
+def _probe_weight_decay() -> float:
+    """w after one Adam step (lr 0.1, weight_decay 0.5) on a zero gradient from 1.0 (see tf_impl/audit.py)."""
+    w = torch.nn.Parameter(torch.ones(1))
+    opt = torch.optim.Adam([w], lr=0.1, weight_decay=0.5)
+    w.grad = torch.zeros(1)
+    opt.step()
+    return round(float(w.detach()[0]), 6)
+
+
 def _probe_sgd_momentum_two_steps() -> float:
     """w after two SGD steps (momentum 0.9, gradient 1, lr 0.1 then 0.2) from 1.0."""
     w = torch.nn.Parameter(torch.ones(1))
@@ -104,8 +113,7 @@ def read_defaults() -> dict[str, dict]:
         "adam_epsilon": {"value": _default(torch.optim.Adam, "eps"), "how": "signature"},
         "adam_first_step_tiny_grad": {"value": _probe_adam_first_step(), "how": "probe"},
         "sgd_momentum_two_steps": {"value": _probe_sgd_momentum_two_steps(), "how": "probe"},
-        "weight_decay": {"value": f"coupled (grad += wd*w), default {_default(torch.optim.SGD, 'weight_decay')}",
-                         "how": "signature"},
+        "weight_decay": {"value": _probe_weight_decay(), "how": "probe"},
         "dense_init_max_weight": {"value": weight_max, "how": "probe"},
         "dense_init_max_bias": {"value": bias_max, "how": "probe"},
     }

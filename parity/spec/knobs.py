@@ -92,7 +92,8 @@ AUDITED: dict[str, str] = {
     "adam_epsilon": "Adam epsilon default",
     "adam_first_step_tiny_grad": "size of Adam's first step (lr 1e-3) on a gradient of 1e-7 (probe)",
     "sgd_momentum_two_steps": "w after two SGD-momentum steps with lr 0.1 then 0.2 (probe)",
-    "weight_decay": "optimizer weight decay semantics and default",
+    "weight_decay": "w after one Adam step (lr 0.1, weight_decay 0.5) on a zero gradient from 1: 0.95 = decay "
+                    "decoupled from the gradient, 0.9 = coupled into it (probe)",
     "dense_init_max_weight": "max |w| of a new 512x512 Dense/Linear layer (probe)",
     "dense_init_max_bias": "max |b| of a new 512x512 Dense/Linear layer (probe)",
 }

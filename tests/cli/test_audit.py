@@ -37,6 +37,10 @@ def test_audit_prints_the_table_with_probes(snapshot):
     assert knobs["bn_running_variance"]["torch"].startswith("unbiased")
     assert knobs["bn_frozen"]["tf"] == "inference mode"
     assert knobs["bn_frozen"]["torch"].startswith("batch statistics")
+    # weight decay is read by running the optimizers, not from a fixed string: decoupled 0.95, coupled 0.9
+    wd = knobs["weight_decay"]
+    print(f"\nweight_decay probe: tf {wd['tf']}, torch {wd['torch']}")
+    assert wd["how"] == "probe" and (wd["tf"], wd["torch"]) == (pytest.approx(0.95), pytest.approx(0.9))
     for name in knobs:
         assert name in stdout
 
