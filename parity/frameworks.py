@@ -31,15 +31,18 @@ class Framework:
     default_mode: str = ""              # what its users get without asking
     # what its backend.versions() reports -> the pip distributions that may provide it
     versions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # the top-level modules that must be importable for the framework to count as installed
+    requires: tuple[str, ...] = ()
 
 
 FRAMEWORKS: dict[str, Framework] = {f.name: f for f in (
     Framework("tf", "tf_impl", "TF", env={"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"},
               bench_modes=("eager", "function", "xla"), gpu_modes=("function-amp",), default_mode="function",
-              versions={"tensorflow": ("tensorflow", "tensorflow-cpu"), "keras": ("keras",)}),
+              versions={"tensorflow": ("tensorflow", "tensorflow-cpu"), "keras": ("keras",)},
+              requires=("tensorflow", "keras")),
     Framework("torch", "torch_impl", "torch",
               bench_modes=("eager", "eager-channels-last", "compile"), gpu_modes=("eager-amp",), default_mode="eager",
-              versions={"torch": ("torch",), "torchvision": ("torchvision",)}),
+              versions={"torch": ("torch",), "torchvision": ("torchvision",)}, requires=("torch", "torchvision")),
 )}
 NAMES: tuple[str, ...] = tuple(FRAMEWORKS)
 # The gap columns are the first minus the second (TF minus torch, in percentage points).

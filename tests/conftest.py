@@ -17,10 +17,6 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-_FRAMEWORK_WORDS = {"tensorflow": ("tf_impl", "tensorflow", "keras", '"tf"'),
-                    "torch": ("torch_impl", "torch", '"torch"')}
-
-
 def _installed(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
@@ -28,18 +24,28 @@ def _installed(module: str) -> bool:
         return False
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs(*frameworks): the test imports or runs these frameworks (registry "
+                                       "names); where one is missing it is skipped, with the reason")
+
+
 def pytest_collection_modifyitems(config, items):
-    """A test module that uses a framework is skipped, with the reason, where that framework is missing."""
-    missing = [m for m in _FRAMEWORK_WORDS if not _installed(m)]
+    """A test marked ``needs("tf", ...)`` is skipped, with the reason, where a framework it names is missing.
+
+    Tests without the marker (pure Python: statistics, config, the gate, the layout) always run.
+    """
+    missing = {name for name in frameworks.NAMES
+               if not all(_installed(m) for m in frameworks.get(name).requires)}
     if not missing:
         return
-    texts: dict = {}
     for item in items:
-        path = Path(str(item.fspath))
-        text = texts.setdefault(path, path.read_text(encoding="utf-8", errors="replace"))
-        for module in missing:
-            if any(word in text for word in _FRAMEWORK_WORDS[module]):
-                item.add_marker(pytest.mark.skip(reason=f"{module} is not installed"))
+        needed = {fw for marker in item.iter_markers("needs") for fw in marker.args}
+        unknown = needed - set(frameworks.NAMES)
+        if unknown:
+            raise pytest.UsageError(f"{item.nodeid}: needs() names unknown frameworks {sorted(unknown)}")
+        lacking = sorted(needed & missing)
+        if lacking:
+            item.add_marker(pytest.mark.skip(reason=f"{', '.join(lacking)} not installed"))
 
 
 def _randomize_bn(model, image_size: int, seed: int) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import torch_bn_momentum_patch
 
+pytestmark = pytest.mark.needs("tf", "torch")
+
 ROOT = Path(__file__).resolve().parents[2]
 PARITY = [sys.executable, "-m", "parity.cli", "audit"]
 

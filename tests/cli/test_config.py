@@ -85,7 +85,12 @@ def _assert_one_line_errors(code, err, n_lines=None):
     return lines
 
 
-@pytest.mark.parametrize("text,suffix,expected", [c[1:] for c in BAD_CONFIGS], ids=[c[0] for c in BAD_CONFIGS])
+# tfds (TensorFlow's dataset library) reads the tfds cases
+_NEEDS = {"preflight-tfds": pytest.mark.needs("tf")}
+
+
+@pytest.mark.parametrize("text,suffix,expected", [pytest.param(*c[1:], marks=_NEEDS.get(c[0], ())) for c in BAD_CONFIGS],
+                         ids=[c[0] for c in BAD_CONFIGS])
 def test_bad_config_is_exit_2_with_one_line_per_problem(tmp_path, capsys, text, suffix, expected):
     path = _write(tmp_path, text, suffix)
     out_dir = tmp_path / "out"

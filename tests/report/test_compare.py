@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import torch_bn_momentum_patch
 
+pytestmark = pytest.mark.needs("tf", "torch")
+
 PARITY = [sys.executable, "-m", "parity.cli"]
 
 # Changes torch's BatchNorm momentum default (0.1 -> 0.01, i.e. Keras' 0.99) in the

@@ -8,6 +8,8 @@ import time
 import pytest
 from conftest import TINY_TORCH_CONFIG
 
+pytestmark = pytest.mark.needs("torch")
+
 pytest.importorskip("ray", reason="ray is not installed (pip install '.[ray]')")
 
 PARITY = [sys.executable, "-m", "parity.cli"]

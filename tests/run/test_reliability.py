@@ -10,6 +10,8 @@ from conftest import TINY_TORCH_CONFIG
 
 from parity.spec.config import BNConfig, RunConfig, run_to_dict
 
+pytestmark = pytest.mark.needs("tf", "torch")
+
 PARITY = [sys.executable, "-m", "parity.cli"]
 
 # Makes tensorflow look uninstalled in every process that inherits PYTHONPATH: `import

@@ -110,6 +110,7 @@ def test_repeated_seeds_are_one_line_and_exit_2(tmp_path, seeds):
     assert not Path(tmp_path / "out").exists()
 
 
+@pytest.mark.needs("torch")
 @pytest.mark.parametrize("key,value", [("torch", "2.13.0"), ("commit", "0000000")])
 def test_resume_refuses_a_folder_made_by_another_environment(tmp_path, key, value):
     """One folder, one environment: results/cpu once held five commits while its report named one."""

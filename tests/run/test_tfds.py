@@ -12,6 +12,8 @@ import pytest
 
 from parity.spec.config import BNConfig, RunConfig, run_to_dict
 
+pytestmark = pytest.mark.needs("tf", "torch")
+
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.needs("torch")
+
 REPO = Path(__file__).resolve().parents[2]
 STUBBED = ("tensorflow", "keras", "tensorflow_datasets")
 

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from divergence import first_divergence, max_abs_diff
 
+pytestmark = pytest.mark.needs("tf", "torch")
+
 ATOL = 1e-4   # per layer, for naming the first divergent layer in a failure message
 # (arch, image size, batch).  Train mode normalizes with batch statistics over
 # batch*H*W values per channel (8 in resnet50's last stage here), which amplifies

@@ -12,6 +12,8 @@ from parity.run.job import make_plan, prepare
 from parity.spec.config import BNConfig, RunConfig
 from parity.train import loop
 
+pytestmark = pytest.mark.needs("tf", "torch")
+
 
 def _fit(framework, freeze, epochs=1):
     from parity.frameworks import load

@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 from conftest import _randomize_bn
 
+pytestmark = pytest.mark.needs("tf", "torch")
+
 
 @pytest.fixture
 def torchvision_cache(tmp_path, monkeypatch):

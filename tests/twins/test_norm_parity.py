@@ -11,6 +11,8 @@ from parity.assets import canonical
 from parity.train.initial import init_head
 from parity.train.plan import TrainPlan
 
+pytestmark = pytest.mark.needs("tf", "torch")
+
 
 def _init(norm):
     from parity.assets.starting import default_checkpoint

@@ -10,6 +10,8 @@ import pytest
 
 from parity.spec.config import BNConfig, ConfigError, RunConfig, SuiteConfig, run_to_dict, validate_suite
 
+pytestmark = pytest.mark.needs("tf", "torch")
+
 
 def test_an_unknown_precision_is_one_config_line():
     with pytest.raises(ConfigError) as e:

@@ -7,6 +7,8 @@ plain BN (outputs and gradients).
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.needs("tf", "torch")
+
 TOL = 1e-5
 C = 6
 

@@ -10,6 +10,8 @@ from parity.spec.config import BNConfig, RunConfig
 from parity.train import loop
 from parity.train.plan import renorm_clip_at
 
+pytestmark = pytest.mark.needs("tf", "torch")
+
 
 def test_paper_schedule_milestones_scale_with_the_run():
     total = 1000   # the paper's 5k/25k/40k of 50k reference steps -> 100/500/800

@@ -14,6 +14,8 @@ from parity.data import load_dataset, make_loaders
 from parity.train.initial import init_head
 from parity.train.plan import TrainPlan
 
+pytestmark = pytest.mark.needs("tf", "torch")
+
 REL_TOL = 1e-4
 
 

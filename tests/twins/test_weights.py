@@ -6,6 +6,8 @@ import pytest
 
 from parity.assets.canonical import CheckpointError, check_compatible, checksum, load_checkpoint, save_checkpoint
 
+pytestmark = pytest.mark.needs("tf", "torch")
+
 ARCH_SIZES = [("resnet-tiny", 32), ("resnet18", 32), ("resnet50", 32)]
 
 

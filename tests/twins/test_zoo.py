@@ -10,6 +10,8 @@ import pytest
 
 from parity.spec.config import BNConfig, ConfigError, RunConfig, SuiteConfig, run_to_dict, validate_suite
 
+pytestmark = pytest.mark.needs("tf", "torch")
+
 
 @pytest.fixture
 def zoo_caches(tmp_path, monkeypatch):
