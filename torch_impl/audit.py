@@ -114,6 +114,7 @@ def read_defaults() -> dict[str, dict]:
         "adam_first_step_tiny_grad": {"value": _probe_adam_first_step(), "how": "probe"},
         "sgd_momentum_two_steps": {"value": _probe_sgd_momentum_two_steps(), "how": "probe"},
         "weight_decay": {"value": _probe_weight_decay(), "how": "probe"},
+        "weight_decay_default": {"value": _default(torch.optim.SGD, "weight_decay"), "how": "signature"},
         "dense_init_max_weight": {"value": weight_max, "how": "probe"},
         "dense_init_max_bias": {"value": bias_max, "how": "probe"},
     }

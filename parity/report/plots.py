@@ -44,9 +44,10 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-")
 
 
-def _band(values_by_epoch: dict[int, list[float]]):
+def _band(values_by_epoch: dict[int, list[float]], bounds=(0.0, 100.0)):
+    """Mean and 95% band per epoch; accuracies (the default) stay within 0-100."""
     epochs = sorted(values_by_epoch)
-    sums = [stats.summarize(values_by_epoch[e]) for e in epochs]
+    sums = [stats.summarize(values_by_epoch[e], bounds) for e in epochs]
     return epochs, [s.mean for s in sums], [s.ci_low for s in sums], [s.ci_high for s in sums]
 
 
@@ -94,7 +95,7 @@ def bn_lag(jobs: list[dict], out: Path) -> list[Path]:
         for h in j["history"]:
             series[key][h["epoch"]].append(h["bn_mean_dist"])
     for (fw, scenario, dataset, momentum), by_epoch in sorted(series.items()):
-        x, mean, lo, hi = _band(by_epoch)
+        x, mean, lo, hi = _band(by_epoch, bounds=(0.0, float("inf")))   # a distance: >= 0, no upper bound
         style = "-" if dataset == "far" else ":"
         ax.plot(x, mean, style, marker="o", color=COLORS[fw],
                 label=f"{fw} {dataset} momentum {momentum:g} ({scenario.split('-')[1]})")

@@ -86,11 +86,14 @@ def gap(tf: dict[int, float], torch: dict[int, float], bounds: tuple[float, floa
     mean = a.mean - b.mean
     va, vb = a.sd ** 2 / a.n, b.sd ** 2 / b.n
     se = math.sqrt(va + vb)
-    if se == 0 or a.n < 2 or b.n < 2:
-        return Summary(mean, mean, mean, min(a.n, b.n), 0.0)
+    if se == 0 or a.n < 2 or b.n < 2:   # both sides constant (or one value): no interval, and said so
+        return Summary(mean, mean, mean, min(a.n, b.n), 0.0, constant=se == 0 and min(a.n, b.n) >= 2)
     df = (va + vb) ** 2 / ((va ** 2 / (a.n - 1) if a.n > 1 else 0) + (vb ** 2 / (b.n - 1) if b.n > 1 else 0))
     half = t95(df) * se
-    return Summary(mean, mean - half, mean + half, min(a.n, b.n), se)
+    low, high = mean - half, mean + half
+    if bounds:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return Summary(mean, low, high, min(a.n, b.n), se)
 
 
 def verdict(g: Summary | None, tolerance: float = PARITY_TOLERANCE_PP) -> str:

@@ -101,8 +101,19 @@ def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log) -> list[Jo
             jobs_dir.rename(old)
             log(f"previous results moved to {old} (use --resume to continue a run instead)")
         return list(jobs)
-    # Results of jobs this suite no longer has (other seeds, removed runs) would enter the report.
+    # One folder, one environment: finished jobs of other framework versions are refused before
+    # anything moves (the user most likely pointed at the wrong folder or environment).
     wanted = {job.path.name for job in jobs}
+    versions = frameworks.installed_versions()
+    finished = {}
+    for job in jobs:
+        try:
+            finished[job.id] = read_job(job.path) if job.path.exists() else None
+        except ResultError:
+            finished[job.id] = None
+        if finished[job.id] and finished[job.id].get("status") == "ok":
+            _check_same_versions(finished[job.id], job, versions)
+    # Results of jobs this suite no longer has (other seeds, removed runs) would enter the report.
     for path in sorted(jobs_dir.glob("*.json")) if jobs_dir.is_dir() else []:
         if path.name not in wanted:
             aside = out_dir / f"jobs.not-in-suite-{stamp}"
@@ -110,7 +121,7 @@ def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log) -> list[Jo
             path.rename(aside / path.name)
             log(f"{path.name} is not part of this suite: moved to {aside}")
     pending = []
-    here = {**frameworks.installed_versions(), "commit": git_commit()}
+    commit = git_commit()
     for job in jobs:
         if not job.path.exists():
             pending.append(job)
@@ -124,27 +135,35 @@ def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log) -> list[Jo
         if result["status"] != "ok":
             pending.append(job)
             continue
-        _check_same_environment(result, job, here)
         if _settings(result.get("config")) != run_to_dict(job.run):
             log(f"rerunning {job.id}: its settings changed since it ran")
+            pending.append(job)
+        elif not _same_commit((result.get("env") or {}).get("commit"), commit):
+            log(f"rerunning {job.id}: made by the code at {result['env']['commit']}, this checkout is {commit}")
             pending.append(job)
     return pending
 
 
 class ResumeMismatch(RuntimeError):
-    """--resume on a folder whose finished jobs were made by other framework versions or other code."""
+    """--resume on a folder whose finished jobs were made by other framework versions."""
 
 
-def _check_same_environment(result: dict, job: Job, here: dict) -> None:
-    """One folder, one environment: the report shows one, and a comparison pairs like with like."""
+def _check_same_versions(result: dict, job: Job, here: dict) -> None:
+    """The report shows one environment, and a comparison pairs like with like: never mix versions."""
     env = result.get("env") or {}
     for key, have in here.items():
         was = env.get(key)
         if was and have and str(was).split("+")[0] != str(have).split("+")[0]:
-            what = "code (commit)" if key == "commit" else key
-            raise ResumeMismatch(f"--resume: {job.path.parent.parent} holds jobs made with {what} {was} "
+            raise ResumeMismatch(f"--resume: {job.path.parent.parent} holds jobs made with {key} {was} "
                                  f"({job.path.name}), this environment has {have}: run without --resume "
                                  "(the old results are set aside) or give another --out")
+
+
+def _same_commit(was: str | None, now: str | None) -> bool:
+    """Short hashes of different lengths name one commit when one is a prefix of the other; unknown = same."""
+    if not was or not now:
+        return True
+    return was.startswith(now) or now.startswith(was)
 
 
 def _settings(config) -> dict | None:
@@ -231,17 +250,26 @@ class FrameworkWorker:
         for job in self.jobs:
             if self.stop.is_set():
                 return
+            t0 = time.time()
             try:
                 self._run_one(job)
             except Exception as e:   # a bug here must cost this job, never the rest silently
-                reason = f"runner error: {process.one_line(e)}"
-                try:
-                    self._record_failed(job, reason, 0.0)
-                    self.progress.finished(job, "failed", 0.0, reason)
-                except Exception:   # cannot even write the file: run_suite finds the job without one
-                    pass
                 self.kill()
+                if not _fresh_ok_result(job, t0):   # a result the worker already wrote stands
+                    reason = f"runner error: {process.one_line(e)}"
+                    try:
+                        self._record_failed(job, reason, 0.0)
+                    except Exception:   # cannot even write the file: run_suite finds the job without one
+                        pass
+                    self._report(job, "failed", 0.0, reason)
         self._close()
+
+    def _report(self, job: Job, status: str, seconds: float, error: str | None) -> None:
+        """Progress is a courtesy: a closed terminal (a broken pipe) must not cost a result."""
+        try:
+            self.progress.finished(job, status, seconds, error)
+        except (OSError, ValueError):
+            pass
 
     def _run_one(self, job: Job) -> None:
         if self.unavailable:
@@ -257,7 +285,7 @@ class FrameworkWorker:
         status, error = self._wait_done(job, t0)
         if status is None:
             return  # stopped by the user: the job stays pending for --resume
-        self.progress.finished(job, status, time.perf_counter() - t0, error)
+        self._report(job, status, time.perf_counter() - t0, error)
 
     def _close(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -274,10 +302,10 @@ class FrameworkWorker:
                 return None, None
             remaining = self.job_timeout - (time.perf_counter() - t0)
             if remaining <= 0:
-                done = self._finished_meanwhile(job)
+                done = self._finished_meanwhile(job, time.time() - (time.perf_counter() - t0))
+                self.kill()   # late (or hung after writing): the next job gets a fresh worker
                 if done:   # the result was written just before the deadline: it stands
                     return done
-                self.kill()
                 reason = f"timed out after {self.job_timeout:.0f}s"
                 self._record_failed(job, reason, time.perf_counter() - t0)
                 return "failed", reason
@@ -305,8 +333,9 @@ class FrameworkWorker:
                         self.kill()
                 return msg.get("status", "failed"), msg.get("error")
 
-    def _finished_meanwhile(self, job: Job) -> tuple[str, str | None] | None:
-        """At the deadline: a `done` already queued, or a result file the worker wrote before it could say so."""
+    def _finished_meanwhile(self, job: Job, started: float) -> tuple[str, str | None] | None:
+        """At the deadline: a `done` already queued, or a result file this attempt wrote (not an older
+        run's, which --resume may have left there) before the worker could say so."""
         while True:
             try:
                 msg = self.lines.get_nowait()
@@ -314,16 +343,21 @@ class FrameworkWorker:
                 break
             if msg and msg.get("event") == "done" and msg.get("job") == job.id:
                 return msg.get("status", "failed"), msg.get("error")
-        try:
-            result = read_job(job.path)
-        except (ResultError, OSError):
-            return None
-        if result.get("id") == job.id and result.get("status") == "ok":
-            return "ok", None
-        return None
+        return ("ok", None) if _fresh_ok_result(job, started) else None
 
     def _record_failed(self, job: Job, reason: str, seconds: float) -> None:
         write_json_atomic(job.path, failed_result(job.spec(self.suite), reason, wall_s=round(seconds, 3)))
+
+
+def _fresh_ok_result(job: Job, since: float) -> bool:
+    """An ok result file for this job, written at or after ``since`` (wall-clock seconds)."""
+    try:
+        if job.path.stat().st_mtime < since - 1.0:   # 1 s of slack for the file system's clock
+            return False
+        result = read_job(job.path)
+    except (ResultError, OSError):
+        return False
+    return result.get("id") == job.id and result.get("status") == "ok"
 
 
 EXECUTORS = ("local", "ray")

@@ -94,6 +94,7 @@ AUDITED: dict[str, str] = {
     "sgd_momentum_two_steps": "w after two SGD-momentum steps with lr 0.1 then 0.2 (probe)",
     "weight_decay": "w after one Adam step (lr 0.1, weight_decay 0.5) on a zero gradient from 1: 0.95 = decay "
                     "decoupled from the gradient, 0.9 = coupled into it (probe)",
+    "weight_decay_default": "optimizer weight decay default (SGD's signature; None and 0 both mean none)",
     "dense_init_max_weight": "max |w| of a new 512x512 Dense/Linear layer (probe)",
     "dense_init_max_bias": "max |b| of a new 512x512 Dense/Linear layer (probe)",
 }

@@ -14,6 +14,9 @@ from parity.bench.sidebyside import PythonEnv, compare_environments
 from parity.bench.timing import SLOWDOWN_VAR
 from parity.cli import main
 
+# every case checks or runs environments that import both frameworks (sidebyside.check, the audit)
+pytestmark = pytest.mark.needs("tf", "torch")
+
 
 def _wrapper(tmp: Path, name: str, body: str = "") -> Path:
     """A 'python' that is this interpreter with something changed around it (a planted upgrade)."""
@@ -78,7 +81,6 @@ def test_bad_input_is_one_line_and_exit_2_before_anything_runs(tmp_path, capsys,
     written = [p for p in out.rglob("*") if p.is_file()] if out.exists() else []
     assert all("x__torch__s0.json" in str(p) for p in written), written   # nothing new written
 
-@pytest.mark.needs("torch")
 
 def test_a_default_changed_in_the_new_environment_fails_the_gate(tmp_path, capsys):
     """Base = this environment; new = the same with torch's BN momentum default changed (0.1 -> 0.01)."""
@@ -101,7 +103,6 @@ def test_a_default_changed_in_the_new_environment_fails_the_gate(tmp_path, capsy
     assert code == 0, captured.out
     assert "2/2 jobs bit-identical" in captured.out
 
-@pytest.mark.needs("torch")
 
 def test_side_by_side_samples_are_fresh_workers_of_each_environment(tmp_path):
     """B is A with every timed round made 5x slower (a real sleep): the ratio says so over 2 pairs."""

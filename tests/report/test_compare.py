@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import torch_bn_momentum_patch
 
+from parity.spec.scenarios import build_suite
+
 pytestmark = pytest.mark.needs("tf", "torch")
 
 PARITY = [sys.executable, "-m", "parity.cli"]
@@ -40,7 +42,8 @@ def test_two_reruns_compare_clean(baseline, tmp_path):
     proc = _compare(baseline, again, "--md", str(tmp_path / "summary.md"))
     assert proc.returncode == 0, proc.stdout
     assert "no regression" in (tmp_path / "summary.md").read_text()
-    assert "2/2 jobs bit-identical" in proc.stderr, proc.stderr   # CPU jobs are bit-reproducible
+    n = len(build_suite("smoke").runs) * 2   # runs x (tf, torch), one seed
+    assert f"{n}/{n} jobs bit-identical" in proc.stderr, proc.stderr   # CPU jobs are bit-reproducible
 
 
 def test_a_default_changed_behind_the_suites_back_is_caught(baseline, tmp_path):

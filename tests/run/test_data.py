@@ -173,8 +173,8 @@ def test_normalization_uses_the_dataset_mean_and_std():
         assert bx[0, 1, 2, c] == pytest.approx((v / 255 - MEAN[c]) / STD[c], rel=1e-5)
     assert bx[1, 0, 0, 0] == pytest.approx(-MEAN[0] / STD[0], rel=1e-5)
 
-@pytest.mark.needs("tf", "torch")
 
+@pytest.mark.needs("tf", "torch")
 def test_both_frameworks_get_the_same_input():
     import tf_impl.train as tf_train
     import torch_impl.train as torch_train  # torch before tensorflow (see conftest)

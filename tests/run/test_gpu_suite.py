@@ -1,4 +1,6 @@
 """The gpu suite's definition, and what a machine without its data and weights is told."""
+import pytest
+
 from parity.spec.scenarios import GPU_DATASETS, build_suite
 
 
@@ -27,6 +29,7 @@ def test_precision_on_the_command_line_applies_to_every_run():
     assert {r.precision for r in load_suite(args).runs} == {"mixed_float16"}
 
 
+@pytest.mark.needs("tf")   # the tfds preflight imports TensorFlow
 def test_without_data_and_weights_the_gpu_suite_names_each_missing_piece(tmp_path, monkeypatch, capsys):
     from parity.cli import main
 

@@ -8,7 +8,9 @@ import time
 import pytest
 from conftest import TINY_TORCH_CONFIG
 
-pytestmark = pytest.mark.needs("torch")
+from parity.spec.scenarios import build_suite
+
+pytestmark = pytest.mark.needs("tf", "torch")   # the local-vs-Ray test runs the smoke suite
 
 pytest.importorskip("ray", reason="ray is not installed (pip install '.[ray]')")
 
@@ -40,7 +42,8 @@ def test_ray_gives_the_same_parity_table_as_local(tmp_path):
     assert all(len(v) == 1 for v in fingerprints.values())
     # --resume works across executors: the local results count as done for a ray run.
     again, _ = _run("run", "--suite", "smoke", "--out", str(tmp_path / "local"), "--executor", "ray", "--resume")
-    assert again.returncode == 0 and "2 already done, 0 to run" in again.stderr
+    n = len(build_suite("smoke").runs) * 2   # runs x (tf, torch), one seed
+    assert again.returncode == 0 and f"{n} already done, 0 to run" in again.stderr
 
 
 def test_a_killed_ray_worker_is_retried_and_the_suite_completes(tmp_path):

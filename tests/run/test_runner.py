@@ -27,8 +27,8 @@ def _run(*args, timeout=600):
 def _jobs(out: Path) -> dict[str, dict]:
     return {p.name: json.loads(p.read_text()) for p in sorted((out / "jobs").glob("*.json"))}
 
-@pytest.mark.needs("tf", "torch")
 
+@pytest.mark.needs("tf", "torch")
 def test_smoke_suite_end_to_end(tmp_path):
     out = tmp_path / "smoke"
     proc = _run("run", "--suite", "smoke", "--out", str(out))
@@ -49,8 +49,8 @@ def test_smoke_suite_end_to_end(tmp_path):
     assert jobs[0]["env"]["intra_op_threads"] == jobs[1]["env"]["intra_op_threads"]
     assert "momentum-native" in proc.stdout and "TF eval" in proc.stdout
 
-@pytest.mark.needs("torch")
 
+@pytest.mark.needs("torch")
 def test_killed_worker_is_recorded_failed_and_resume_completes(tmp_path):
     out = tmp_path / "run"
     cfg = _config(tmp_path, '["torch"]')
@@ -81,8 +81,8 @@ def test_killed_worker_is_recorded_failed_and_resume_completes(tmp_path):
     assert all(j["status"] == "ok" for j in jobs.values())
     assert (out / "jobs" / ok_name).stat().st_mtime_ns == ok_mtime, "a finished job was redone"
 
-@pytest.mark.needs("torch")
 
+@pytest.mark.needs("torch")
 def test_partial_result_file_is_detected_and_rerun(tmp_path):
     out = tmp_path / "run"
     cfg = _config(tmp_path, '["torch"]')
@@ -102,8 +102,8 @@ def test_partial_result_file_is_detected_and_rerun(tmp_path):
     assert f"rerunning {victim.stem}" in resumed.stderr
     assert json.loads(victim.read_text())["status"] == "ok"
 
-@pytest.mark.needs("torch")
 
+@pytest.mark.needs("torch")
 def test_a_job_that_raises_is_recorded_failed_and_the_rest_go_on(tmp_path):
     """A checkpoint path that vanishes after the preflight check: the worker's job fails, the suite goes on."""
     from parity.run import runner
@@ -122,8 +122,8 @@ def test_a_job_that_raises_is_recorded_failed_and_the_rest_go_on(tmp_path):
     assert statuses == {"bad": "failed", "good": "ok"}
     assert "CheckpointError" in next(j for j in jobs.values() if j["variant"] == "bad")["error"]
 
-@pytest.mark.needs("torch")
 
+@pytest.mark.needs("torch")
 def test_job_timeout_kills_the_worker_and_records_it(tmp_path):
     from parity.run import runner
     from parity.spec.config import BNConfig, RunConfig, SuiteConfig

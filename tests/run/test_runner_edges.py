@@ -31,14 +31,20 @@ def _worker(tmp_path, jobs):
 
 
 def test_a_result_written_just_before_the_deadline_stands(tmp_path):
+    import time
+
     job = _jobs(tmp_path)[0]
     w = _worker(tmp_path, [job])
+    started = time.time()
     w.lines = queue.Queue()
     w.lines.put({"event": "done", "job": job.id, "status": "ok", "error": None})   # arrived as time ran out
-    assert w._finished_meanwhile(job) == ("ok", None)
+    assert w._finished_meanwhile(job, started) == ("ok", None)
     job.path.parent.mkdir(parents=True, exist_ok=True)       # or: the file is there, the message is not
     job.path.write_text(json.dumps(dict(base_result(job.spec("t")), status="ok", final={})))
-    assert w._finished_meanwhile(job) == ("ok", None)
+    assert w._finished_meanwhile(job, started) == ("ok", None)
+    # an older run's file (left by --resume when the settings changed) is not this attempt's result
+    os.utime(job.path, (started - 3600, started - 3600))
+    assert w._finished_meanwhile(job, started) is None
 
 
 def test_an_unnamed_signal_is_said_by_number():
@@ -55,13 +61,18 @@ def test_a_bug_in_the_job_loop_costs_one_job_not_the_rest(tmp_path, monkeypatch)
     def run_one(job):
         if job.seed == 1:
             raise OSError("disk full while recording")
+        if job.seed == 2:   # the worker wrote its result, then the runner's own bookkeeping failed
+            job.path.write_text(json.dumps(dict(base_result(job.spec("t")), status="ok", final={})))
+            raise BrokenPipeError("progress line to a closed terminal")
         done.append(job.seed)
 
+    jobs[0].path.parent.mkdir(parents=True)
     monkeypatch.setattr(w, "_run_one", run_one)
     w.run()
-    assert done == [0, 2]                                    # the jobs after the failing one still ran
+    assert done == [0]                                       # seeds 1 and 2 did not stop the loop
     failed = json.loads(jobs[1].path.read_text())
     assert failed["status"] == "failed" and failed["error"] == "runner error: OSError: disk full while recording"
+    assert json.loads(jobs[2].path.read_text())["status"] == "ok"   # a result already written stands
 
 
 def test_a_job_left_without_a_result_is_recorded_as_failed(tmp_path):
@@ -111,13 +122,18 @@ def test_repeated_seeds_are_one_line_and_exit_2(tmp_path, seeds):
 
 
 @pytest.mark.needs("torch")
-@pytest.mark.parametrize("key,value", [("torch", "2.13.0"), ("commit", "0000000")])
-def test_resume_refuses_a_folder_made_by_another_environment(tmp_path, key, value):
-    """One folder, one environment: results/cpu once held five commits while its report named one."""
+def test_resume_refuses_other_versions_and_reruns_other_code(tmp_path):
+    """One folder, one environment: results/cpu once held five commits while its report named one.
+
+    Jobs of other framework versions: refused, one line, exit 2, nothing moved. Jobs of other code
+    (another commit): rerun, said per job, so the folder ends up one environment either way.
+    """
     import subprocess
     import sys
 
     from conftest import TINY_TORCH_CONFIG
+
+    from parity.results import git_commit
 
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(TINY_TORCH_CONFIG.format(seeds="[0]", frameworks='["torch"]'))
@@ -126,12 +142,20 @@ def test_resume_refuses_a_folder_made_by_another_environment(tmp_path, key, valu
     assert subprocess.run(parity, capture_output=True, text=True, timeout=300).returncode == 0
     path = next((out / "jobs").glob("*.json"))
     job = json.loads(path.read_text())
-    print(f"\njob made with torch {job['env']['torch']}, commit {job['env']['commit']}; planted {key} {value}")
-    job["env"][key] = value
-    path.write_text(json.dumps(job))
+    print(f"\njob made with torch {job['env']['torch']}, commit {job['env']['commit']}")
+
+    path.write_text(json.dumps(dict(job, env=dict(job["env"], torch="2.13.0"))))
     proc = subprocess.run(parity + ["--resume"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and f"holds jobs made with {'code (commit)' if key == 'commit' else key} {value}" \
-        in lines[0], lines
-    assert json.loads(path.read_text())["env"][key] == value      # nothing was rerun or overwritten
+    assert len(lines) == 1 and "holds jobs made with torch 2.13.0" in lines[0], lines
+    assert json.loads(path.read_text())["env"]["torch"] == "2.13.0"     # nothing was rerun or overwritten
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith("jobs")) == ["jobs"]   # nothing moved
+
+    if git_commit() is None:
+        pytest.skip("not a git checkout: jobs record no commit to compare")
+    path.write_text(json.dumps(dict(job, env=dict(job["env"], commit="0000000"))))
+    proc = subprocess.run(parity + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "made by the code at 0000000" in proc.stderr and "0 already done, 1 to run" in proc.stderr
+    assert json.loads(path.read_text())["env"]["commit"] == git_commit()
