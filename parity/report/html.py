@@ -67,7 +67,7 @@ def render(table: dict, plots: list[Path], throughput: dict | None = None) -> st
         out.append(f"<tr><td>{e(r['scenario'])}</td><td>{e(r['dataset'])}</td><td>{e(r['variant'])}</td>"
                    f"<td class='num'>{_cell(r['tf'])}</td><td class='num'>{_cell(r['torch'])}</td>"
                    f"<td class='num'>{_gap(r['gap'])}</td><td class='num'>{n}</td>"
-                   f"<td class='{e(r['verdict'])}'>{e(r['verdict'])}</td></tr>")
+                   f"<td class='{e(r['verdict'])}'>{e(stats.verdict_text(r))}</td></tr>")
     out.append("</table>")
     problems = [(r, f) for r in rows for f in r["failed_jobs"]] + [(None, u) for u in table.get("unreadable", [])]
     if problems:

@@ -73,6 +73,11 @@ def cell(s: dict | None, digits: int = 1, sign: bool = False) -> str:
     return f"{s['mean']:{f}} [{s['ci_low']:{f}}, {s['ci_high']:{f}}]"
 
 
+def verdict_text(row: dict) -> str:
+    """A row's verdict as tables print it: said to rest on different update rules where it does."""
+    return f"{row['verdict']} (rules differ)" if row.get("unmatched") else row["verdict"]
+
+
 def gap(tf: dict[int, float], torch: dict[int, float], bounds: tuple[float, float] | None = None) -> Summary | None:
     """TF minus torch, keyed by seed: paired over the seeds both sides have, Welch only without two of those."""
     tf = {s: v for s, v in tf.items() if v is not None and math.isfinite(v)}

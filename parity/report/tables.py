@@ -15,6 +15,8 @@ from pathlib import Path
 
 from parity.report import stats
 from parity.results import ResultError, read_job, read_json, write_json_atomic, write_text_atomic
+from parity.spec.config import run_from_dict
+from parity.spec.knobs import UNMATCHED_RULES, unmatched_rules
 from parity.spec.scenarios import NOT_PARITY_SCENARIOS, claim_of
 
 METRICS = ("eval_acc", "train_acc", "eval_loss")
@@ -53,6 +55,18 @@ def failed_jobs(table: dict) -> list[str]:
     return [f for r in table["rows"] if r["metric"] == METRICS[0] for f in r["failed_jobs"]]
 
 
+def _unmatched(jobs: list[dict]) -> list[str]:
+    """The update rules the row's jobs ran with that differ between the frameworks (from each job's config,
+    so files written before jobs recorded it are labelled too)."""
+    out: set[str] = set()
+    for job in jobs:
+        try:
+            out.update(job.get("unmatched") or unmatched_rules(run_from_dict(job["config"])))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return sorted(out)
+
+
 def build_rows(jobs: list[dict]) -> list[dict]:
     groups: dict[tuple, dict[str, dict[int, dict]]] = defaultdict(lambda: {"tf": {}, "torch": {}})
     failed: dict[tuple, list[str]] = defaultdict(list)
@@ -75,6 +89,7 @@ def build_rows(jobs: list[dict]) -> list[dict]:
         sides = groups[key]
         tf_jobs, torch_jobs = sides.get("tf", {}), sides.get("torch", {})
         note = _mismatch(tf_jobs, torch_jobs)
+        unmatched = _unmatched([*tf_jobs.values(), *torch_jobs.values()])
         missing = sorted({f.split(" ", 1)[0] for f in failed.get(key, []) if "not installed" in f})
         if missing:
             note = f"{' and '.join(missing)} not installed: {'its' if len(missing) == 1 else 'their'} jobs did not run"
@@ -104,6 +119,7 @@ def build_rows(jobs: list[dict]) -> list[dict]:
                 "note": note or ("" if (tf_sum and torch_sum) or verdict.endswith(" only")
                                  else "one framework has no successful job"),
                 "not_installed": missing,
+                "unmatched": unmatched,
             })
     return rows
 
@@ -149,6 +165,7 @@ def _table(sel: list[dict], digits: int) -> list[str]:
            "|---|---|---|---|---|---|---|---|"]
     for r in sel:
         verdict = f"**{r['verdict']}**" if r["verdict"] == "gap" else r["verdict"]
+        verdict += " (rules differ)" if r.get("unmatched") else ""
         tf_cell = "not installed" if "tf" in r.get("not_installed", []) else _cell(r["tf"], digits)
         torch_cell = "not installed" if "torch" in r.get("not_installed", []) else _cell(r["torch"], digits)
         out.append(f"| {r['scenario']} | {r['dataset']} | {r['variant']} | {tf_cell} | "
@@ -159,6 +176,9 @@ def _table(sel: list[dict], digits: int) -> list[str]:
 def _problems_and_notes(table: dict, rows: list[dict], figures, out_dir, env: dict) -> list[str]:
     out = []
     notes = [(r, r["note"]) for r in rows if r["metric"] == "eval_acc" and r["note"]]
+    notes += [(r, "update rules differ between the frameworks, so this row compares two recipes, not one: "
+                  + "; ".join(UNMATCHED_RULES[u] for u in r["unmatched"]))
+              for r in rows if r["metric"] == "eval_acc" and r.get("unmatched")]
     failed = [(r, f) for r in rows if r["metric"] == "eval_acc" for f in r["failed_jobs"]]
     if notes or failed or table.get("unreadable"):
         out += ["## Problems", ""]
@@ -211,7 +231,7 @@ def terminal(table: dict) -> str:
         return "not installed" if fw in r.get("not_installed", []) else _cell(r[fw])
 
     body = [(r["scenario"], r["dataset"], r["variant"], side(r, "tf"), side(r, "torch"), _gap_cell(r["gap"]),
-             _n(r), r["verdict"]) for r in rows]
+             _n(r), stats.verdict_text(r)) for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
     return "\n".join([line(head), line(["-" * w for w in widths])] + [line(b) for b in body])

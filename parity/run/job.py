@@ -16,7 +16,7 @@ from parity.assets.starting import starting_weights
 from parity.data import DataError, Loader, load_dataset, make_loaders
 from parity.results import SCHEMA, environment
 from parity.spec.config import RunConfig, run_from_dict
-from parity.spec.knobs import resolve_bn
+from parity.spec.knobs import resolve_bn, unmatched_rules
 from parity.train import loop
 from parity.train.plan import TrainPlan
 
@@ -84,6 +84,7 @@ def execute(job: dict, backend, progress=None) -> dict:
         final_weights_checksum=canonical.checksum(out["weights"]),
         steps_per_epoch=len(train), history=out["history"], final=out["final"],
         renorm_trace=out.get("renorm_trace"), zoo_bn=out.get("zoo_bn"),
+        unmatched=unmatched_rules(run),   # update rules the frameworks apply differently (spec/knobs.py)
         wall_s=round(time.perf_counter() - t0, 3),
     )
     return result

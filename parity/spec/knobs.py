@@ -98,3 +98,25 @@ AUDITED: dict[str, str] = {
     "dense_init_max_weight": "max |w| of a new 512x512 Dense/Linear layer (probe)",
     "dense_init_max_bias": "max |b| of a new 512x512 Dense/Linear layer (probe)",
 }
+
+
+# Update rules that no setting of the two frameworks' own optimizers makes equal (issue 17 matches
+# them). A run that depends on one is labelled -- in its job file and its table row -- so a "parity"
+# or "gap" verdict is never silently built on two different rules. The audit measures each
+# (adam_first_step_tiny_grad, sgd_momentum_two_steps).
+UNMATCHED_RULES = {
+    "adam_epsilon": "Adam: Keras adds epsilon 1e-7 to sqrt(v) with the bias correction folded into the step "
+                    "size, torch adds 1e-8 to the bias-corrected sqrt(v)",
+    "sgd_momentum_form": "SGD momentum under a changing learning rate: Keras scales only the new gradient by the "
+                         "new rate, torch the whole momentum buffer",
+}
+
+
+def unmatched_rules(run) -> list[str]:
+    """The names (keys of UNMATCHED_RULES) of the update rules a run's two frameworks apply differently."""
+    out = []
+    if run.optimizer == "adam":
+        out.append("adam_epsilon")
+    if run.optimizer == "sgd" and run.sgd_momentum and run.lr_schedule != "constant":
+        out.append("sgd_momentum_form")
+    return out

@@ -1,0 +1,56 @@
+"""Nothing silently unmatched: a row built on two different update rules says so (issue 17, item 2).
+
+Adam's epsilon form and the SGD momentum form under a changing learning rate differ between Keras
+and torch whatever their settings (measured: tests/twins/test_train_step_parity.py and the audit);
+until issue 17 matches them, every job and row that depends on one carries the label.
+"""
+import pytest
+
+from parity.report import stats, tables
+from parity.spec.config import BNConfig, RunConfig, run_to_dict
+from parity.spec.knobs import unmatched_rules
+
+
+@pytest.mark.parametrize("settings,expected", [
+    ({}, []),
+    ({"lr_schedule": "cosine"}, ["sgd_momentum_form"]),
+    ({"lr_schedule": "cosine", "sgd_momentum": 0.0}, []),          # no buffer, no difference
+    ({"optimizer": "adam"}, ["adam_epsilon"]),
+    ({"optimizer": "adam", "lr_schedule": "cosine"}, ["adam_epsilon"]),
+])
+def test_which_runs_depend_on_an_unmatched_rule(settings, expected):
+    assert unmatched_rules(RunConfig(**settings)) == expected
+
+
+def _jobs(run: RunConfig, acc: float = 80.0) -> list[dict]:
+    return [{"scenario": run.scenario, "dataset": run.dataset, "variant": run.variant, "framework": fw, "seed": s,
+             "status": "ok", "config": run_to_dict(run), "data_fingerprint": "x", "init_checksum": "y",
+             "final": {"eval_acc": acc, "train_acc": acc, "eval_loss": 0.5}} for fw in ("tf", "torch") for s in (0, 1)]
+
+
+def test_a_row_on_different_rules_is_labelled_in_every_table():
+    adam = RunConfig(dataset="far", optimizer="adam", scenario="opt", variant="adam", bn=BNConfig(momentum=0.9))
+    sgd = RunConfig(dataset="far", scenario="opt", variant="sgd", bn=BNConfig(momentum=0.9))
+    rows = tables.build_rows(_jobs(adam) + _jobs(sgd))
+    by_variant = {r["variant"]: r for r in rows if r["metric"] == "eval_acc"}
+    assert by_variant["adam"]["unmatched"] == ["adam_epsilon"] and by_variant["sgd"]["unmatched"] == []
+    assert by_variant["adam"]["verdict"] == "parity"                 # what was measured stays what it is
+    assert stats.verdict_text(by_variant["adam"]) == "parity (rules differ)"
+    table = {"suite": "t", "rows": rows, "env": {}}
+    md = tables.markdown(table)
+    assert "| parity (rules differ) |" in md and md.count("(rules differ)") == 3   # eval, train, loss tables
+    assert "opt / far / adam: update rules differ between the frameworks" in md
+    assert "Keras adds epsilon 1e-7" in md
+    assert "parity (rules differ)" in tables.terminal(table)
+
+
+@pytest.mark.needs("torch")
+def test_a_job_records_the_rules_it_could_not_match():
+    from parity.frameworks import load
+    from parity.run.job import execute
+
+    run = RunConfig(dataset="far", epochs=1, train_images=64, optimizer="adam", lr=1e-3, scenario="opt",
+                    bn=BNConfig(momentum=0.9, epsilon=1e-5))
+    job = {"id": "adam", "framework": "torch", "seed": 0, "run": run_to_dict(run), "threads": 1}
+    result = execute(job, load("torch"))
+    assert result["status"] == "ok" and result["unmatched"] == ["adam_epsilon"]
