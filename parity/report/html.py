@@ -34,14 +34,6 @@ window.addEventListener('load', function () {
 """
 
 
-def _cell(s: dict | None) -> str:
-    return stats.cell(s)
-
-
-def _gap(g: dict | None) -> str:
-    return stats.cell(g, sign=True)
-
-
 def _img(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
     return (f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
@@ -65,8 +57,8 @@ def render(table: dict, plots: list[Path], throughput: dict | None = None) -> st
     for r in rows:
         n = f"{(r['tf'] or {}).get('n', 0)}/{(r['torch'] or {}).get('n', 0)}"
         out.append(f"<tr><td>{e(r['scenario'])}</td><td>{e(r['dataset'])}</td><td>{e(r['variant'])}</td>"
-                   f"<td class='num'>{_cell(r['tf'])}</td><td class='num'>{_cell(r['torch'])}</td>"
-                   f"<td class='num'>{_gap(r['gap'])}</td><td class='num'>{n}</td>"
+                   f"<td class='num'>{stats.cell(r['tf'])}</td><td class='num'>{stats.cell(r['torch'])}</td>"
+                   f"<td class='num'>{stats.cell(r['gap'], sign=True)}</td><td class='num'>{n}</td>"
                    f"<td class='{e(r['verdict'])}'>{e(stats.verdict_text(r))}</td></tr>")
     out.append("</table>")
     problems = [(r, f) for r in rows for f in r["failed_jobs"]] + [(None, u) for u in table.get("unreadable", [])]

@@ -57,10 +57,12 @@ def summarize(values: list[float], bounds: tuple[float, float] | None = None) ->
         return Summary(vals[0], vals[0], vals[0], n, 0.0, constant=True)
     sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
     half = t95(n - 1) * sd / math.sqrt(n)
-    low, high = mean - half, mean + half
-    if bounds:
-        low, high = max(low, bounds[0]), min(high, bounds[1])
-    return Summary(mean, low, high, n, sd)
+    return Summary(mean, *_clip(mean - half, mean + half, bounds), n, sd)
+
+
+def _clip(low: float, high: float, bounds: tuple[float, float] | None) -> tuple[float, float]:
+    """An interval kept within the quantity's own bounds, where it has them."""
+    return (max(low, bounds[0]), min(high, bounds[1])) if bounds else (low, high)
 
 
 def cell(s: dict | None, digits: int = 1, sign: bool = False) -> str:
@@ -95,10 +97,7 @@ def gap(tf: dict[int, float], torch: dict[int, float], bounds: tuple[float, floa
         return Summary(mean, mean, mean, min(a.n, b.n), 0.0, constant=se == 0 and min(a.n, b.n) >= 2)
     df = (va + vb) ** 2 / ((va ** 2 / (a.n - 1) if a.n > 1 else 0) + (vb ** 2 / (b.n - 1) if b.n > 1 else 0))
     half = t95(df) * se
-    low, high = mean - half, mean + half
-    if bounds:
-        low, high = max(low, bounds[0]), min(high, bounds[1])
-    return Summary(mean, low, high, min(a.n, b.n), se)
+    return Summary(mean, *_clip(mean - half, mean + half, bounds), min(a.n, b.n), se)
 
 
 def verdict(g: Summary | None, tolerance: float = PARITY_TOLERANCE_PP) -> str:

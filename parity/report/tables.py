@@ -61,7 +61,7 @@ def _unmatched(jobs: list[dict]) -> list[str]:
     out: set[str] = set()
     for job in jobs:
         try:
-            out.update(job.get("unmatched") or unmatched_rules(run_from_dict(job["config"])))
+            out.update(job["unmatched"] if "unmatched" in job else unmatched_rules(run_from_dict(job["config"])))
         except (KeyError, TypeError, ValueError):
             continue
     return sorted(out)
@@ -124,14 +124,6 @@ def build_rows(jobs: list[dict]) -> list[dict]:
     return rows
 
 
-def _cell(s: dict | None, digits: int = 1) -> str:
-    return stats.cell(s, digits)
-
-
-def _gap_cell(g: dict | None, digits: int = 1) -> str:
-    return stats.cell(g, digits, sign=True)
-
-
 def _n(row) -> str:
     return f"{(row['tf'] or {}).get('n', 0)}/{(row['torch'] or {}).get('n', 0)}"
 
@@ -164,12 +156,11 @@ def _table(sel: list[dict], digits: int) -> list[str]:
     out = ["| scenario | dataset | variant | TF | torch | gap (TF − torch) | n tf/torch | verdict |",
            "|---|---|---|---|---|---|---|---|"]
     for r in sel:
-        verdict = f"**{r['verdict']}**" if r["verdict"] == "gap" else r["verdict"]
-        verdict += " (rules differ)" if r.get("unmatched") else ""
-        tf_cell = "not installed" if "tf" in r.get("not_installed", []) else _cell(r["tf"], digits)
-        torch_cell = "not installed" if "torch" in r.get("not_installed", []) else _cell(r["torch"], digits)
+        verdict = f"**{stats.verdict_text(r)}**" if r["verdict"] == "gap" else stats.verdict_text(r)
+        tf_cell = "not installed" if "tf" in r.get("not_installed", []) else stats.cell(r["tf"], digits)
+        torch_cell = "not installed" if "torch" in r.get("not_installed", []) else stats.cell(r["torch"], digits)
         out.append(f"| {r['scenario']} | {r['dataset']} | {r['variant']} | {tf_cell} | "
-                   f"{torch_cell} | {_gap_cell(r['gap'], digits)} | {_n(r)} | {verdict} |")
+                   f"{torch_cell} | {stats.cell(r['gap'], digits, sign=True)} | {_n(r)} | {verdict} |")
     return out + [""]
 
 
@@ -228,9 +219,9 @@ def terminal(table: dict) -> str:
     rows = [r for r in table["rows"] if r["metric"] == "eval_acc"]
     head = ("scenario", "dataset", "variant", "TF eval %", "torch eval %", "gap pp [95% CI]", "n", "verdict")
     def side(r, fw):
-        return "not installed" if fw in r.get("not_installed", []) else _cell(r[fw])
+        return "not installed" if fw in r.get("not_installed", []) else stats.cell(r[fw])
 
-    body = [(r["scenario"], r["dataset"], r["variant"], side(r, "tf"), side(r, "torch"), _gap_cell(r["gap"]),
+    body = [(r["scenario"], r["dataset"], r["variant"], side(r, "tf"), side(r, "torch"), stats.cell(r["gap"], sign=True),
              _n(r), stats.verdict_text(r)) for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731

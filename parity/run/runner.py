@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from parity import frameworks, process
 from parity.assets import starting
 from parity.results import ResultError, git_commit, read_job, write_json_atomic
-from parity import frameworks, process
 from parity.run.job import failed_result
 from parity.spec.config import RunConfig, SuiteConfig, run_from_dict, run_to_dict
 
@@ -105,14 +105,16 @@ def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log) -> list[Jo
     # anything moves (the user most likely pointed at the wrong folder or environment).
     wanted = {job.path.name for job in jobs}
     versions = frameworks.installed_versions()
-    finished = {}
+    finished: dict[str, dict | ResultError] = {}   # each result file read once: a result or why it is unreadable
     for job in jobs:
-        try:
-            finished[job.id] = read_job(job.path) if job.path.exists() else None
-        except ResultError:
-            finished[job.id] = None
-        if finished[job.id] and finished[job.id].get("status") == "ok":
-            _check_same_versions(finished[job.id], job, versions)
+        if job.path.exists():
+            try:
+                finished[job.id] = read_job(job.path)
+            except ResultError as e:
+                finished[job.id] = e
+        result = finished.get(job.id)
+        if isinstance(result, dict) and result.get("status") == "ok":
+            _check_same_versions(result, job, versions)
     # Results of jobs this suite no longer has (other seeds, removed runs) would enter the report.
     for path in sorted(jobs_dir.glob("*.json")) if jobs_dir.is_dir() else []:
         if path.name not in wanted:
@@ -123,13 +125,12 @@ def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log) -> list[Jo
     pending = []
     commit = git_commit()
     for job in jobs:
-        if not job.path.exists():
+        result = finished.get(job.id)
+        if result is None:
             pending.append(job)
             continue
-        try:
-            result = read_job(job.path)
-        except ResultError as e:
-            log(f"rerunning {job.id}: {e}")
+        if isinstance(result, ResultError):
+            log(f"rerunning {job.id}: {result}")
             pending.append(job)
             continue
         if result["status"] != "ok":
@@ -326,11 +327,7 @@ class FrameworkWorker:
                 return "failed", self.unavailable
             if event == "done" and msg.get("job") == job.id:
                 if msg.get("restart"):   # the worker asked to be replaced (e.g. after running out of memory)
-                    self.proc.stdin.close()
-                    try:
-                        self.proc.wait(timeout=30)
-                    except subprocess.TimeoutExpired:
-                        self.kill()
+                    self._close()
                 return msg.get("status", "failed"), msg.get("error")
 
     def _finished_meanwhile(self, job: Job, started: float) -> tuple[str, str | None] | None:
