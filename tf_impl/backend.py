@@ -24,7 +24,9 @@ def native_defaults() -> dict[str, float]:
     """Installed defaults in the config's conventions (BN momentum = fraction of the old value kept)."""
     bn = models.native_bn_defaults()
     adam = inspect.signature(keras.optimizers.Adam).parameters
-    return {"bn_momentum": bn["momentum"], "bn_epsilon": bn["epsilon"], "adam_epsilon": adam["epsilon"].default}
+    adamw = inspect.signature(keras.optimizers.AdamW).parameters
+    return {"bn_momentum": bn["momentum"], "bn_epsilon": bn["epsilon"], "adam_epsilon": adam["epsilon"].default,
+            "adamw_weight_decay": adamw["weight_decay"].default}
 
 
 def configure(threads: int, seed: int, deterministic: bool = True) -> dict:

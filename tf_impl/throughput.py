@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 
 from parity.train.plan import TrainPlan
-from tf_impl import train
+from tf_impl import optim, train
 
 
 def device_name() -> str:
@@ -40,7 +40,7 @@ def steps(plan: TrainPlan, init: dict, mode: str):
     precision = "mixed_float16" if mode.endswith("amp") else "float32"
     plan = dataclasses.replace(plan, precision=precision)   # train.build builds under this policy
     model = train.build(plan, init)
-    optimizer = train._make_optimizer(plan, plan.lr)
+    optimizer = optim.make_optimizer(plan, list(model.trainable_variables), plan.lr)
     variables = list(model.trainable_variables)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)   # it unscales what it is given
@@ -74,7 +74,7 @@ def sync(result=None) -> None:
 
 def minimal_round(model: keras.Model, plan: TrainPlan, batches: list):
     """A minimal hand-written tf.function loop over the batches, the baseline of the harness overhead."""
-    optimizer = train._make_optimizer(plan, plan.lr)
+    optimizer = optim.make_optimizer(plan, list(model.trainable_variables), plan.lr)
     variables = list(model.trainable_variables)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 

@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from parity.train.contract import Phase
 from parity.train.plan import TrainPlan
-from tf_impl import models, renorm, weights, zoo
+from tf_impl import models, optim, renorm, weights, zoo
 
 
 def to_tensor(x: np.ndarray) -> tf.Tensor:
@@ -106,16 +106,6 @@ def configure_phase(model: keras.Model, plan: TrainPlan, phase: str) -> tuple[li
     if freeze == "frozen_bn_batchstats":
         return list(head.trainable_variables), False
     return list(model.trainable_variables), freeze == "two_phase"
-
-
-def _make_optimizer(plan: TrainPlan, lr: float) -> keras.optimizers.Optimizer:
-    if plan.optimizer == "sgd":
-        optimizer = keras.optimizers.SGD(learning_rate=lr, momentum=plan.sgd_momentum)
-    else:
-        optimizer = keras.optimizers.Adam(learning_rate=lr)
-    if plan.precision == "mixed_float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    return optimizer
 
 
 def _make_train_step(model: keras.Model, optimizer, variables: list):
@@ -202,11 +192,11 @@ def recalibrate_bn(model: keras.Model, batches: list) -> None:
 def prepare_phase(model: keras.Model, plan: TrainPlan, phase: str, lr: float) -> Phase:
     """The phase's step and learning-rate setter; a new tf.function traces the phase's variable set."""
     variables, _bn_inference = configure_phase(model, plan, phase)
-    optimizer = _make_optimizer(plan, lr)
+    optimizer = optim.make_optimizer(plan, variables, lr)
     train_step = _make_train_step(model, optimizer, variables)
 
     def step(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         loss, logits = train_step(to_tensor(x), tf.convert_to_tensor(y))
         return float(loss), logits.numpy()
 
-    return Phase(step=step, set_lr=lambda lr: optimizer.learning_rate.assign(lr))
+    return Phase(step=step, set_lr=lambda lr: optim.set_lr(optimizer, lr))

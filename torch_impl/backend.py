@@ -25,7 +25,9 @@ def native_defaults() -> dict[str, float]:
     """Installed defaults in the config's conventions (BN momentum = fraction of the old value kept)."""
     bn = models.native_bn_defaults()
     adam = inspect.signature(torch.optim.Adam).parameters
-    return {"bn_momentum": bn["momentum"], "bn_epsilon": bn["epsilon"], "adam_epsilon": adam["eps"].default}
+    adamw = inspect.signature(torch.optim.AdamW).parameters
+    return {"bn_momentum": bn["momentum"], "bn_epsilon": bn["epsilon"], "adam_epsilon": adam["eps"].default,
+            "adamw_weight_decay": adamw["weight_decay"].default}
 
 
 def configure(threads: int, seed: int, deterministic: bool = True) -> dict:

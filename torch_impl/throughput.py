@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from parity.train.plan import TrainPlan
-from torch_impl import train
+from torch_impl import optim, train
 
 
 def device_name() -> str:
@@ -44,7 +44,7 @@ def steps(plan: TrainPlan, init: dict, mode: str):
     """(to_device, train_step, infer_step) for one execution mode."""
     fmt = torch.channels_last if "channels-last" in mode else torch.contiguous_format
     model = train.build(plan, init).to(memory_format=fmt)   # build places it on train.device()
-    optimizer = train._make_optimizer(plan, list(model.parameters()), plan.lr)
+    optimizer = optim.make_optimizer(plan, list(model.parameters()), plan.lr)
     forward = torch.compile(model) if mode == "compile" else model
 
     # float16 with the trainer's autocast and loss scaling (as Keras' function-amp)
@@ -78,7 +78,7 @@ def steps(plan: TrainPlan, init: dict, mode: str):
 def minimal_round(model: nn.Module, plan: TrainPlan, batches: list):
     """A minimal hand-written loop over the batches (each moved to the device as it goes): the baseline."""
     device = train.device()
-    optimizer = train._make_optimizer(plan, list(model.parameters()), plan.lr)
+    optimizer = optim.make_optimizer(plan, list(model.parameters()), plan.lr)
 
     def one_round():
         model.train()

@@ -23,7 +23,7 @@ from torch import nn
 from parity.spec.knobs import to_native
 from parity.train.contract import Phase
 from parity.train.plan import TrainPlan
-from torch_impl import models, renorm, weights, zoo
+from torch_impl import models, optim, renorm, weights, zoo
 
 
 @functools.cache
@@ -121,12 +121,6 @@ def configure_phase(model: nn.Module, plan: TrainPlan, phase: str) -> tuple[list
     return params, bn_inference
 
 
-def _make_optimizer(plan: TrainPlan, params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
-    if plan.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=plan.sgd_momentum)
-    return torch.optim.Adam(params, lr=lr)
-
-
 def _make_train_step(model: nn.Module, optimizer: torch.optim.Optimizer, bn_inference: bool,
                     precision: str = "float32"):
     """One SGD/Adam step on a batch; BN goes back to eval() after .train() when frozen."""
@@ -218,15 +212,11 @@ def recalibrate_bn(model: nn.Module, batches: list) -> None:
 def prepare_phase(model: nn.Module, plan: TrainPlan, phase: str, lr: float) -> Phase:
     """The phase's step and learning-rate setter."""
     params, bn_inference = configure_phase(model, plan, phase)
-    optimizer = _make_optimizer(plan, params, lr)
+    optimizer = optim.make_optimizer(plan, params, lr)
     train_step = _make_train_step(model, optimizer, bn_inference, plan.precision)
 
     def step(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         loss, logits = train_step(to_tensor(x), _to_labels(y))
         return loss.item(), logits.float().cpu().numpy()
 
-    def set_lr(lr: float) -> None:
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-
-    return Phase(step=step, set_lr=set_lr)
+    return Phase(step=step, set_lr=lambda lr: optim.set_lr(optimizer, lr))

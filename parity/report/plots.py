@@ -5,8 +5,8 @@
   figures for both frameworks at once;
 * ``bn_lag.png`` -- distance of the running means from the target data's true
   means per epoch, per framework and scenario: the mechanism behind the gap;
-* ``gap_attribution.png`` -- the momentum-ablation gaps: how much of the native
-  gap each knob explains;
+* ``gap_attribution.png`` / ``gap_attribution_optimizer.png`` -- the momentum- and
+  optimizer-ablation gaps: how much of the native gap each knob explains;
 * ``batch_size.png`` -- eval accuracy vs batch size for bn / renorm / gn;
 * ``throughput.png`` -- images/s per framework and mode, min-max whiskers.
 
@@ -19,6 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from parity.report import stats
+from parity.spec.scenarios import ABLATION_SCENARIOS
 
 COLORS = {"tf": "#e8710a", "torch": "#1a73e8"}
 
@@ -110,18 +111,25 @@ def bn_lag(jobs: list[dict], out: Path) -> list[Path]:
 
 
 def gap_attribution(rows: list[dict], out: Path) -> list[Path]:
-    sel = [r for r in rows if r["scenario"] == "momentum-ablation" and r["metric"] == "eval_acc" and r["gap"]]
-    if not sel:
-        return []
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    names = [r["variant"] for r in sel]
-    means = [r["gap"]["mean"] for r in sel]
-    err = [[m - r["gap"]["ci_low"] for m, r in zip(means, sel)], [r["gap"]["ci_high"] - m for m, r in zip(means, sel)]]
-    ax.barh(names, means, xerr=err, color=["#c5221f" if m < 0 else "#188038" for m in means], capsize=4)
-    ax.axvline(0, color="black", lw=0.8)
-    ax.set(title="Which knob explains the native gap (far domain)", xlabel="gap TF - torch, pp (95% CI)")
-    return [_save(plt, fig, out / "gap_attribution.png")]
+    """One bar chart per ablation scenario that ran: each variant's gap with its CI."""
+    paths = []
+    for scenario, what in ABLATION_SCENARIOS.items():
+        sel = [r for r in rows if r["scenario"] == scenario and r["metric"] == "eval_acc" and r["gap"]]
+        if not sel:
+            continue
+        plt = _plt()
+        fig, ax = plt.subplots(figsize=(6, 1.5 + 0.35 * len(sel)))
+        names = [r["variant"] + (" (rules differ)" if r.get("unmatched") else "") for r in sel]
+        means = [r["gap"]["mean"] for r in sel]
+        err = [[m - r["gap"]["ci_low"] for m, r in zip(means, sel)], [r["gap"]["ci_high"] - m for m, r in zip(means, sel)]]
+        ax.barh(names, means, xerr=err, color=["#c5221f" if m < 0 else "#188038" for m in means], capsize=4)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.invert_yaxis()
+        ax.set(title=f"Which of the {what} explains the native gap ({sel[0]['dataset']})",
+               xlabel="gap TF - torch, pp (95% CI)")
+        name = "gap_attribution.png" if scenario == "momentum-ablation" else f"gap_attribution_{scenario.split('-')[0]}.png"
+        paths.append(_save(plt, fig, out / name))
+    return paths
 
 
 def batch_size(rows: list[dict], out: Path) -> list[Path]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from parity.report import stats
 from parity.results import ResultError, read_job, read_json, write_json_atomic, write_text_atomic
 from parity.spec.config import run_from_dict
-from parity.spec.knobs import UNMATCHED_RULES, unmatched_rules
+from parity.spec.knobs import UPDATE_RULES, unmatched_rules
 from parity.spec.scenarios import NOT_PARITY_SCENARIOS, claim_of
 
 METRICS = ("eval_acc", "train_acc", "eval_loss")
@@ -168,7 +168,7 @@ def _problems_and_notes(table: dict, rows: list[dict], figures, out_dir, env: di
     out = []
     notes = [(r, r["note"]) for r in rows if r["metric"] == "eval_acc" and r["note"]]
     notes += [(r, "update rules differ between the frameworks, so this row compares two recipes, not one: "
-                  + "; ".join(UNMATCHED_RULES[u] for u in r["unmatched"]))
+                  + "; ".join(UPDATE_RULES[u] for u in r["unmatched"]))
               for r in rows if r["metric"] == "eval_acc" and r.get("unmatched")]
     failed = [(r, f) for r in rows if r["metric"] == "eval_acc" for f in r["failed_jobs"]]
     if notes or failed or table.get("unreadable"):

@@ -16,7 +16,7 @@ from parity.assets.starting import starting_weights
 from parity.data import DataError, Loader, load_dataset, make_loaders
 from parity.results import SCHEMA, environment
 from parity.spec.config import RunConfig, run_from_dict
-from parity.spec.knobs import resolve_bn, unmatched_rules
+from parity.spec.knobs import resolve_bn, resolve_optimizer, unmatched_rules
 from parity.train import loop
 from parity.train.plan import TrainPlan
 
@@ -30,6 +30,7 @@ def make_plan(run: RunConfig, num_classes: int, seed: int, native: dict, framewo
     zoo = run.pretrained == "zoo"
     if zoo:   # the zoo networks keep the epsilon their weights were trained with
         bn["bn_epsilon"] = None
+    opt = resolve_optimizer(run.optimizer, run.weight_decay, run.adam_epsilon, native)
     return TrainPlan(
         arch=run.model, num_classes=num_classes, image_size=run.image_size, seed=seed,
         epochs=run.epochs, optimizer=run.optimizer, lr=run.lr, lr_schedule=run.lr_schedule,
@@ -39,6 +40,7 @@ def make_plan(run: RunConfig, num_classes: int, seed: int, native: dict, framewo
         renorm_rmax=run.bn.renorm_rmax, renorm_dmax=run.bn.renorm_dmax, renorm_rmin=run.bn.renorm_rmin,
         renorm_momentum=run.bn.renorm_momentum, renorm_schedule=run.bn.renorm_schedule,
         recalibrate_batches=run.bn.recalibrate_batches, precision=run.precision,
+        weight_decay=opt["weight_decay"], adam_epsilon=opt["adam_epsilon"], match_rules=tuple(run.match_rules),
         zoo=zoo, pixel_mean=tuple(pixel_mean) if zoo else None, pixel_std=tuple(pixel_std) if zoo else None,
     )
 

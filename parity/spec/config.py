@@ -23,6 +23,7 @@ from typing import Any
 
 from parity import frameworks
 from parity.spec.archs import ARCHS
+from parity.spec.knobs import UPDATE_RULES, rule_applies
 
 SYNTHETIC_DATASETS = ("source", "near", "far")
 TFDS_DATASETS = (
@@ -32,7 +33,7 @@ TFDS_DATASETS = (
     "colorectal_histology",
 )
 FRAMEWORKS = frameworks.NAMES
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adam", "adamw")
 LR_SCHEDULES = ("constant", "cosine")
 FREEZE_MODES = ("none", "frozen_bn_inference", "frozen_bn_batchstats", "two_phase")
 NORMS = ("bn", "renorm", "gn")
@@ -85,10 +86,15 @@ class RunConfig:
     epochs: int = 3
     steps_per_epoch: int | None = None     # None = one pass over the training split
     train_images: int | None = None        # None = the whole training split
-    optimizer: str = "sgd"
+    optimizer: str = "sgd"                 # sgd | adam | adamw: each framework's own (Keras', torch's)
     lr: float = 0.01
-    lr_schedule: str = "constant"
+    lr_schedule: str = "constant"          # set before every step from one function on both sides
     sgd_momentum: float = 0.9
+    weight_decay: float | None = None      # None = each framework's default (AdamW: Keras 0.004, torch 0.01)
+    adam_epsilon: float | None = None      # None = each framework's default (Keras 1e-7, torch 1e-8)
+    # update rules (parity.spec.knobs.UPDATE_RULES) both sides apply in Keras' form; the rest stay
+    # each framework's own, and a run that depends on one of those says so in its row
+    match_rules: list[str] = field(default_factory=list)
     head_epochs: int = 1                   # two_phase: epochs that train the head only
     augment: bool = True
     precision: str = "float32"             # float32 | mixed_float16 | mixed_bfloat16
@@ -186,6 +192,11 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
         bad("lr_schedule", run.lr_schedule, f"one of {_allowed(LR_SCHEDULES)}")
     if not _is_number(run.sgd_momentum) or not (0 <= run.sgd_momentum < 1):
         bad("sgd_momentum", run.sgd_momentum, "a number in [0, 1)")
+    if run.weight_decay is not None and (not _is_number(run.weight_decay) or not (0 <= run.weight_decay < 1)):
+        bad("weight_decay", run.weight_decay, "a number in [0, 1), or unset for each framework's default")
+    if run.adam_epsilon is not None and (not _is_number(run.adam_epsilon) or not (0 < run.adam_epsilon <= 1)):
+        bad("adam_epsilon", run.adam_epsilon, "a number in (0, 1], or unset for each framework's default")
+    p.extend(validate_match_rules(run, where))
     if not _is_int(run.head_epochs) or run.head_epochs < 1:
         bad("head_epochs", run.head_epochs, "an integer >= 1")
     elif run.bn.freeze == "two_phase" and _is_int(run.epochs) and run.epochs <= run.head_epochs:
@@ -231,6 +242,27 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
         bad("bn.renorm_momentum", bn.renorm_momentum, "a number in [0, 1) (Keras' convention), or unset")
     if bn.renorm_schedule not in RENORM_SCHEDULES:
         bad("bn.renorm_schedule", bn.renorm_schedule, f"one of {_allowed(RENORM_SCHEDULES)}")
+    return p
+
+
+def validate_match_rules(run: RunConfig, where: str = "run") -> list[str]:
+    """``match_rules``: known rule names, each one the run's optimizer applies, with what matching needs."""
+    rules = run.match_rules
+    if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
+        return [f"{where}.match_rules: {rules!r} is not allowed -- a list of rule names from {_allowed(UPDATE_RULES)}"]
+    p = []
+    for rule in rules:
+        if rule not in UPDATE_RULES:
+            p.append(f"{where}.match_rules: {rule!r} is not allowed -- rule names are {_allowed(UPDATE_RULES)}"
+                     f"{_did_you_mean(rule, UPDATE_RULES)}")
+        elif run.optimizer in OPTIMIZERS and not rule_applies(rule, run.optimizer):
+            p.append(f"{where}.match_rules: {rule!r} does not apply to optimizer {run.optimizer!r} -- "
+                     f"{UPDATE_RULES[rule].split(':')[0]} only")
+        elif rule == "adam_epsilon" and run.adam_epsilon is None:
+            p.append(f"{where}.match_rules: 'adam_epsilon' needs adam_epsilon set -- the value both sides add "
+                     "(Keras' default is 1e-7)")
+    if len(set(rules)) != len(rules):
+        p.append(f"{where}.match_rules: {rules!r} is not allowed -- each rule once")
     return p
 
 

@@ -61,6 +61,14 @@ register_knob(Knob(
     "bn_epsilon", "added to the variance before the square root",
     note="Keras 1e-3, torch 1e-5", config_field="bn.epsilon",
 ))
+register_knob(Knob(
+    "adam_epsilon", "added to Adam's denominator (where: the adam_epsilon update rule)",
+    note="Keras 1e-7, torch 1e-8", config_field="adam_epsilon",
+))
+register_knob(Knob(
+    "weight_decay", "the decay coefficient (how it enters the update: the weight_decay_form rule)",
+    note="SGD/Adam none on both sides; AdamW Keras 0.004, torch 0.01", config_field="weight_decay",
+))
 
 
 def resolve_bn(framework: str, momentum: float | None, epsilon: float | None,
@@ -95,28 +103,61 @@ AUDITED: dict[str, str] = {
     "weight_decay": "w after one Adam step (lr 0.1, weight_decay 0.5) on a zero gradient from 1: 0.95 = decay "
                     "decoupled from the gradient, 0.9 = coupled into it (probe)",
     "weight_decay_default": "optimizer weight decay default (SGD's signature; None and 0 both mean none)",
+    "adamw_weight_decay_default": "AdamW's default weight decay (signature)",
+    "loss_scale_start": "the dynamic loss scale mixed float16 starts from (probe: the scale of a new "
+                        "LossScaleOptimizer / GradScaler)",
+    "resize_interpolation": "the default interpolation of the framework's image resize (tf.image.resize / "
+                            "torchvision.transforms.v2.Resize)",
+    "resize_antialias": "does that default resize antialias when downscaling? (probe: a 4x downscale of a "
+                        "one-pixel checkerboard)",
+    "jpeg_decoding": "the framework's JPEG decoder's IDCT, as decoded pixels show it (probe: against the "
+                     "decoder's own selectable methods / PIL's)",
     "dense_init_max_weight": "max |w| of a new 512x512 Dense/Linear layer (probe)",
     "dense_init_max_bias": "max |b| of a new 512x512 Dense/Linear layer (probe)",
 }
 
 
-# Update rules that no setting of the two frameworks' own optimizers makes equal (issue 17 matches
-# them). A run that depends on one is labelled -- in its job file and its table row -- so a "parity"
-# or "gap" verdict is never silently built on two different rules. The audit measures each
-# (adam_first_step_tiny_grad, sgd_momentum_two_steps).
-UNMATCHED_RULES = {
-    "adam_epsilon": "Adam: Keras adds epsilon 1e-7 to sqrt(v) with the bias correction folded into the step "
-                    "size, torch adds 1e-8 to the bias-corrected sqrt(v)",
-    "sgd_momentum_form": "SGD momentum under a changing learning rate: Keras scales only the new gradient by the "
-                         "new rate, torch the whole momentum buffer",
+# Update rules in which the frameworks' own optimizers differ and that no setting of them makes
+# equal. A run names the ones to match in ``match_rules``: then torch trains with
+# ``torch_impl.optim.KerasRules`` -- Keras' rule, proven equal to Keras' real optimizer over 100 steps
+# (tests/twins/test_optim_parity.py) -- and TF with Keras' own optimizer. A run that depends on a rule
+# it leaves unmatched is labelled -- in its job file and its table row -- so a "parity" or "gap"
+# verdict is never silently built on two different rules. The audit measures each
+# (adam_first_step_tiny_grad, sgd_momentum_two_steps, weight_decay).
+UPDATE_RULES = {
+    "adam_epsilon": "Adam/AdamW: Keras adds epsilon to sqrt(v) with the bias correction folded into the step "
+                    "size, torch adds it to the bias-corrected sqrt(v)",
+    "sgd_momentum_form": "SGD: under a changing learning rate Keras scales only the new gradient by the new "
+                         "rate, torch the whole momentum buffer",
+    "weight_decay_form": "SGD/Adam: Keras' weight_decay is decoupled (w -= lr*wd*w before the step), torch's "
+                         "is coupled (wd*w added to the gradient, so it also enters momentum and Adam's moments)",
 }
+_RULE_OPTIMIZERS = {"adam_epsilon": ("adam", "adamw"), "sgd_momentum_form": ("sgd",),
+                    "weight_decay_form": ("sgd", "adam")}
+
+
+def rule_applies(rule: str, optimizer: str) -> bool:
+    """Whether ``rule`` is part of ``optimizer``'s update at all (AdamW's decay is decoupled on both sides)."""
+    return optimizer in _RULE_OPTIMIZERS[rule]
 
 
 def unmatched_rules(run) -> list[str]:
-    """The names (keys of UNMATCHED_RULES) of the update rules a run's two frameworks apply differently."""
-    out = []
-    if run.optimizer == "adam":
-        out.append("adam_epsilon")
+    """The rules (keys of UPDATE_RULES) a run's two frameworks apply differently: used and not matched."""
+    used = []
+    if run.optimizer in ("adam", "adamw"):
+        used.append("adam_epsilon")
     if run.optimizer == "sgd" and run.sgd_momentum and run.lr_schedule != "constant":
-        out.append("sgd_momentum_form")
-    return out
+        used.append("sgd_momentum_form")
+    if run.optimizer in ("sgd", "adam") and getattr(run, "weight_decay", None):
+        used.append("weight_decay_form")
+    matched = getattr(run, "match_rules", None) or ()
+    return [r for r in used if r not in matched]
+
+
+def resolve_optimizer(optimizer: str, weight_decay: float | None, adam_epsilon: float | None,
+                      native: dict[str, float]) -> dict[str, float]:
+    """The weight decay and Adam epsilon a framework actually gets (its native default where unset)."""
+    if weight_decay is None:
+        weight_decay = native["adamw_weight_decay"] if optimizer == "adamw" else 0.0
+    return {"weight_decay": float(weight_decay),
+            "adam_epsilon": float(native["adam_epsilon"] if adam_epsilon is None else adam_epsilon)}

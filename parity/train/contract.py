@@ -105,6 +105,32 @@ class Throughput(Protocol):
     def minimal_round(self, model: Model, plan: TrainPlan, batches: list) -> Callable[[], None]: ...
 
 
+class Optim(Protocol):
+    """``<package>.optim``: the optimizer a phase trains with, native or with the other side's update rule.
+
+    ``plan.optimizer`` / ``plan.weight_decay`` / ``plan.adam_epsilon`` are resolved; ``plan.match_rules``
+    names the update rules (``parity.spec.knobs.UPDATE_RULES``) both sides apply in Keras' form.
+    """
+
+    def make_optimizer(self, plan: TrainPlan, params: list, lr: float) -> Any: ...
+    def set_lr(self, optimizer: Any, lr: float) -> None: ...
+
+
+class Pipeline(Protocol):
+    """``<package>.pipeline``: the framework's own input pipeline (the input-pipeline scenario).
+
+    ``preprocess`` takes uint8 NHWC images at any size and returns float32 NHWC model input: resized to
+    ``size`` with the framework's default interpolation (``antialias`` None = its default), reflection-padded
+    by ``pad``, cropped at the shared loader's offsets ``crops``, flipped where ``flips``, normalized with
+    ``mean``/``std`` ([0, 1] units) -- each step with the framework's own ops. ``decode_jpeg`` is its decoder.
+    """
+
+    def preprocess(self, images: np.ndarray, size: int, mean, std, crops: np.ndarray | None = None,
+                   flips: np.ndarray | None = None, pad: int = 0, antialias: bool | None = None) -> np.ndarray: ...
+    def decode_jpeg(self, data: bytes) -> np.ndarray: ...
+    def resize_defaults(self) -> dict: ...
+
+
 class Audit(Protocol):
     """``<package>.audit``: the defaults and probes ``parity audit`` compares."""
 
@@ -114,4 +140,5 @@ class Audit(Protocol):
 
 # module name inside an implementation package -> the Protocol it satisfies
 CONTRACT: dict[str, type] = {"backend": Backend, "train": Trainer, "models": Models, "weights": Weights,
-                             "renorm": Renorm, "zoo": Zoo, "throughput": Throughput, "audit": Audit}
+                             "renorm": Renorm, "zoo": Zoo, "throughput": Throughput, "audit": Audit,
+                             "optim": Optim, "pipeline": Pipeline}

@@ -25,7 +25,7 @@ class TrainPlan:
     image_size: int
     seed: int
     epochs: int
-    optimizer: str             # sgd | adam
+    optimizer: str             # sgd | adam | adamw
     lr: float
     lr_schedule: str           # constant | cosine
     sgd_momentum: float
@@ -44,6 +44,9 @@ class TrainPlan:
     renorm_schedule: str = "paper"
     recalibrate_batches: int = 0
     precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16 (Keras policy names)
+    weight_decay: float = 0.0   # resolved: the config's, else the framework's default for the optimizer
+    adam_epsilon: float | None = None   # resolved likewise (None only in plans made before it existed)
+    match_rules: tuple[str, ...] = ()   # update rules applied in Keras' form on both sides (spec/knobs.py)
     # pretrained = "zoo": each framework's own model-zoo network (parity/assets/zoo.py), fed the shared
     # loader's batches; pixel_mean/std undo the loader's normalization for the zoo's own preprocessing.
     zoo: bool = False

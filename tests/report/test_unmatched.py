@@ -1,13 +1,14 @@
 """Nothing silently unmatched: a row built on two different update rules says so (issue 17, item 2).
 
-Adam's epsilon form and the SGD momentum form under a changing learning rate differ between Keras
-and torch whatever their settings (measured: tests/twins/test_train_step_parity.py and the audit);
-until issue 17 matches them, every job and row that depends on one carries the label.
+Adam's epsilon form, the SGD momentum form under a changing learning rate and the coupling of SGD's
+and Adam's weight decay differ between Keras' and torch's own optimizers whatever their settings
+(measured: tests/twins/test_optim_parity.py, test_train_step_parity.py and the audit). A run matches
+them with ``match_rules``; every job and row that depends on one it leaves unmatched carries the label.
 """
 import pytest
 
 from parity.report import stats, tables
-from parity.spec.config import BNConfig, RunConfig, run_to_dict
+from parity.spec.config import BNConfig, RunConfig, run_to_dict, validate_run
 from parity.spec.knobs import unmatched_rules
 
 
@@ -17,6 +18,12 @@ from parity.spec.knobs import unmatched_rules
     ({"lr_schedule": "cosine", "sgd_momentum": 0.0}, []),          # no buffer, no difference
     ({"optimizer": "adam"}, ["adam_epsilon"]),
     ({"optimizer": "adam", "lr_schedule": "cosine"}, ["adam_epsilon"]),
+    ({"optimizer": "adam", "adam_epsilon": 1e-7, "match_rules": ["adam_epsilon"]}, []),
+    ({"optimizer": "adamw"}, ["adam_epsilon"]),                    # AdamW's decay is decoupled on both sides
+    ({"weight_decay": 5e-4}, ["weight_decay_form"]),
+    ({"weight_decay": 5e-4, "lr_schedule": "cosine", "match_rules": ["weight_decay_form"]}, ["sgd_momentum_form"]),
+    ({"weight_decay": 5e-4, "lr_schedule": "cosine", "match_rules": ["weight_decay_form", "sgd_momentum_form"]}, []),
+    ({"optimizer": "adam", "weight_decay": 0.01}, ["adam_epsilon", "weight_decay_form"]),
 ])
 def test_which_runs_depend_on_an_unmatched_rule(settings, expected):
     assert unmatched_rules(RunConfig(**settings)) == expected
@@ -40,7 +47,7 @@ def test_a_row_on_different_rules_is_labelled_in_every_table():
     md = tables.markdown(table)
     assert "| parity (rules differ) |" in md and md.count("(rules differ)") == 3   # eval, train, loss tables
     assert "opt / far / adam: update rules differ between the frameworks" in md
-    assert "Keras adds epsilon 1e-7" in md
+    assert "Keras adds epsilon to sqrt(v)" in md
     assert "parity (rules differ)" in tables.terminal(table)
 
 
@@ -54,3 +61,19 @@ def test_a_job_records_the_rules_it_could_not_match():
     job = {"id": "adam", "framework": "torch", "seed": 0, "run": run_to_dict(run), "threads": 1}
     result = execute(job, load("torch"))
     assert result["status"] == "ok" and result["unmatched"] == ["adam_epsilon"]
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"match_rules": ["adam_epsilon"]}, "run.match_rules: 'adam_epsilon' does not apply to optimizer 'sgd'"),
+    ({"optimizer": "adam", "match_rules": ["adam_epsilon"]}, "'adam_epsilon' needs adam_epsilon set"),
+    ({"match_rules": ["sgd_momentum"]}, "rule names are adam_epsilon, sgd_momentum_form, weight_decay_form "
+                                        "(did you mean 'sgd_momentum_form'?)"),
+    ({"match_rules": "sgd_momentum_form"}, "run.match_rules: 'sgd_momentum_form' is not allowed -- a list"),
+    ({"optimizer": "adamw", "match_rules": ["weight_decay_form"]}, "does not apply to optimizer 'adamw'"),
+    ({"weight_decay": -1}, "run.weight_decay: -1 is not allowed"),
+    ({"adam_epsilon": 0}, "run.adam_epsilon: 0 is not allowed"),
+])
+def test_a_rule_that_cannot_be_matched_is_one_clear_line(settings, message):
+    problems = validate_run(RunConfig(**settings))
+    print(problems)
+    assert len(problems) == 1 and message in problems[0]
