@@ -6,7 +6,8 @@ import functools
 from parity.data.loader import Dataset, EpochPlan, Loader
 from parity.data.synthetic import DOMAINS, SOURCE_MEAN, SOURCE_STD
 
-__all__ = ["Dataset", "EpochPlan", "Loader", "DataError", "load_dataset", "make_loaders", "prepare_dataset"]
+__all__ = ["Dataset", "EpochPlan", "Loader", "DataError", "area_downscale", "load_dataset", "make_loaders",
+           "prepare_dataset"]
 
 
 class DataError(ValueError):
@@ -54,6 +55,28 @@ def load_dataset(name: str, image_size: int) -> Dataset:
                     f"{', '.join(tfds_data.SPECS)} or folder:PATH")
 
 
+def area_downscale(ds: Dataset, size: int) -> Dataset:
+    """The shared pipeline's resize: each output pixel the mean of a whole block (an exact box filter).
+
+    Framework-neutral (numpy) and antialiased by construction; ``size`` must divide the image size.
+    """
+    import numpy as np
+
+    from parity.data.synthetic import digest
+
+    factor = ds.image_size // size
+    if factor * size != ds.image_size:
+        raise DataError(f"{ds.name}: {ds.image_size} px images cannot be averaged down to {size} px in whole blocks")
+
+    def shrink(x):
+        blocks = x.reshape(len(x), size, factor, size, factor, x.shape[-1]).astype(np.float64)
+        return np.clip(np.rint(blocks.mean(axis=(2, 4))), 0, 255).astype(np.uint8)
+
+    tx, ex = shrink(ds.train_x), shrink(ds.eval_x)
+    return Dataset(ds.name, tx, ds.train_y, ex, ds.eval_y, ds.num_classes, ds.mean, ds.std,
+                   digest([tx, ds.train_y, ex, ds.eval_y]))
+
+
 def prepare_dataset(name: str, image_size: int, data_dir: str | None = None, log=None) -> None:
     """Decode a tensorflow-datasets dataset into the cache before any job (a no-op for the others)."""
     from parity.data import tfds_data
@@ -67,8 +90,12 @@ def prepare_dataset(name: str, image_size: int, data_dir: str | None = None, log
 
 def make_loaders(ds: Dataset, batch_size: int, seed: int, *, train_images: int | None = None,
                  steps_per_epoch: int | None = None, augment: bool = True,
-                 eval_batch_size: int = 256) -> tuple[Loader, Loader]:
-    """The training loader (seeded shuffle + augmentation) and the fixed evaluation loader."""
+                 eval_batch_size: int = 256, preprocess=None, out_size: int | None = None) -> tuple[Loader, Loader]:
+    """The training loader (seeded shuffle + augmentation) and the fixed evaluation loader.
+
+    ``preprocess``/``out_size``: a framework's own pipeline turns the loader's uint8 images and draws
+    into model input at ``out_size`` (see ``Loader``); None = the shared numpy steps.
+    """
     tx, ty = ds.train_x, ds.train_y
     if train_images is not None:
         if train_images > len(tx):
@@ -76,8 +103,9 @@ def make_loaders(ds: Dataset, batch_size: int, seed: int, *, train_images: int |
         tx, ty = tx[:train_images], ty[:train_images]
     if len(tx) < batch_size:
         raise DataError(f"{ds.name}: {len(tx)} training images are fewer than one batch of {batch_size}")
+    pipe = {"preprocess": preprocess, "out_size": out_size}
     train = Loader(tx, ty, batch_size, mean=ds.mean, std=ds.std, seed=seed, train=True,
-                   augment=augment, steps_per_epoch=steps_per_epoch)
+                   augment=augment, steps_per_epoch=steps_per_epoch, **pipe)
     evaluation = Loader(ds.eval_x, ds.eval_y, eval_batch_size, mean=ds.mean, std=ds.std,
-                        train=False, augment=False)
+                        train=False, augment=False, **pipe)
     return train, evaluation

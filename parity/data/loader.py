@@ -62,12 +62,17 @@ class Loader:
     meaningless). Evaluation: fixed order, no augmentation, keep every image.
     With ``workers`` > 1 several threads assemble batches (numpy releases the
     GIL) and they are still handed out in order: the batches do not change.
+
+    ``preprocess`` (a framework's ``pipeline.preprocess``) replaces the numpy steps: it is
+    handed the batch's uint8 images as stored, ``out_size``, the normalization and this
+    loader's crop offsets and flips, and resizes, pads, crops, flips and normalizes with the
+    framework's own ops. The draws -- and so the fingerprint -- stay the loader's.
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, *,
                  mean, std, seed: int = 0, train: bool = True, augment: bool = True,
                  pad: int = 4, steps_per_epoch: int | None = None, prefetch: int = 2,
-                 workers: int | None = None):
+                 workers: int | None = None, preprocess=None, out_size: int | None = None):
         if len(images) == 0:
             raise ValueError("the split has no images")
         if train and len(images) < batch_size:
@@ -78,11 +83,13 @@ class Loader:
         self.pad = pad if self.augment else 0
         self.prefetch = prefetch
         self.workers = default_workers() if workers is None else workers
+        self.preprocess, self.out_size = preprocess, out_size or images.shape[1]
+        self.mean, self.std = tuple(mean), tuple(std)
         self._mean = np.asarray(mean, np.float32) * 255.0
         self._inv_std = 1.0 / (np.asarray(std, np.float32) * 255.0)
         full = len(images) // batch_size if train else -(-len(images) // batch_size)
         self.steps_per_epoch = min(full, steps_per_epoch) if steps_per_epoch else full
-        if self.pad:
+        if self.pad and preprocess is None:
             p = self.pad
             self._padded = np.pad(images, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect")
 
@@ -103,6 +110,11 @@ class Loader:
         sl = slice(step * self.batch_size, (step + 1) * self.batch_size)
         idx = plan.order[sl]
         size = self.images.shape[1]
+        if self.preprocess is not None:
+            augmented = self.pad or self.augment
+            x = self.preprocess(self.images[idx], self.out_size, self.mean, self.std,
+                                plan.crops[sl] if augmented else None, plan.flips[sl] if augmented else None, self.pad)
+            return x, self.labels[idx].astype(np.int64)
         if self.pad or self.augment:   # crop and flip each image as it is copied
             src = self._padded if self.pad else self.images
             x = np.empty((len(idx), size, size, self.images.shape[3]), self.images.dtype)
@@ -178,7 +190,8 @@ class Loader:
     def fingerprint(self, epochs: int) -> str:
         """Hash of the images and of every draw the given number of epochs makes."""
         h = hashlib.sha256()
-        h.update(f"{self.batch_size}|{self.steps_per_epoch}|{self.pad}|{self.augment}".encode())
+        pipe = f"|{self.out_size}" if self.preprocess is not None else ""   # unchanged for the shared loader
+        h.update(f"{self.batch_size}|{self.steps_per_epoch}|{self.pad}|{self.augment}{pipe}".encode())
         h.update(self._mean.tobytes() + self._inv_std.tobytes())
         h.update(hashlib.sha256(np.ascontiguousarray(self.images).tobytes()).digest())
         h.update(np.ascontiguousarray(self.labels).tobytes())

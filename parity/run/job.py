@@ -13,7 +13,7 @@ import numpy as np
 from parity import frameworks
 from parity.assets import canonical
 from parity.assets.starting import starting_weights
-from parity.data import DataError, Loader, load_dataset, make_loaders
+from parity.data import DataError, Loader, area_downscale, load_dataset, make_loaders
 from parity.results import SCHEMA, environment
 from parity.spec.config import RunConfig, run_from_dict
 from parity.spec.knobs import resolve_bn, resolve_optimizer, unmatched_rules
@@ -45,19 +45,30 @@ def make_plan(run: RunConfig, num_classes: int, seed: int, native: dict, framewo
     )
 
 
-def prepare(run: RunConfig, seed: int):
-    """Data and starting weights: identical for both frameworks given the same run and seed."""
-    ds = load_dataset(run.dataset, run.image_size)
+def prepare(run: RunConfig, seed: int, pipeline=None):
+    """Data and starting weights: identical for both frameworks given the same run and seed.
+
+    ``pipeline`` is the framework's own ``pipeline`` module when ``run.pipeline`` asks for it: the
+    loaders then hand it the stored uint8 images (rendered at ``render_size``) and their draws.
+    """
+    ds = load_dataset(run.dataset, run.render_size or run.image_size)
+    pipe = {}
+    if run.pipeline != "shared":
+        antialias = True if run.pipeline == "framework-antialias" else None
+        pipe = {"preprocess": lambda *args: pipeline.preprocess(*args, antialias=antialias),
+                "out_size": run.image_size}
+    elif ds.image_size != run.image_size:
+        ds = area_downscale(ds, run.image_size)
     train, evaluation = make_loaders(ds, run.batch_size, seed, train_images=run.train_images,
-                                     steps_per_epoch=run.steps_per_epoch, augment=run.augment)
+                                     steps_per_epoch=run.steps_per_epoch, augment=run.augment, **pipe)
     probe = Loader(ds.train_x[:STATS_IMAGES], ds.train_y[:STATS_IMAGES], 256, mean=ds.mean, std=ds.std,
-                   train=False, augment=False, prefetch=0)
+                   train=False, augment=False, prefetch=0, **pipe)
     stats_batches = list(probe.batches())
     calibration = []
     if run.bn.recalibrate_batches:
         n = min(run.bn.recalibrate_batches * run.batch_size, len(train.images))
         plain = Loader(train.images[:n], train.labels[:n], run.batch_size, mean=ds.mean, std=ds.std,
-                       train=False, augment=False, prefetch=0)
+                       train=False, augment=False, prefetch=0, **pipe)
         calibration = list(plain.batches())
     init, base_checksum = starting_weights(run, ds.num_classes, seed)
     fingerprint = canonical.checksum({"train": np.frombuffer(train.fingerprint(run.epochs).encode(), np.uint8),
@@ -71,7 +82,8 @@ def execute(job: dict, backend, progress=None) -> dict:
     seed = int(job["seed"])
     t0 = time.perf_counter()
     threading = backend.configure(int(job.get("threads", 1)), seed)
-    ds, train, evaluation, stats_batches, calibration, init, base_checksum, fingerprint = prepare(run, seed)
+    pipeline = frameworks.load(backend.NAME, "pipeline") if run.pipeline != "shared" else None
+    ds, train, evaluation, stats_batches, calibration, init, base_checksum, fingerprint = prepare(run, seed, pipeline)
     native = backend.native_defaults()
     plan = make_plan(run, ds.num_classes, seed, native, backend.NAME, ds.mean, ds.std)
     out = loop.fit(frameworks.load(backend.NAME, "train"), plan, init, train, evaluation, stats_batches, progress,

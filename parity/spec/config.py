@@ -39,6 +39,10 @@ FREEZE_MODES = ("none", "frozen_bn_inference", "frozen_bn_batchstats", "two_phas
 NORMS = ("bn", "renorm", "gn")
 RENORM_SCHEDULES = ("paper", "constant")
 PRETRAINED_NAMES = ("source", "imagenet", "zoo", "none")
+# How images reach the model: the shared numpy loader (the same bytes on both sides), or each
+# framework's own pipeline (tf.image vs torchvision.transforms.v2, their defaults; "-antialias":
+# with the resize's antialiasing on in both) fed the loader's crop and flip draws.
+PIPELINES = ("shared", "framework", "framework-antialias")
 # Keras' dtype-policy names; torch runs the same as autocast (float16 with a loss scaler).
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -99,6 +103,10 @@ class RunConfig:
     augment: bool = True
     precision: str = "float32"             # float32 | mixed_float16 | mixed_bfloat16
     bn: BNConfig = field(default_factory=BNConfig)
+    # synthetic domains rendered at this size and brought to image_size by the pipeline (None = rendered
+    # at image_size); the shared pipeline downscales by area averaging, so a multiple of image_size
+    render_size: int | None = None
+    pipeline: str = "shared"               # shared | framework | framework-antialias (PIPELINES)
     scenario: str = "custom"
     variant: str = "default"               # the scenario's label for this run
     data_dir: str | None = None
@@ -205,6 +213,17 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
         bad("augment", run.augment, "true or false")
     if run.precision not in PRECISIONS:
         bad("precision", run.precision, f"one of {_allowed(PRECISIONS)}")
+    if run.pipeline not in PIPELINES:
+        bad("pipeline", run.pipeline, f"one of {_allowed(PIPELINES)}")
+    if run.render_size is not None:
+        if not _is_int(run.render_size) or not (1 <= run.render_size <= 1024):
+            bad("render_size", run.render_size, "an integer in [1, 1024], or unset to render at image_size")
+        elif run.dataset not in SYNTHETIC_DATASETS:
+            bad("render_size", run.render_size, "only the synthetic domains are rendered; unset it for "
+                f"{run.dataset!r}")
+        elif _is_int(run.image_size) and (run.render_size < run.image_size or run.render_size % run.image_size):
+            bad("render_size", run.render_size, f"a multiple of image_size ({run.image_size}): the shared "
+                "pipeline downscales by averaging whole blocks of pixels")
 
     bn = run.bn
     for name in ("momentum", "reinject_momentum"):

@@ -117,6 +117,19 @@ def optimizer_ablation(run):
     ]
 
 
+RENDER_SIZE = 128   # input-pipeline: the domains rendered at 128 px, brought to the model's 32 px
+
+
+@register_scenario("input-pipeline", "The same 128 px images brought to the model's 32 px by each framework's own "
+                   "pipeline (tf.image.resize: bilinear, no antialias, float out; torchvision v2 Resize: bilinear, "
+                   "antialias, uint8 out; then each one's pad, crop, flip and normalization on the loader's draws) "
+                   "against the shared loader (area averaging): the gap from the input pipeline alone, and with "
+                   "antialiasing on in both. BN and optimizer matched.", ("near", "far"))
+def input_pipeline(run):
+    r = _with_bn(dataclasses.replace(run, render_size=RENDER_SIZE), momentum=MATCHED_MOMENTUM, epsilon=MATCHED_EPSILON)
+    return [(name, dataclasses.replace(r, pipeline=name)) for name in ("shared", "framework", "framework-antialias")]
+
+
 SMALL_BATCHES = (2, 4, 8, 16, 32)
 
 
