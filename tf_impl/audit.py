@@ -10,6 +10,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_impl import pipeline
+
 
 def _default(cls, name):
     return inspect.signature(cls).parameters[name].default
@@ -86,6 +88,49 @@ def _probe_dense_init() -> tuple[float, float]:
     return round(float(np.abs(layer.kernel.numpy()).max()), 3), round(float(np.abs(layer.bias.numpy()).max()), 3)
 
 
+def _probe_loss_scale_start() -> float:
+    """The factor a new LossScaleOptimizer (Keras' dynamic loss scaling) multiplies the first loss by."""
+    opt = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD())
+    opt.build([keras.Variable(np.zeros(1, np.float32))])
+    return float(keras.ops.convert_to_numpy(opt.scale_loss(1.0)))
+
+
+def _checkerboard(n: int = 24) -> np.ndarray:
+    """A one-pixel black/white checkerboard, n x n, values 0 and 1."""
+    return (np.add.outer(np.arange(n), np.arange(n)) % 2).astype(np.float32)
+
+
+def _antialias_verdict(out: np.ndarray) -> str:
+    """3x downscale of a one-pixel checkerboard: samples land on pixel centres, so plain bilinear returns the
+    pattern (0s and 1s) and an antialiasing (triangle) filter returns grey (41/81 or 40/81)."""
+    dev = float(np.abs(out - 0.5).max())
+    return "antialiased" if dev <= 0.25 else "not antialiased" if dev >= 0.45 else f"unclear (max |out - 0.5| {dev:.3g})"
+
+
+def _probe_resize_antialias() -> str:
+    """24 x 24 checkerboard -> 8 x 8 with tf.image.resize's defaults (see _antialias_verdict)."""
+    out = tf.image.resize(_checkerboard()[None, :, :, None], [8, 8]).numpy()
+    return _antialias_verdict(out)
+
+
+JPEG_METHODS = {"INTEGER_FAST": "INTEGER_FAST (libjpeg IFAST)", "INTEGER_ACCURATE": "INTEGER_ACCURATE (libjpeg ISLOW)"}
+
+
+def _probe_jpeg_decoding() -> str:
+    """Which selectable IDCT tf.io.decode_jpeg's default (dct_method "") equals, on one fixed JPEG (quality 75)."""
+    image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    data = tf.io.encode_jpeg(image, quality=75)
+    default = tf.io.decode_jpeg(data, channels=3).numpy()
+    decoded = {m: tf.io.decode_jpeg(data, channels=3, dct_method=m).numpy() for m in JPEG_METHODS}
+    if np.array_equal(decoded["INTEGER_FAST"], decoded["INTEGER_ACCURATE"]):
+        return "unresolved: INTEGER_FAST and INTEGER_ACCURATE decode the probe alike"
+    for method, name in JPEG_METHODS.items():
+        if np.array_equal(default, decoded[method]):
+            return name
+    worst = int(np.abs(default.astype(int) - decoded["INTEGER_ACCURATE"]).max())
+    return f"neither: differs from INTEGER_ACCURATE by max {worst}"
+
+
 def _scan_renorm() -> str:
     params = inspect.signature(keras.layers.BatchNormalization).parameters
     if "renorm" not in params:
@@ -110,6 +155,11 @@ def read_defaults() -> dict[str, dict]:
         "sgd_momentum_two_steps": {"value": _probe_sgd_momentum_two_steps(), "how": "probe"},
         "weight_decay": {"value": _probe_weight_decay(), "how": "probe"},
         "weight_decay_default": {"value": _default(keras.optimizers.SGD, "weight_decay"), "how": "signature"},
+        "adamw_weight_decay_default": {"value": _default(keras.optimizers.AdamW, "weight_decay"), "how": "signature"},
+        "loss_scale_start": {"value": _probe_loss_scale_start(), "how": "probe"},
+        "resize_interpolation": {"value": pipeline.resize_defaults()["interpolation"], "how": "signature"},
+        "resize_antialias": {"value": _probe_resize_antialias(), "how": "probe"},
+        "jpeg_decoding": {"value": _probe_jpeg_decoding(), "how": "probe"},
         "dense_init_max_weight": {"value": weight_max, "how": "probe"},
         "dense_init_max_bias": {"value": bias_max, "how": "probe"},
     }

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from parity.spec.knobs import from_native
+from torch_impl import pipeline
 
 
 def _default(cls, name):
@@ -93,6 +94,51 @@ def _probe_dense_init() -> tuple[float, float]:
         return round(float(layer.weight.abs().max()), 3), round(float(layer.bias.abs().max()), 3)
 
 
+def _probe_loss_scale_start() -> float:
+    """The factor a new GradScaler (device-agnostic torch.amp, on the CPU) multiplies the first loss by."""
+    scaler = torch.amp.GradScaler("cpu")
+    return float(scaler.scale(torch.ones(())))
+
+
+def _checkerboard(n: int = 24) -> np.ndarray:
+    """A one-pixel black/white checkerboard, n x n, values 0 and 1."""
+    return (np.add.outer(np.arange(n), np.arange(n)) % 2).astype(np.float32)
+
+
+def _antialias_verdict(out: np.ndarray) -> str:
+    """3x downscale of a one-pixel checkerboard: samples land on pixel centres, so plain bilinear returns the
+    pattern (0s and 1s) and an antialiasing (triangle) filter returns grey (41/81 or 40/81)."""
+    dev = float(np.abs(out - 0.5).max())
+    return "antialiased" if dev <= 0.25 else "not antialiased" if dev >= 0.45 else f"unclear (max |out - 0.5| {dev:.3g})"
+
+
+def _probe_resize_antialias() -> str:
+    """24 x 24 checkerboard -> 8 x 8 with v2.Resize's defaults (see _antialias_verdict)."""
+    from torchvision.transforms import v2
+
+    out = v2.Resize([8, 8])(torch.from_numpy(_checkerboard())[None, None]).numpy()
+    return _antialias_verdict(out)
+
+
+JPEG_METHODS = {"INTEGER_FAST": "INTEGER_FAST (libjpeg IFAST)", "INTEGER_ACCURATE": "INTEGER_ACCURATE (libjpeg ISLOW)"}
+
+
+def _probe_jpeg_decoding() -> str:
+    """torchvision.io.decode_jpeg has no IDCT option: compare it with PIL's decoder (libjpeg's default, ISLOW)
+    on one fixed JPEG (quality 75, torchvision's encoder)."""
+    import io
+
+    from PIL import Image
+    from torchvision.io import encode_jpeg
+
+    image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    data = encode_jpeg(torch.from_numpy(image).permute(2, 0, 1).contiguous(), quality=75).numpy().tobytes()
+    default = pipeline.decode_jpeg(data).astype(int)
+    islow = np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
+    worst = int(np.abs(default - islow).max())
+    return JPEG_METHODS["INTEGER_ACCURATE"] if worst == 0 else f"differs from PIL's ISLOW by max {worst}"
+
+
 def _scan_renorm() -> str:
     found = [n for n in dir(nn) if "renorm" in n.lower()]
     return f"built in: {', '.join(found)}" if found else "none built in"
@@ -115,6 +161,11 @@ def read_defaults() -> dict[str, dict]:
         "sgd_momentum_two_steps": {"value": _probe_sgd_momentum_two_steps(), "how": "probe"},
         "weight_decay": {"value": _probe_weight_decay(), "how": "probe"},
         "weight_decay_default": {"value": _default(torch.optim.SGD, "weight_decay"), "how": "signature"},
+        "adamw_weight_decay_default": {"value": _default(torch.optim.AdamW, "weight_decay"), "how": "signature"},
+        "loss_scale_start": {"value": _probe_loss_scale_start(), "how": "probe"},
+        "resize_interpolation": {"value": pipeline.resize_defaults()["interpolation"], "how": "signature"},
+        "resize_antialias": {"value": _probe_resize_antialias(), "how": "probe"},
+        "jpeg_decoding": {"value": _probe_jpeg_decoding(), "how": "probe"},
         "dense_init_max_weight": {"value": weight_max, "how": "probe"},
         "dense_init_max_bias": {"value": bias_max, "how": "probe"},
     }

@@ -108,7 +108,7 @@ AUDITED: dict[str, str] = {
                         "LossScaleOptimizer / GradScaler)",
     "resize_interpolation": "the default interpolation of the framework's image resize (tf.image.resize / "
                             "torchvision.transforms.v2.Resize)",
-    "resize_antialias": "does that default resize antialias when downscaling? (probe: a 4x downscale of a "
+    "resize_antialias": "does that default resize antialias when downscaling? (probe: a 3x downscale, 24 -> 8 px, of a "
                         "one-pixel checkerboard)",
     "jpeg_decoding": "the framework's JPEG decoder's IDCT, as decoded pixels show it (probe: against the "
                      "decoder's own selectable methods / PIL's)",
