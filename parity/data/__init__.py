@@ -25,17 +25,19 @@ def _synthetic(name: str, image_size: int) -> Dataset:
 
 
 @functools.lru_cache(maxsize=4)
-def _folder(path: str, image_size: int) -> Dataset:
+def _folder(path: str, image_size: int, decode_jpeg=None) -> Dataset:
     from parity.data.folder import FolderError, load_folder
 
     try:
-        return load_folder(path, image_size)
+        return load_folder(path, image_size, decode_jpeg)
     except FolderError as e:
         raise DataError(str(e)) from None
 
 
-def load_dataset(name: str, image_size: int) -> Dataset:
+def load_dataset(name: str, image_size: int, decode_jpeg=None) -> Dataset:
     """Decode a dataset once (cached per process) at the given square image size.
+
+    ``decode_jpeg``: an image folder's JPEGs decoded by that (a framework's own decoder) instead of PIL.
 
     A tfds dataset is read from the decoded cache ``prepare_dataset`` wrote (from the run's
     ``data_dir``) before any job, so loading it needs no data_dir.
@@ -43,7 +45,7 @@ def load_dataset(name: str, image_size: int) -> Dataset:
     if name in DOMAINS:
         return _synthetic(name, image_size)
     if name.startswith("folder:"):
-        return _folder(name[len("folder:"):], image_size)
+        return _folder(name[len("folder:"):], image_size, decode_jpeg)
     from parity.data import tfds_data
 
     if name in tfds_data.SPECS:
@@ -103,7 +105,7 @@ def make_loaders(ds: Dataset, batch_size: int, seed: int, *, train_images: int |
         tx, ty = tx[:train_images], ty[:train_images]
     if len(tx) < batch_size:
         raise DataError(f"{ds.name}: {len(tx)} training images are fewer than one batch of {batch_size}")
-    pipe = {"preprocess": preprocess, "out_size": out_size}
+    pipe = {"preprocess": preprocess, "out_size": out_size, "source_digest": ds.source_digest}
     train = Loader(tx, ty, batch_size, mean=ds.mean, std=ds.std, seed=seed, train=True,
                    augment=augment, steps_per_epoch=steps_per_epoch, **pipe)
     evaluation = Loader(ds.eval_x, ds.eval_y, eval_batch_size, mean=ds.mean, std=ds.std,

@@ -24,9 +24,18 @@ class FolderError(ValueError):
     """The folder cannot be served; one line naming what is wrong."""
 
 
-def _load_image(path: Path, size: int) -> np.ndarray:
+JPEG_SUFFIXES = {".jpg", ".jpeg"}
+
+
+def _load_image(path: Path, size: int, decode_jpeg=None) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
+    if decode_jpeg is not None and path.suffix.lower() in JPEG_SUFFIXES:
+        try:   # the framework's own decoder; the resize to the stored size stays the shared one (PIL)
+            pixels = decode_jpeg(path.read_bytes())
+        except Exception as e:   # each framework raises its own error type for a broken file
+            raise FolderError(f"{path}: unreadable JPEG ({type(e).__name__})") from None
+        return np.asarray(Image.fromarray(pixels).resize((size, size), Image.BILINEAR), dtype=np.uint8)
     try:
         with Image.open(path) as img:
             img.load()
@@ -38,7 +47,12 @@ def _load_image(path: Path, size: int) -> np.ndarray:
         raise FolderError(f"{path}: unreadable image ({type(e).__name__})") from None
 
 
-def load_folder(root: str | Path, image_size: int) -> Dataset:
+def load_folder(root: str | Path, image_size: int, decode_jpeg=None) -> Dataset:
+    """The folder's images at ``image_size``; JPEGs decoded by ``decode_jpeg`` (a framework's own) when given.
+
+    With a framework's decoder the two sides' pixels differ by their IDCTs, so the digest is taken
+    from the files' bytes: both sides then record the same data, as they did read the same files.
+    """
     root = Path(root).expanduser()
     if not root.exists():
         raise FolderError(f"folder dataset {str(root)!r} does not exist")
@@ -51,12 +65,15 @@ def load_folder(root: str | Path, image_size: int) -> Dataset:
         raise FolderError(f"folder dataset {str(root)!r} has one class folder; a classifier needs at least two")
     rng = np.random.default_rng(SPLIT_SEED)
     train_x, train_y, eval_x, eval_y = [], [], [], []
+    file_bytes = []
     for label, folder in enumerate(classes):
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise FolderError(f"class {folder.name!r} has no images in {folder} "
                               f"(looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
-        images = np.stack([_load_image(p, image_size) for p in files])
+        images = np.stack([_load_image(p, image_size, decode_jpeg) for p in files])
+        if decode_jpeg is not None:
+            file_bytes += [np.frombuffer(p.read_bytes(), np.uint8) for p in files]
         order = rng.permutation(len(files))
         n_eval = int(round(EVAL_FRACTION * len(files))) if len(files) > 1 else 0
         eval_x.append(images[order[:n_eval]])
@@ -67,5 +84,6 @@ def load_folder(root: str | Path, image_size: int) -> Dataset:
     ty, ey = np.asarray(train_y, np.int64), np.asarray(eval_y, np.int64)
     if len(ex) == 0:
         raise FolderError(f"folder dataset {str(root)!r} is too small to hold out any evaluation images")
+    source = digest([*file_bytes, ty, ey]) if decode_jpeg is not None else None
     return Dataset(f"folder:{root}", tx, ty, ex, ey, len(classes), SOURCE_MEAN, SOURCE_STD,
-                   digest([tx, ty, ex, ey]))
+                   source or digest([tx, ty, ex, ey]), source_digest=source)

@@ -51,9 +51,10 @@ def prepare(run: RunConfig, seed: int, pipeline=None):
     ``pipeline`` is the framework's own ``pipeline`` module when ``run.pipeline`` asks for it: the
     loaders then hand it the stored uint8 images (rendered at ``render_size``) and their draws.
     """
-    ds = load_dataset(run.dataset, run.render_size or run.image_size)
+    own = run.pipeline != "shared"   # image folders' JPEGs are then decoded by the framework's own decoder too
+    ds = load_dataset(run.dataset, run.render_size or run.image_size, pipeline.decode_jpeg if own else None)
     pipe = {}
-    if run.pipeline != "shared":
+    if own:
         antialias = True if run.pipeline == "framework-antialias" else None
         pipe = {"preprocess": lambda *args: pipeline.preprocess(*args, antialias=antialias),
                 "out_size": run.image_size}
