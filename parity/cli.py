@@ -82,6 +82,7 @@ def load_suite(args):
                     raise UsageError(f"--scenarios: {args.scenarios!r} is not allowed -- a comma-separated list "
                                      f"from the suite's scenarios: {', '.join(sorted(have))}")
                 suite.runs = [r for r in suite.runs if r.scenario in wanted]
+                suite.other_scenarios = sorted(have - set(wanted))
             apply_overrides(suite, overrides)
             validate_suite(suite)
             return suite

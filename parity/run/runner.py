@@ -89,8 +89,11 @@ def expand(suite: SuiteConfig, out_dir: Path) -> list[Job]:
     return jobs
 
 
-def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log) -> list[Job]:
-    """With --resume keep every valid finished job; without it, set old results aside (never delete them)."""
+def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log, other_scenarios=()) -> list[Job]:
+    """With --resume keep every valid finished job; without it, set old results aside (never delete them).
+
+    ``other_scenarios``: scenarios of the suite not run this time (--scenarios); their files stay.
+    """
     jobs_dir = out_dir / "jobs"
     for stale in jobs_dir.glob(".tmp-*") if jobs_dir.is_dir() else []:
         stale.unlink()   # a temporary file from a process that was killed mid-write
@@ -117,7 +120,7 @@ def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log) -> list[Jo
             _check_same_versions(result, job, versions)
     # Results of jobs this suite no longer has (other seeds, removed runs) would enter the report.
     for path in sorted(jobs_dir.glob("*.json")) if jobs_dir.is_dir() else []:
-        if path.name not in wanted:
+        if path.name not in wanted and path.name.split("__")[0] not in other_scenarios:
             aside = out_dir / f"jobs.not-in-suite-{stamp}"
             aside.mkdir(exist_ok=True)
             path.rename(aside / path.name)
@@ -378,7 +381,7 @@ def run_suite(suite: SuiteConfig, out_dir: str | Path, *, resume: bool = False, 
 def _run_locked(suite, out_dir: Path, resume: bool, threads, job_timeout, log, executor="local",
                 address=None) -> dict:
     jobs = expand(suite, out_dir)
-    pending = select_pending(jobs, out_dir, resume, log)
+    pending = select_pending(jobs, out_dir, resume, log, suite.other_scenarios)
     frameworks = [fw for fw in suite.frameworks if any(j.framework == fw for j in pending)]
     if threads is None:
         threads = max(1, (os.cpu_count() or 1) // max(len(suite.frameworks), 1))

@@ -124,6 +124,9 @@ class SuiteConfig:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     frameworks: list[str] = field(default_factory=lambda: list(FRAMEWORKS))
     description: str = ""
+    # the suite's scenarios left out this time (``--scenarios``): with --resume their results in the
+    # output folder stay where they are, and the report covers them too
+    other_scenarios: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- validation

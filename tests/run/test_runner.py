@@ -172,6 +172,23 @@ def test_resume_reruns_a_job_whose_settings_changed_and_sets_aside_foreign_resul
     assert (aside / "tiny__far__default__torch__s7.json").exists()
 
 
+def test_resume_with_some_scenarios_keeps_the_other_scenarios_results(tmp_path):
+    """`--suite cpu --scenarios X --resume` into a folder holding the whole suite: the rest stays in jobs/."""
+    from parity.results import write_json_atomic
+    from parity.run import runner
+    from parity.spec.config import BNConfig, RunConfig, SuiteConfig
+
+    out = tmp_path / "out"
+    run = RunConfig(dataset="far", epochs=1, train_images=64, scenario="tiny", bn=BNConfig(momentum=0.9))
+    jobs = runner.expand(SuiteConfig("t", [run], seeds=[0], frameworks=["torch"]), out)
+    kept = out / "jobs" / "other__far__default__torch__s0.json"
+    foreign = out / "jobs" / "gone__far__default__torch__s0.json"
+    for path in (kept, foreign):
+        write_json_atomic(path, {"schema": 1})
+    runner.select_pending(jobs, out, resume=True, log=lambda m: None, other_scenarios=["other"])
+    assert kept.exists() and not foreign.exists()   # a scenario the suite no longer has is still set aside
+
+
 def test_two_runs_with_the_same_name_are_a_config_error():
     from parity.spec.config import ConfigError, suite_from_dict
 
