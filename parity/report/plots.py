@@ -117,15 +117,19 @@ def gap_attribution(rows: list[dict], out: Path) -> list[Path]:
         sel = [r for r in rows if r["scenario"] == scenario and r["metric"] == "eval_acc" and r["gap"]]
         if not sel:
             continue
+        # per group (the variant's first word when the scenario has several), all-native first, all-matched last
+        sel.sort(key=lambda r: (r["variant"].split("-")[0] if scenario != "momentum-ablation" else "",
+                                0 if r["variant"].endswith("all-native") else 2 if r["variant"].endswith("all-matched")
+                                else 1, r["variant"]))
         plt = _plt()
-        fig, ax = plt.subplots(figsize=(6, 1.5 + 0.35 * len(sel)))
+        fig, ax = plt.subplots(figsize=(7.5, 1.5 + 0.35 * len(sel)))
         names = [r["variant"] + (" (rules differ)" if r.get("unmatched") else "") for r in sel]
         means = [r["gap"]["mean"] for r in sel]
         err = [[m - r["gap"]["ci_low"] for m, r in zip(means, sel)], [r["gap"]["ci_high"] - m for m, r in zip(means, sel)]]
         ax.barh(names, means, xerr=err, color=["#c5221f" if m < 0 else "#188038" for m in means], capsize=4)
         ax.axvline(0, color="black", lw=0.8)
         ax.invert_yaxis()
-        ax.set(title=f"Which of the {what} explains the native gap ({sel[0]['dataset']})",
+        ax.set(title=f"Gap per {what} left native ({sel[0]['dataset']})",
                xlabel="gap TF - torch, pp (95% CI)")
         name = "gap_attribution.png" if scenario == "momentum-ablation" else f"gap_attribution_{scenario.split('-')[0]}.png"
         paths.append(_save(plt, fig, out / name))

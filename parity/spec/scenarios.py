@@ -197,7 +197,7 @@ def native_zoo(run):
 # Scenarios whose rows compare different networks: reported in a table of their own.
 NOT_PARITY_SCENARIOS = ("native-zoo",)
 # Ablations: one knob native at a time; report/plots.py draws each one's gap attribution.
-ABLATION_SCENARIOS = {"momentum-ablation": "BN knobs", "optimizer-ablation": "optimizer rules"}
+ABLATION_SCENARIOS = {"momentum-ablation": "BN knob", "optimizer-ablation": "optimizer rule"}
 
 
 @dataclass(frozen=True)
