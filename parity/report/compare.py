@@ -319,8 +319,12 @@ def compare_dirs(baseline: str | Path, current: str | Path, acc_threshold: float
     result["environment"] = [f"{k}: {be.get(k)} -> {ce.get(k)}" for k in sorted(set(be) | set(ce))
                              if be.get(k) != ce.get(k) and not k.endswith(".commit")]
     bd, cd = _flatten(base["defaults"]), _flatten(cur["defaults"])
-    result["defaults"] = [f"{k}: {bd.get(k)} -> {cd.get(k)}" for k in sorted(set(bd) | set(cd))
-                          if bd.get(k) != cd.get(k)] if bd and cd else []
+    # a default read on one side only is a change of this suite's code (a knob added or dropped), not of
+    # a framework: said with the environment, never a changed default
+    result["defaults"] = [f"{k}: {bd[k]} -> {cd[k]}" for k in sorted(set(bd) & set(cd)) if bd[k] != cd[k]]
+    result["environment"] += [f"default {k} read by the current code only: {cd[k]}" for k in sorted(set(cd) - set(bd))
+                              if bd] + [f"default {k} read by the baseline's code only: {bd[k]}"
+                                        for k in sorted(set(bd) - set(cd)) if cd]
     result["audit"] = []
     if base["audit"] and cur["audit"]:   # `parity audit --out DIR/defaults.json` in each environment
         from parity.audit import drift

@@ -57,6 +57,20 @@ def test_a_default_changed_behind_the_suites_back_is_caught(baseline, tmp_path):
     assert "momentum-native/far/native/eval_acc [torch]" in proc.stdout  # and the row it regressed
 
 
+def test_a_default_only_the_newer_code_reads_is_not_a_changed_default(baseline, tmp_path):
+    """A baseline made before the suite read a default (e.g. AdamW's decay): said, never a regression."""
+    older = tmp_path / "older"
+    shutil.copytree(baseline, older)
+    for path in (older / "jobs").glob("*.json"):
+        job = json.loads(path.read_text())
+        job["native_defaults"].pop("adamw_weight_decay")
+        path.write_text(json.dumps(job))
+    proc = _compare(older, baseline)
+    print(proc.stderr.strip().splitlines()[-1])
+    assert proc.returncode == 0, proc.stdout
+    assert "default tf.adamw_weight_decay read by the current code only: 0.004" in proc.stdout
+
+
 @pytest.mark.parametrize("content", ["{truncated", json.dumps({"schema": 99, "id": "x"}), None])
 def test_a_corrupt_or_missing_baseline_exits_2_with_one_line(baseline, tmp_path, content):
     bad = tmp_path / "bad"
