@@ -132,7 +132,8 @@ def make_predict(model: keras.Model, precision: str = "float32"):
 
     The dtype policy set at build time applies; ``precision`` is part of the shared contract.
     """
-    traced = tf.function(lambda x: tf.cast(model(x, training=False), tf.float32))
+    # reduce_retracing: the evaluation's last, smaller batch reuses the trace instead of tracing again
+    traced = tf.function(lambda x: tf.cast(model(x, training=False), tf.float32), reduce_retracing=True)
     return lambda x: traced(to_tensor(x)).numpy()
 
 
@@ -193,6 +194,7 @@ def prepare_phase(model: keras.Model, plan: TrainPlan, phase: str, lr: float) ->
     """The phase's step and learning-rate setter; a new tf.function traces the phase's variable set."""
     variables, _bn_inference = configure_phase(model, plan, phase)
     optimizer = optim.make_optimizer(plan, variables, lr)
+    optimizer.build(variables)   # its slots exist before tracing: the step is traced once, not twice
     train_step = _make_train_step(model, optimizer, variables)
 
     def step(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
