@@ -81,8 +81,8 @@ def load_suite(args):
                 if unknown or not wanted:
                     raise UsageError(f"--scenarios: {args.scenarios!r} is not allowed -- a comma-separated list "
                                      f"from the suite's scenarios: {', '.join(sorted(have))}")
+                suite.other_runs = [r for r in suite.runs if r.scenario not in wanted]
                 suite.runs = [r for r in suite.runs if r.scenario in wanted]
-                suite.other_scenarios = sorted(have - set(wanted))
             apply_overrides(suite, overrides)
             validate_suite(suite)
             return suite

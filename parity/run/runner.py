@@ -9,6 +9,8 @@ parses and reruns the rest.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import queue
 import signal
@@ -89,10 +91,11 @@ def expand(suite: SuiteConfig, out_dir: Path) -> list[Job]:
     return jobs
 
 
-def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log, other_scenarios=()) -> list[Job]:
+def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log, others: list[Job] = ()) -> list[Job]:
     """With --resume keep every valid finished job; without it, set old results aside (never delete them).
 
-    ``other_scenarios``: scenarios of the suite not run this time (--scenarios); their files stay.
+    ``others``: the suite's jobs not run this time (``--scenarios``): their files stay in the folder
+    (and in its report), under the same one-environment rule.
     """
     jobs_dir = out_dir / "jobs"
     for stale in jobs_dir.glob(".tmp-*") if jobs_dir.is_dir() else []:
@@ -106,8 +109,16 @@ def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log, other_scen
         return list(jobs)
     # One folder, one environment: finished jobs of other framework versions are refused before
     # anything moves (the user most likely pointed at the wrong folder or environment).
-    wanted = {job.path.name for job in jobs}
+    wanted = {job.path.name for job in [*jobs, *others]}
     versions = frameworks.installed_versions()
+    for job in others:
+        if job.path.exists():
+            try:
+                result = read_job(job.path)
+            except ResultError:
+                continue   # not this run's job: left as it is, and the report lists it unreadable
+            if result.get("status") == "ok":
+                _check_same_versions(result, job, versions)
     finished: dict[str, dict | ResultError] = {}   # each result file read once: a result or why it is unreadable
     for job in jobs:
         if job.path.exists():
@@ -120,7 +131,7 @@ def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log, other_scen
             _check_same_versions(result, job, versions)
     # Results of jobs this suite no longer has (other seeds, removed runs) would enter the report.
     for path in sorted(jobs_dir.glob("*.json")) if jobs_dir.is_dir() else []:
-        if path.name not in wanted and path.name.split("__")[0] not in other_scenarios:
+        if path.name not in wanted:
             aside = out_dir / f"jobs.not-in-suite-{stamp}"
             aside.mkdir(exist_ok=True)
             path.rename(aside / path.name)
@@ -381,7 +392,8 @@ def run_suite(suite: SuiteConfig, out_dir: str | Path, *, resume: bool = False, 
 def _run_locked(suite, out_dir: Path, resume: bool, threads, job_timeout, log, executor="local",
                 address=None) -> dict:
     jobs = expand(suite, out_dir)
-    pending = select_pending(jobs, out_dir, resume, log, suite.other_scenarios)
+    others = expand(dataclasses.replace(suite, runs=suite.other_runs, other_runs=[]), out_dir) if suite.other_runs else []
+    pending = select_pending(jobs, out_dir, resume, log, others)
     frameworks = [fw for fw in suite.frameworks if any(j.framework == fw for j in pending)]
     if threads is None:
         threads = max(1, (os.cpu_count() or 1) // max(len(suite.frameworks), 1))

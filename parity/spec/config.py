@@ -124,9 +124,9 @@ class SuiteConfig:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     frameworks: list[str] = field(default_factory=lambda: list(FRAMEWORKS))
     description: str = ""
-    # the suite's scenarios left out this time (``--scenarios``): with --resume their results in the
-    # output folder stay where they are, and the report covers them too
-    other_scenarios: list[str] = field(default_factory=list)
+    # the runs of the suite's scenarios left out this time (``--scenarios``): with --resume their
+    # results in the output folder (these runs, these seeds) stay where they are and stay in the report
+    other_runs: list[RunConfig] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- validation
@@ -386,7 +386,7 @@ def suite_from_dict(data: dict, name: str, overrides: dict | None = None) -> Sui
 def apply_overrides(suite: SuiteConfig, overrides: dict) -> None:
     """Command-line overrides (--seeds N, --frameworks a,b, --precision P) replace the file's values."""
     if overrides.get("precision") is not None:
-        for run in suite.runs:
+        for run in suite.runs + suite.other_runs:
             run.precision = overrides["precision"]
     if overrides.get("seeds") is not None:
         suite.seeds = overrides["seeds"]

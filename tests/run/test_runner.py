@@ -176,17 +176,30 @@ def test_resume_with_some_scenarios_keeps_the_other_scenarios_results(tmp_path):
     """`--suite cpu --scenarios X --resume` into a folder holding the whole suite: the rest stays in jobs/."""
     from parity.results import write_json_atomic
     from parity.run import runner
-    from parity.spec.config import BNConfig, RunConfig, SuiteConfig
+    from parity.spec.config import BNConfig, RunConfig, SuiteConfig, run_to_dict
 
     out = tmp_path / "out"
     run = RunConfig(dataset="far", epochs=1, train_images=64, scenario="tiny", bn=BNConfig(momentum=0.9))
-    jobs = runner.expand(SuiteConfig("t", [run], seeds=[0], frameworks=["torch"]), out)
+    other = RunConfig(dataset="far", epochs=1, train_images=64, scenario="other", bn=BNConfig(momentum=0.9))
+    suite = SuiteConfig("t", [run], seeds=[0], frameworks=["torch"])
+    jobs = runner.expand(suite, out)
+    others = runner.expand(SuiteConfig("t", [other], seeds=[0], frameworks=["torch"]), out)
     kept = out / "jobs" / "other__far__default__torch__s0.json"
+    extra_seed = out / "jobs" / "other__far__default__torch__s9.json"   # a seed this suite does not have
     foreign = out / "jobs" / "gone__far__default__torch__s0.json"
-    for path in (kept, foreign):
+    for path in (kept, extra_seed, foreign):
         write_json_atomic(path, {"schema": 1})
-    runner.select_pending(jobs, out, resume=True, log=lambda m: None, other_scenarios=["other"])
-    assert kept.exists() and not foreign.exists()   # a scenario the suite no longer has is still set aside
+    runner.select_pending(jobs, out, resume=True, log=lambda m: None, others=others)
+    assert kept.exists() and not extra_seed.exists() and not foreign.exists()
+
+    # a kept file made by other framework versions is refused like a selected one
+    from parity import frameworks
+    from parity.run.job import base_result
+    job = {"id": others[0].id, "framework": "torch", "seed": 0, "run": run_to_dict(other)}
+    write_json_atomic(kept, {**base_result(job), "status": "ok", "final": {},
+                             "env": {k: "0.0.1" for k in frameworks.version_keys()}})
+    with pytest.raises(runner.ResumeMismatch):
+        runner.select_pending(jobs, out, resume=True, log=lambda m: None, others=others)
 
 
 def test_two_runs_with_the_same_name_are_a_config_error():
