@@ -88,6 +88,28 @@ def drift(snapshot: dict, live: dict) -> list[str]:
     return out
 
 
+# ---- what both frameworks' audit modules probe with and how they name what they find (one copy)
+
+# the JPEG decoder IDCTs, named the same on both sides so the audit's string comparison means something
+JPEG_METHODS = {"INTEGER_FAST": "INTEGER_FAST (libjpeg IFAST)", "INTEGER_ACCURATE": "INTEGER_ACCURATE (libjpeg ISLOW)"}
+
+
+def checkerboard(n: int = 24):
+    """A one-pixel black/white checkerboard, n x n, values 0 and 1 (float32)."""
+    import numpy as np
+
+    return (np.add.outer(np.arange(n), np.arange(n)) % 2).astype(np.float32)
+
+
+def antialias_verdict(out) -> str:
+    """3x downscale of a one-pixel checkerboard: samples land on pixel centres, so plain bilinear returns the
+    pattern (0s and 1s) and an antialiasing (triangle) filter returns grey (41/81 or 40/81)."""
+    import numpy as np
+
+    dev = float(np.abs(np.asarray(out) - 0.5).max())
+    return "antialiased" if dev <= 0.25 else "not antialiased" if dev >= 0.45 else f"unclear (max |out - 0.5| {dev:.3g})"
+
+
 def _probe_main(framework: str) -> int:
     module = frameworks.load(framework, "audit")
     print(json.dumps({"knobs": module.read_defaults(), "versions": module.versions()}))

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from parity.audit import JPEG_METHODS, antialias_verdict, checkerboard
 from tf_impl import pipeline
 
 
@@ -95,25 +96,11 @@ def _probe_loss_scale_start() -> float:
     return float(keras.ops.convert_to_numpy(opt.scale_loss(1.0)))
 
 
-def _checkerboard(n: int = 24) -> np.ndarray:
-    """A one-pixel black/white checkerboard, n x n, values 0 and 1."""
-    return (np.add.outer(np.arange(n), np.arange(n)) % 2).astype(np.float32)
-
-
-def _antialias_verdict(out: np.ndarray) -> str:
-    """3x downscale of a one-pixel checkerboard: samples land on pixel centres, so plain bilinear returns the
-    pattern (0s and 1s) and an antialiasing (triangle) filter returns grey (41/81 or 40/81)."""
-    dev = float(np.abs(out - 0.5).max())
-    return "antialiased" if dev <= 0.25 else "not antialiased" if dev >= 0.45 else f"unclear (max |out - 0.5| {dev:.3g})"
-
-
 def _probe_resize_antialias() -> str:
-    """24 x 24 checkerboard -> 8 x 8 with tf.image.resize's defaults (see _antialias_verdict)."""
-    out = tf.image.resize(_checkerboard()[None, :, :, None], [8, 8]).numpy()
-    return _antialias_verdict(out)
+    """24 x 24 checkerboard -> 8 x 8 with tf.image.resize's defaults (see parity.audit.antialias_verdict)."""
+    out = tf.image.resize(checkerboard()[None, :, :, None], [8, 8]).numpy()
+    return antialias_verdict(out)
 
-
-JPEG_METHODS = {"INTEGER_FAST": "INTEGER_FAST (libjpeg IFAST)", "INTEGER_ACCURATE": "INTEGER_ACCURATE (libjpeg ISLOW)"}
 
 
 def _probe_jpeg_decoding() -> str:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from parity.audit import JPEG_METHODS, antialias_verdict, checkerboard
 from parity.spec.knobs import from_native
 from torch_impl import pipeline
 
@@ -100,27 +101,13 @@ def _probe_loss_scale_start() -> float:
     return float(scaler.scale(torch.ones(())))
 
 
-def _checkerboard(n: int = 24) -> np.ndarray:
-    """A one-pixel black/white checkerboard, n x n, values 0 and 1."""
-    return (np.add.outer(np.arange(n), np.arange(n)) % 2).astype(np.float32)
-
-
-def _antialias_verdict(out: np.ndarray) -> str:
-    """3x downscale of a one-pixel checkerboard: samples land on pixel centres, so plain bilinear returns the
-    pattern (0s and 1s) and an antialiasing (triangle) filter returns grey (41/81 or 40/81)."""
-    dev = float(np.abs(out - 0.5).max())
-    return "antialiased" if dev <= 0.25 else "not antialiased" if dev >= 0.45 else f"unclear (max |out - 0.5| {dev:.3g})"
-
-
 def _probe_resize_antialias() -> str:
-    """24 x 24 checkerboard -> 8 x 8 with v2.Resize's defaults (see _antialias_verdict)."""
+    """24 x 24 checkerboard -> 8 x 8 with v2.Resize's defaults (see parity.audit.antialias_verdict)."""
     from torchvision.transforms import v2
 
-    out = v2.Resize([8, 8])(torch.from_numpy(_checkerboard())[None, None]).numpy()
-    return _antialias_verdict(out)
+    out = v2.Resize([8, 8])(torch.from_numpy(checkerboard())[None, None]).numpy()
+    return antialias_verdict(out)
 
-
-JPEG_METHODS = {"INTEGER_FAST": "INTEGER_FAST (libjpeg IFAST)", "INTEGER_ACCURATE": "INTEGER_ACCURATE (libjpeg ISLOW)"}
 
 
 def _probe_jpeg_decoding() -> str:

@@ -30,10 +30,12 @@ class KerasRules(torch.optim.Optimizer):
     """
 
     def __init__(self, params, kind: str, lr: float, momentum: float = 0.0, betas=(0.9, 0.999),
-                 eps: float = 1e-7, weight_decay: float = 0.0, keras_momentum: bool = True,
+                 eps: float | None = None, weight_decay: float = 0.0, keras_momentum: bool = True,
                  keras_epsilon: bool = True, decoupled_decay: bool = True):
         if kind not in ("sgd", "adam", "adamw"):
             raise ValueError(f"KerasRules: kind {kind!r} is not sgd, adam or adamw")
+        if kind != "sgd" and eps is None:   # never a silent default: Keras' and torch's differ
+            raise ValueError("KerasRules: Adam/AdamW need eps (the plan's resolved adam_epsilon)")
         super().__init__(params, dict(lr=lr, momentum=momentum, betas=betas, eps=eps, weight_decay=weight_decay))
         self.kind, self.keras_momentum, self.keras_epsilon = kind, keras_momentum, keras_epsilon
         self.decoupled_decay = decoupled_decay

@@ -3,7 +3,8 @@
 For running the suite on a user's own domain (their own medical images, say).
 Images are decoded once, resized to the run's square size and split per class
 into train and eval with a fixed seed (stratified, 20% eval), so both
-frameworks read the same bytes. Anything unusable stops the run before it
+frameworks read the same bytes -- decoded by PIL for both, or, with a run's
+``pipeline = "framework"``, JPEGs by each framework's own decoder. Anything unusable stops the run before it
 starts, with one line naming the file or folder.
 """
 from __future__ import annotations

@@ -178,7 +178,8 @@ def _problems_and_notes(table: dict, rows: list[dict], figures, out_dir, env: di
         out += [f"- unreadable result file: {u}" for u in table.get("unreadable", [])]
         out.append("")
     if figures:
-        key = [f for f in figures if f.name in ("bn_lag.png", "gap_attribution.png", "batch_size.png")
+        key = [f for f in figures if f.name in ("bn_lag.png", "gap_attribution.png", "gap_attribution_optimizer.png",
+                                                          "batch_size.png")
                or f.name == "curves_momentum-native_far_native.png"]
         out += ["## Figures", ""] + [f"![{f.stem}]({f.relative_to(out_dir).as_posix()})" for f in key]
         out += ["", f"All {len(figures)} figures are in `plots/` and in `report.html`.", ""]

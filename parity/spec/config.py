@@ -224,9 +224,22 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
         elif run.dataset not in SYNTHETIC_DATASETS:
             bad("render_size", run.render_size, "only the synthetic domains are rendered; unset it for "
                 f"{run.dataset!r}")
-        elif _is_int(run.image_size) and (run.render_size < run.image_size or run.render_size % run.image_size):
-            bad("render_size", run.render_size, f"a multiple of image_size ({run.image_size}): the shared "
-                "pipeline downscales by averaging whole blocks of pixels")
+        elif _is_int(run.image_size) and run.render_size < run.image_size:
+            bad("render_size", run.render_size, f"at least image_size ({run.image_size})")
+        elif _is_int(run.image_size) and run.pipeline == "shared" and run.render_size % run.image_size:
+            bad("render_size", run.render_size, f"a multiple of image_size ({run.image_size}) with the shared "
+                "pipeline: it downscales by averaging whole blocks of pixels")
+    if run.pipeline in PIPELINES and run.pipeline != "shared" and isinstance(ds, str):
+        # say so rather than measure nothing: a framework's pipeline needs something of its own to do
+        if ds in TFDS_DATASETS:
+            bad("pipeline", run.pipeline, "tfds datasets are decoded once (by TF) and cached at image_size, so "
+                "nothing is left for a framework's pipeline to decode or resize; use a synthetic domain with "
+                "render_size, or an image folder (its JPEGs are decoded by each framework)")
+        elif ds in SYNTHETIC_DATASETS and (run.render_size is None or run.render_size == run.image_size):
+            bad("pipeline", run.pipeline, "with a synthetic domain it needs render_size > image_size (the "
+                "framework's resize is what it measures)")
+    if run.adam_epsilon is not None and run.optimizer == "sgd":
+        bad("adam_epsilon", run.adam_epsilon, "Adam's and AdamW's setting; unset it for sgd")
 
     bn = run.bn
     for name in ("momentum", "reinject_momentum"):

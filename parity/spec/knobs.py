@@ -141,17 +141,20 @@ def rule_applies(rule: str, optimizer: str) -> bool:
     return optimizer in _RULE_OPTIMIZERS[rule]
 
 
+# When a rule the optimizer has makes a difference at all: SGD's two momentum forms agree at a constant
+# rate (and without momentum), the decay forms without decay; Adam's epsilon forms always differ.
+_RULE_MATTERS = {
+    "adam_epsilon": lambda run: True,
+    "sgd_momentum_form": lambda run: bool(run.sgd_momentum) and run.lr_schedule != "constant",
+    "weight_decay_form": lambda run: bool(getattr(run, "weight_decay", None)),
+}
+
+
 def unmatched_rules(run) -> list[str]:
-    """The rules (keys of UPDATE_RULES) a run's two frameworks apply differently: used and not matched."""
-    used = []
-    if run.optimizer in ("adam", "adamw"):
-        used.append("adam_epsilon")
-    if run.optimizer == "sgd" and run.sgd_momentum and run.lr_schedule != "constant":
-        used.append("sgd_momentum_form")
-    if run.optimizer in ("sgd", "adam") and getattr(run, "weight_decay", None):
-        used.append("weight_decay_form")
+    """The rules (keys of UPDATE_RULES) a run's two frameworks apply differently: used, mattering, not matched."""
     matched = getattr(run, "match_rules", None) or ()
-    return [r for r in used if r not in matched]
+    return [rule for rule in UPDATE_RULES if rule_applies(rule, run.optimizer) and _RULE_MATTERS[rule](run)
+            and rule not in matched]
 
 
 def resolve_optimizer(optimizer: str, weight_decay: float | None, adam_epsilon: float | None,

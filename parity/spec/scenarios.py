@@ -234,7 +234,7 @@ SUITES: dict[str, SuiteSpec] = {s.name: s for s in (
     SuiteSpec("cpu", "every scenario on the synthetic domains, 5 seeds, 2 CPU cores (<= 60 min)",
               tuple(n for n in SCENARIOS if n not in NOT_PARITY_SCENARIOS), tuple(range(5)), SHORT_FINETUNE),
     SuiteSpec("gpu", "the article on real data: ImageNet ResNet-50, imagenette/160px and colorectal_histology, "
-              "every scenario, 3 seeds; needs a GPU both frameworks see, the prepared datasets and the "
+              "every BN scenario, 3 seeds; needs a GPU both frameworks see, the prepared datasets and the "
               "weights (see README: The gpu suite)",
               ("momentum-native", "momentum-matched", "momentum-ablation", "freeze-modes", "reinject-bn",
                "small-batch", "renorm-schedule", "groupnorm", "recalibrate", "native-zoo"),

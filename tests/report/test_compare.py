@@ -71,6 +71,20 @@ def test_a_default_only_the_newer_code_reads_is_not_a_changed_default(baseline, 
     assert "default tf.adamw_weight_decay read by the current code only: 0.004" in proc.stdout
 
 
+def test_a_knob_only_the_newer_code_audits_is_not_drift(baseline, tmp_path):
+    """Both folders carry an audit snapshot (as upgrade-check writes them); the older lacks a newer knob."""
+    snapshot = json.loads((Path(__file__).parents[2] / "results" / "defaults.json").read_text())
+    older, newer = tmp_path / "older", tmp_path / "newer"
+    for folder in (older, newer):
+        shutil.copytree(baseline, folder)
+    (newer / "defaults.json").write_text(json.dumps(snapshot))
+    snapshot["knobs"].pop("jpeg_decoding")
+    (older / "defaults.json").write_text(json.dumps(snapshot))
+    proc = _compare(older, newer)
+    assert proc.returncode == 0, proc.stdout
+    assert "audit jpeg_decoding: new knob, not in the snapshot" in proc.stdout
+
+
 @pytest.mark.parametrize("content", ["{truncated", json.dumps({"schema": 99, "id": "x"}), None])
 def test_a_corrupt_or_missing_baseline_exits_2_with_one_line(baseline, tmp_path, content):
     bad = tmp_path / "bad"

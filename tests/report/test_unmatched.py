@@ -71,7 +71,14 @@ def test_a_job_records_the_rules_it_could_not_match():
     ({"match_rules": "sgd_momentum_form"}, "run.match_rules: 'sgd_momentum_form' is not allowed -- a list"),
     ({"optimizer": "adamw", "match_rules": ["weight_decay_form"]}, "does not apply to optimizer 'adamw'"),
     ({"weight_decay": -1}, "run.weight_decay: -1 is not allowed"),
-    ({"adam_epsilon": 0}, "run.adam_epsilon: 0 is not allowed"),
+    ({"optimizer": "adam", "adam_epsilon": 0}, "run.adam_epsilon: 0 is not allowed"),
+    ({"adam_epsilon": 1e-7}, "run.adam_epsilon: 1e-07 is not allowed -- Adam's and AdamW's setting"),
+    # a framework's own pipeline with nothing of its own to do is refused, not measured as nothing
+    ({"pipeline": "framework"}, "run.pipeline: 'framework' is not allowed -- with a synthetic domain it needs "
+                                "render_size > image_size"),
+    ({"pipeline": "framework", "dataset": "colorectal_histology"}, "tfds datasets are decoded once"),
+    ({"render_size": 100}, "a multiple of image_size (32) with the shared pipeline"),
+    ({"render_size": 16}, "run.render_size: 16 is not allowed -- at least image_size (32)"),
 ])
 def test_a_rule_that_cannot_be_matched_is_one_clear_line(settings, message):
     problems = validate_run(RunConfig(**settings))

@@ -156,7 +156,8 @@ def test_sgd_updates_agree_per_tensor_at_a_constant_learning_rate():
 def test_sgd_momentum_forms_part_exactly_as_documented_when_the_learning_rate_changes():
     """torch: buf = mu*buf + g, w -= lr*buf; Keras: m = mu*m - lr*g, w += m. Step 1 agrees; after lr1 -> lr2
     torch's update exceeds Keras' by mu*(lr2 - lr1)*g1 = mu*(lr2 - lr1)/lr1 * (-step 1 update). The
-    audit's probe (w = 0.52 vs 0.61) in a real network; issue 17 matches them."""
+    audit's probe (w = 0.52 vs 0.61) in a real network; ``match_rules = ["sgd_momentum_form"]`` matches them
+    (torch_impl.optim.KerasRules, tests/twins/test_optim_parity.py)."""
     plan, init = _plan(), _init()
     lr1, lr2, mu = 0.05, 0.1, plan.sgd_momentum
     t, k = (_updates(fw, plan, init, _batches(2), [lr1, lr2]) for fw in ("torch", "tf"))
