@@ -124,8 +124,11 @@ def test_interrupt_keeps_finished_jobs_and_resume_finishes(tmp_path, sig):
     cfg.write_text(TINY)
     out = tmp_path / "out"
     env = dict(os.environ, PARITY_INJECT_FAULT="hang:__s1")   # job 2 hangs, so the interrupt lands mid-job
+    # SIGINT as a terminal delivers it: a test run started in the background of a non-interactive shell
+    # inherits SIGINT *ignored*, and the child would then never see the interrupt (the old "flaky" failure)
     proc = subprocess.Popen(PARITY + ["run", "--config", str(cfg), "--out", str(out)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+                            stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     while not list((out / "jobs").glob("*__s0.json")) and time.time() < deadline:
         time.sleep(0.2)
