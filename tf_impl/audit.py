@@ -102,7 +102,6 @@ def _probe_resize_antialias() -> str:
     return antialias_verdict(out)
 
 
-
 def _probe_jpeg_decoding() -> str:
     """Which selectable IDCT tf.io.decode_jpeg's default (dct_method "") equals, on one fixed JPEG (quality 75)."""
     image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)

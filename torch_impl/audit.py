@@ -109,7 +109,6 @@ def _probe_resize_antialias() -> str:
     return antialias_verdict(out)
 
 
-
 def _probe_jpeg_decoding() -> str:
     """torchvision.io.decode_jpeg has no IDCT option: compare it with PIL's decoder (libjpeg's default, ISLOW)
     on one fixed JPEG (quality 75, torchvision's encoder)."""

@@ -28,17 +28,20 @@ class FolderError(ValueError):
 JPEG_SUFFIXES = {".jpg", ".jpeg"}
 
 
-def _load_image(path: Path, size: int, decode_jpeg=None) -> np.ndarray:
+def _load_image(path: Path, size: int, decode_jpeg=None, data: bytes | None = None) -> np.ndarray:
+    """One image at size x size; ``data``, when given, is the file's bytes already read (read once)."""
+    import io
+
     from PIL import Image, UnidentifiedImageError
 
     if decode_jpeg is not None and path.suffix.lower() in JPEG_SUFFIXES:
         try:   # the framework's own decoder; the resize to the stored size stays the shared one (PIL)
-            pixels = decode_jpeg(path.read_bytes())
+            pixels = decode_jpeg(path.read_bytes() if data is None else data)
         except Exception as e:   # each framework raises its own error type for a broken file
             raise FolderError(f"{path}: unreadable JPEG ({type(e).__name__})") from None
         return np.asarray(Image.fromarray(pixels).resize((size, size), Image.BILINEAR), dtype=np.uint8)
     try:
-        with Image.open(path) as img:
+        with Image.open(path if data is None else io.BytesIO(data)) as img:
             img.load()
             if img.mode != "RGB":
                 raise FolderError(f"{path}: {img.mode} image, not RGB -- convert it (e.g. PIL's "
@@ -72,9 +75,11 @@ def load_folder(root: str | Path, image_size: int, decode_jpeg=None) -> Dataset:
         if not files:
             raise FolderError(f"class {folder.name!r} has no images in {folder} "
                               f"(looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
-        images = np.stack([_load_image(p, image_size, decode_jpeg) for p in files])
+        # with a framework's decoder the files' bytes are also the digest: each file is read once
+        raw = [p.read_bytes() for p in files] if decode_jpeg is not None else [None] * len(files)
+        images = np.stack([_load_image(p, image_size, decode_jpeg, data) for p, data in zip(files, raw)])
         if decode_jpeg is not None:
-            file_bytes += [np.frombuffer(p.read_bytes(), np.uint8) for p in files]
+            file_bytes += [np.frombuffer(data, np.uint8) for data in raw]
         order = rng.permutation(len(files))
         n_eval = int(round(EVAL_FRACTION * len(files))) if len(files) > 1 else 0
         eval_x.append(images[order[:n_eval]])

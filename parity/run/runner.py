@@ -111,16 +111,8 @@ def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log, others: li
     # anything moves (the user most likely pointed at the wrong folder or environment).
     wanted = {job.path.name for job in [*jobs, *others]}
     versions = frameworks.installed_versions()
-    for job in others:
-        if job.path.exists():
-            try:
-                result = read_job(job.path)
-            except ResultError:
-                continue   # not this run's job: left as it is, and the report lists it unreadable
-            if result.get("status") == "ok":
-                _check_same_versions(result, job, versions)
     finished: dict[str, dict | ResultError] = {}   # each result file read once: a result or why it is unreadable
-    for job in jobs:
+    for job in [*jobs, *others]:   # an unreadable file of ``others`` is left as it is (the report lists it)
         if job.path.exists():
             try:
                 finished[job.id] = read_job(job.path)

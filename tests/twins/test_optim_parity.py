@@ -141,7 +141,7 @@ def test_torch_forms_equal_torch(case):
     """KerasRules with every rule in torch's form is torch's own optimizer: its flags are what they say."""
     ours, _ = _torch(case, np.float64, forms="torch")
     real, used = _torch(case, np.float64)
-    _, w0 = _problem(), _problem()[0]
+    w0 = _problem()[0]
     rel = _rel(ours, real, w0)
     print(f"\n{case}: KerasRules in torch's forms vs torch.optim.{used}: float64 {rel:.2e}")
     assert rel <= FLOAT64_TOL
