@@ -6,6 +6,7 @@ two sides are handed the same inputs by construction.
 """
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -22,6 +23,29 @@ from parity.train.plan import TrainPlan
 
 STATS_IMAGES = 512   # target images used to measure the true BN statistics each epoch
 
+# A job's computation is fixed by its framework (this process), seed, threads, run config and the
+# knob values resolved against the framework's defaults (the plan). Two jobs that agree on all of
+# that -- a scenario's "native" torch run and another's explicit momentum 0.9, say -- are one
+# computation: a worker runs it once and records it for both (``computed_by`` names the job that
+# ran it). The labels are left out, and the fields ``make_plan`` resolves are left out in favour
+# of their resolved values; any other field, even one that does not change the training, keeps
+# two runs apart, so a new field can cost a reuse but never share results that differ.
+LABEL_FIELDS = ("scenario", "variant")
+RESOLVED_FIELDS = ("weight_decay", "adam_epsilon")
+RESOLVED_BN_FIELDS = ("momentum", "epsilon")
+
+
+def unresolved_settings(run: dict) -> dict:
+    """The run config without its labels and without the fields the plan holds resolved."""
+    config = {k: v for k, v in run.items() if k not in LABEL_FIELDS + RESOLVED_FIELDS}
+    config["bn"] = {k: v for k, v in run["bn"].items() if k not in RESOLVED_BN_FIELDS}
+    return config
+
+
+def computation_key(run: dict, seed: int, threads: int, plan: TrainPlan) -> str:
+    """What identifies a job's computation inside one worker process (see above)."""
+    return json.dumps({"run": unresolved_settings(run), "plan": plan.to_dict(), "seed": seed, "threads": threads},
+                      sort_keys=True, default=str)
 
 
 def make_plan(run: RunConfig, num_classes: int, seed: int, native: dict, framework: str,
@@ -77,29 +101,45 @@ def prepare(run: RunConfig, seed: int, pipeline=None):
     return ds, train, evaluation, stats_batches, calibration, init, base_checksum, fingerprint
 
 
-def execute(job: dict, backend, progress=None) -> dict:
-    """Run one job with an already imported backend; returns the result dict (status ok)."""
+def execute(job: dict, backend, progress=None, computed: dict | None = None) -> dict:
+    """Run one job with an already imported backend; returns the result dict (status ok).
+
+    ``computed``: the worker's record of the computations it ran (``computation_key`` -> what
+    they gave); a job whose computation is there is answered from it instead of training again.
+    """
     run = run_from_dict(job["run"])
-    seed = int(job["seed"])
+    seed, threads = int(job["seed"]), int(job.get("threads", 1))
     t0 = time.perf_counter()
-    threading = backend.configure(int(job.get("threads", 1)), seed)
+    threading = backend.configure(threads, seed)
     pipeline = frameworks.load(backend.NAME, "pipeline") if run.pipeline != "shared" else None
     ds, train, evaluation, stats_batches, calibration, init, base_checksum, fingerprint = prepare(run, seed, pipeline)
     native = backend.native_defaults()
     plan = make_plan(run, ds.num_classes, seed, native, backend.NAME, ds.mean, ds.std)
-    out = loop.fit(frameworks.load(backend.NAME, "train"), plan, init, train, evaluation, stats_batches, progress,
-                   calibration)
+    key = computation_key(job["run"], seed, threads, plan)
+    out = computed.get(key) if computed is not None else None
+    if out is None:
+        fitted = loop.fit(frameworks.load(backend.NAME, "train"), plan, init, train, evaluation, stats_batches,
+                          progress, calibration)
+        out = {k: fitted.get(k) for k in ("history", "final", "renorm_trace", "zoo_bn")}
+        out.update(final_weights_checksum=canonical.checksum(fitted["weights"]), computed_by=None,
+                   fingerprint=fingerprint, init_checksum=canonical.checksum(init))
+        if computed is not None:
+            computed[key] = {**out, "computed_by": job["id"]}
+    elif (out["fingerprint"], out["init_checksum"]) != (fingerprint, canonical.checksum(init)):
+        raise RuntimeError(f"{job['id']}: same computation key as {out['computed_by']} but other data or "
+                           "starting weights (a bug in computation_key)")
     result = base_result(job)
     result.update(
         status="ok", error=None,
         env={**environment(), **backend.versions(), **threading, **backend.device_info()},
         native_defaults=native, plan=plan.to_dict(),
         data_fingerprint=fingerprint, dataset_digest=ds.digest,
-        pretrained_checksum=base_checksum, init_checksum=canonical.checksum(init),
-        final_weights_checksum=canonical.checksum(out["weights"]),
+        pretrained_checksum=base_checksum, init_checksum=out["init_checksum"],
+        final_weights_checksum=out["final_weights_checksum"],
         steps_per_epoch=len(train), history=out["history"], final=out["final"],
-        renorm_trace=out.get("renorm_trace"), zoo_bn=out.get("zoo_bn"),
+        renorm_trace=out["renorm_trace"], zoo_bn=out["zoo_bn"],
         unmatched=unmatched_rules(run),   # update rules the frameworks apply differently (spec/knobs.py)
+        computed_by=out["computed_by"],   # None: trained by this job; else the job whose training it shares
         wall_s=round(time.perf_counter() - t0, 3),
     )
     return result

@@ -1,16 +1,19 @@
-"""Job matrix -> one worker process per framework -> one result file per job.
+"""Job matrix -> worker processes, one framework each -> one result file per job.
 
-TF and torch never share a process: each framework gets a worker of its own
-(``parity.run.worker``), both run side by side with the same thread count, and a
-worker that crashes, hangs past the job timeout or is killed costs one job --
-recorded as failed with its reason -- and is replaced for the rest. Result
-files are written atomically, so ``--resume`` can trust every file that
-parses and reruns the rest.
+TF and torch never share a process: a worker (``parity.run.worker``) runs one
+framework's jobs. Every framework starts with a worker of its own, side by side
+with the same thread count; one that runs out of jobs hands its cores to the
+framework with the most jobs left, as a second worker of that framework
+(``JobBoard``), so the run ends when the work does, not when the slower framework
+does. A worker that crashes, hangs past the job timeout or is killed costs one
+job -- recorded as failed with its reason -- and is replaced for the rest. Result
+files are written atomically, so ``--resume`` can trust every file that parses
+and reruns the rest.
 """
 from __future__ import annotations
 
 import dataclasses
-
+import json
 import os
 import queue
 import signal
@@ -24,7 +27,7 @@ from pathlib import Path
 from parity import frameworks, process
 from parity.assets import starting
 from parity.results import ResultError, git_commit, read_job, write_json_atomic
-from parity.run.job import failed_result
+from parity.run.job import failed_result, unresolved_settings
 from parity.spec.config import RunConfig, SuiteConfig, run_from_dict, run_to_dict
 
 DEFAULT_JOB_TIMEOUT_S = 1800
@@ -207,12 +210,57 @@ def _fmt(seconds: float) -> str:
     return f"{m}m{s:02d}s" if m else f"{s}s"
 
 
-class FrameworkWorker:
-    """Runs one framework's jobs in a worker process, replacing the process when it dies."""
+# A framework gets one more worker when it has at least this many jobs left: starting one costs
+# about a job's time (TF's import and first trace), so fewer would not pay for it.
+MIN_JOBS_FOR_NEW_WORKER = 4
 
-    def __init__(self, framework: str, jobs: list[Job], suite: str, out_dir: Path, threads: int,
-                 job_timeout: float, progress: Progress, stop: threading.Event):
-        self.framework, self.jobs, self.suite = framework, jobs, suite
+
+class JobBoard:
+    """The pending jobs of every framework, handed out in groups to whichever worker of it asks.
+
+    A group holds the jobs that may be one computation: same framework, seed and settings
+    except their labels and the knob values a worker resolves against its framework's
+    defaults (``parity.run.job.computation_key``). One worker takes a whole group, so its
+    record of what it computed answers the repeats instead of a second worker training again.
+    """
+
+    def __init__(self, jobs: list[Job]):
+        self.lock = threading.Lock()
+        self.groups: dict[str, list[list[Job]]] = {}
+        by_key: dict[tuple, list[Job]] = {}
+        for job in jobs:
+            key = (job.framework, job.seed, json.dumps(unresolved_settings(run_to_dict(job.run)), sort_keys=True))
+            if key not in by_key:
+                by_key[key] = []
+                self.groups.setdefault(job.framework, []).append(by_key[key])
+            by_key[key].append(job)
+        self.unavailable: set[str] = set()
+
+    def take(self, framework: str) -> list[Job] | None:
+        with self.lock:
+            groups = self.groups.get(framework)
+            return groups.pop(0) if groups else None
+
+    def left(self, framework: str) -> int:
+        with self.lock:
+            return sum(len(g) for g in self.groups.get(framework, []))
+
+    def needing_a_worker(self) -> str | None:
+        """The framework with the most jobs left, if a new worker of it would pay for itself."""
+        with self.lock:
+            left = {fw: sum(len(g) for g in groups) for fw, groups in self.groups.items()
+                    if fw not in self.unavailable}
+        best = max(left, key=left.get, default=None)
+        return best if best is not None and left[best] >= MIN_JOBS_FOR_NEW_WORKER else None
+
+
+class FrameworkWorker:
+    """Runs one framework's jobs from the board in a worker process, replacing the process when it dies."""
+
+    def __init__(self, framework: str, board: JobBoard, suite: str, out_dir: Path, threads: int,
+                 job_timeout: float, progress: Progress, stop: threading.Event, name: str | None = None):
+        self.framework, self.board, self.suite = framework, board, suite
+        self.name = name or f"{framework}-worker"   # its log and pid files in OUT/logs
         self.out_dir, self.threads, self.job_timeout = out_dir, threads, job_timeout
         self.progress, self.stop = progress, stop
         self.proc: subprocess.Popen | None = None
@@ -223,11 +271,11 @@ class FrameworkWorker:
     def _start(self) -> None:
         logs = self.out_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        stderr = open(logs / f"{self.framework}-worker.log", "a")
+        stderr = open(logs / f"{self.name}.log", "a")
         self.proc = process.start("parity.run.worker", self.framework, self.threads, threads=self.threads,
                                   stderr=stderr, start_new_session=True)
         stderr.close()
-        (self.out_dir / "logs" / f"{self.framework}-worker.pid").write_text(str(self.proc.pid))
+        (logs / f"{self.name}.pid").write_text(str(self.proc.pid))
         self.lines = queue.Queue()
         threading.Thread(target=self._read, args=(self.proc, self.lines), daemon=True).start()
 
@@ -252,9 +300,14 @@ class FrameworkWorker:
         return process.exit_reason(self.proc.returncode)
 
     # -- the job loop ------------------------------------------------------------------------
+    def jobs(self):
+        """The board's groups of this framework, one job at a time, until none is left."""
+        while (group := self.board.take(self.framework)) is not None:
+            yield from group
+
     def run(self) -> None:
         """Every job gets a result file, whatever happens to the worker or to this thread's own code."""
-        for job in self.jobs:
+        for job in self.jobs():
             if self.stop.is_set():
                 return
             t0 = time.time()
@@ -329,6 +382,7 @@ class FrameworkWorker:
             event = msg.get("event")
             if event == "unavailable":
                 self.unavailable = f"{self.framework} not installed: {msg.get('reason')}"
+                self.board.unavailable.add(self.framework)
                 self._record_failed(job, self.unavailable, 0.0)
                 return "failed", self.unavailable
             if event == "done" and msg.get("job") == job.id:
@@ -389,8 +443,11 @@ def _run_locked(suite, out_dir: Path, resume: bool, threads, job_timeout, log, e
     frameworks = [fw for fw in suite.frameworks if any(j.framework == fw for j in pending)]
     if threads is None:
         threads = max(1, (os.cpu_count() or 1) // max(len(suite.frameworks), 1))
+    slots = max(len(frameworks), (os.cpu_count() or 1) // threads)
     log(f"suite {suite.name}: {len(jobs)} jobs, {len(jobs) - len(pending)} already done, {len(pending)} to run; "
-        f"workers: {', '.join(frameworks) or 'none'} with {threads} thread(s) each ({executor} executor)")
+        f"workers: {', '.join(frameworks) or 'none'} with {threads} thread(s) each"
+        + (f", {slots} at a time" if executor == "local" and slots > len(frameworks) else "")
+        + f" ({executor} executor)")
     if pending:
         starting.ensure(suite.runs, log)
     progress = Progress(len(pending), log)
@@ -401,26 +458,67 @@ def _run_locked(suite, out_dir: Path, resume: bool, threads, job_timeout, log, e
         ray_executor.run(pending, suite.name, out_dir, threads, job_timeout, progress, log, address=address)
         _no_job_without_result(pending, suite.name)
         return {"jobs": len(jobs), "ran": len(pending), "seconds": time.perf_counter() - t0, "threads": threads}
-    stop = threading.Event()
-    workers = [FrameworkWorker(fw, [j for j in pending if j.framework == fw], suite.name, out_dir, threads,
-                               job_timeout, progress, stop) for fw in frameworks]
-    threads_ = [threading.Thread(target=w.run, name=f"worker-{w.framework}", daemon=True) for w in workers]
     t0 = time.perf_counter()
-    for t in threads_:
-        t.start()
-    try:
-        while any(t.is_alive() for t in threads_):
-            for t in threads_:
-                t.join(timeout=0.2)
-    except KeyboardInterrupt:
-        stop.set()
-        for w in workers:
-            w.kill()
-        for t in threads_:
-            t.join(timeout=10)
-        raise
+    pool = _WorkerPool(JobBoard(pending), suite.name, out_dir, threads, job_timeout, progress, log)
+    pool.run(frameworks, slots)
     _no_job_without_result(pending, suite.name)
-    return {"jobs": len(jobs), "ran": len(pending), "seconds": time.perf_counter() - t0, "threads": threads}
+    return {"jobs": len(jobs), "ran": len(pending), "seconds": time.perf_counter() - t0, "threads": threads,
+            "workers": pool.started}
+
+
+class _WorkerPool:
+    """``slots`` worker threads at a time; each starts with a framework, then helps the one with most left."""
+
+    def __init__(self, board: JobBoard, suite: str, out_dir: Path, threads: int, job_timeout: float,
+                 progress: Progress, log):
+        self.board, self.suite, self.out_dir, self.threads = board, suite, out_dir, threads
+        self.job_timeout, self.progress, self.log = job_timeout, progress, log
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.workers: list[FrameworkWorker] = []
+        self.started: dict[str, int] = {}   # framework -> worker processes started for it
+
+    def _new_worker(self, framework: str) -> FrameworkWorker | None:
+        with self.lock:
+            if self.stop.is_set():
+                return None
+            n = self.started[framework] = self.started.get(framework, 0) + 1
+            worker = FrameworkWorker(framework, self.board, self.suite, self.out_dir, self.threads,
+                                     self.job_timeout, self.progress, self.stop,
+                                     name=f"{framework}-worker" + (f"-{n}" if n > 1 else ""))
+            self.workers.append(worker)
+            return worker
+
+    def _slot(self, framework: str | None) -> None:
+        first = True
+        while framework is not None:
+            if not first:
+                self.log(f"{framework}: another worker for its {self.board.left(framework)} jobs left")
+            worker = self._new_worker(framework)
+            if worker is None:
+                return
+            worker.run()
+            framework, first = self.board.needing_a_worker(), False
+
+    def run(self, frameworks: list[str], slots: int) -> None:
+        firsts = [frameworks[i % len(frameworks)] if frameworks else None for i in range(slots)]
+        threads_ = [threading.Thread(target=self._slot, args=(fw,), name=f"slot-{i}", daemon=True)
+                    for i, fw in enumerate(firsts)]
+        for t in threads_:
+            t.start()
+        try:
+            while any(t.is_alive() for t in threads_):
+                for t in threads_:
+                    t.join(timeout=0.2)
+        except KeyboardInterrupt:
+            with self.lock:
+                self.stop.set()
+                workers = list(self.workers)
+            for w in workers:
+                w.kill()
+            for t in threads_:
+                t.join(timeout=10)
+            raise
 
 
 def _no_job_without_result(jobs: list[Job], suite_name: str) -> None:

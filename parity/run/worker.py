@@ -58,12 +58,14 @@ def main(argv: list[str]) -> int:
         channel.send(event="unavailable", reason=str(e))
         return 3
     channel.send(event="ready", framework=framework)
+    computed: dict = {}   # the computations this process ran, for jobs that repeat one (job.computation_key)
     for job in channel.requests():
         threads_job = dict(job, threads=threads)
         try:
             _inject_fault(job)
             result = execute(threads_job, backend,
-                             progress=lambda f, jid=job["id"]: channel.send(event="progress", job=jid, fraction=f))
+                             progress=lambda f, jid=job["id"]: channel.send(event="progress", job=jid, fraction=f),
+                             computed=computed)
         except Diverged as e:
             result = failed_result(job, f"diverged: {e}")
         except MemoryError as e:  # the process's memory may be in a bad state: ask for a fresh one

@@ -58,9 +58,9 @@ def fit(impl, plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_l
 
     epoch = 0
     t0 = time.perf_counter()
+    predict = impl.make_predict(model, plan.precision)   # inference mode whatever a phase freezes: made once
     for phase, phase_epochs, phase_lr in plan.phases():
         train_phase = impl.prepare_phase(model, plan, phase, phase_lr)
-        predict = impl.make_predict(model, plan.precision)
         total_steps = phase_epochs * len(train_loader)
         step = 0
         for _ in range(phase_epochs):
