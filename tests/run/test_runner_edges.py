@@ -26,8 +26,8 @@ def _jobs(tmp_path, seeds=(0, 1, 2)):
 
 
 def _worker(tmp_path, jobs):
-    return runner.FrameworkWorker("torch", jobs, "t", tmp_path, 1, 5.0, runner.Progress(len(jobs), lambda m: None),
-                                  threading.Event())
+    return runner.FrameworkWorker("torch", runner.JobBoard(jobs), "t", tmp_path, 1, 5.0,
+                                  runner.Progress(len(jobs), lambda m: None), threading.Event())
 
 
 def test_a_result_written_just_before_the_deadline_stands(tmp_path):
