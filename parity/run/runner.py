@@ -192,7 +192,7 @@ class Progress:
         self.t0 = time.perf_counter()
         self.lock = threading.Lock()
 
-    def finished(self, job: Job, status: str, seconds: float, error: str | None) -> None:
+    def finished(self, job: Job, status: str, seconds: float, error: str | None, computed_by: str | None = None) -> None:
         with self.lock:
             self.done += 1
             elapsed = time.perf_counter() - self.t0
@@ -201,7 +201,8 @@ class Progress:
             filled = int(width * self.done / max(self.total, 1))
             bar = "#" * filled + "." * (width - filled)
             tail = "" if status == "ok" else f" -- {error}"
-            self.log(f"[{bar}] {self.done}/{self.total} {job.label()}: {status} ({seconds:.1f}s), "
+            same = f", the computation of {computed_by}" if computed_by else ""
+            self.log(f"[{bar}] {self.done}/{self.total} {job.label()}: {status} ({seconds:.1f}s{same}), "
                      f"ETA {_fmt(eta)}{tail}")
 
 
@@ -266,6 +267,7 @@ class FrameworkWorker:
         self.proc: subprocess.Popen | None = None
         self.lines: queue.Queue = queue.Queue()
         self.unavailable: str | None = None
+        self.computed_by: str | None = None   # the last job's, as the worker said
 
     # -- the worker process ------------------------------------------------------------------
     def _start(self) -> None:
@@ -324,10 +326,10 @@ class FrameworkWorker:
                     self._report(job, "failed", 0.0, reason)
         self._close()
 
-    def _report(self, job: Job, status: str, seconds: float, error: str | None) -> None:
+    def _report(self, job: Job, status: str, seconds: float, error: str | None, computed_by: str | None = None) -> None:
         """Progress is a courtesy: a closed terminal (a broken pipe) must not cost a result."""
         try:
-            self.progress.finished(job, status, seconds, error)
+            self.progress.finished(job, status, seconds, error, computed_by)
         except (OSError, ValueError):
             pass
 
@@ -342,10 +344,11 @@ class FrameworkWorker:
             process.send(self.proc.stdin, **job.spec(self.suite))
         except (BrokenPipeError, OSError):
             pass   # the worker already died; the read below sees the end of the stream
+        self.computed_by = None
         status, error = self._wait_done(job, t0)
         if status is None:
             return  # stopped by the user: the job stays pending for --resume
-        self._report(job, status, time.perf_counter() - t0, error)
+        self._report(job, status, time.perf_counter() - t0, error, self.computed_by)
 
     def _close(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -388,6 +391,7 @@ class FrameworkWorker:
             if event == "done" and msg.get("job") == job.id:
                 if msg.get("restart"):   # the worker asked to be replaced (e.g. after running out of memory)
                     self._close()
+                self.computed_by = msg.get("computed_by")   # answered from the worker's record of that job
                 return msg.get("status", "failed"), msg.get("error")
 
     def _finished_meanwhile(self, job: Job, started: float) -> tuple[str, str | None] | None:

@@ -77,7 +77,8 @@ def main(argv: list[str]) -> int:
             traceback.print_exc()
             result = failed_result(job, one_line(e))
         write_json_atomic(job["path"], result)
-        channel.send(event="done", job=job["id"], status=result["status"], error=result.get("error"))
+        channel.send(event="done", job=job["id"], status=result["status"], error=result.get("error"),
+                     computed_by=result.get("computed_by"))
     return 0
 
 

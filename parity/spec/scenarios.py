@@ -226,7 +226,7 @@ SUITES: dict[str, SuiteSpec] = {s.name: s for s in (
     SuiteSpec("smoke", "CI: native and matched momentum on the far domain, one seed, a few steps",
               ("momentum-native", "momentum-matched"), (0,), {"epochs": 1, "train_images": 256, "batch_size": 32},
               {"momentum-native": ("far",), "momentum-matched": ("far",)}),
-    SuiteSpec("quick", "make run: the headline claims, 5 seeds, 2 CPU cores, offline (<= 10 min)",
+    SuiteSpec("quick", "make run: the headline claims, 5 seeds, 2 CPU cores, offline (~3 min)",
               ("momentum-native", "momentum-matched", "reinject-bn", "freeze-modes"), tuple(range(5)),
               SHORT_FINETUNE),
     SuiteSpec("upgrade", "framework upgrade check: the defaults that matter, freezing and renorm, 3 seeds (~3 min)",
