@@ -12,13 +12,13 @@ BIN := $(VENV)/bin
 # The package declares supported version ranges; constraints.txt holds the reference versions.
 # uv installs them (pip's resolution: best match over every index; unpacked and byte-compiled in
 # parallel, no cache kept): about 40 s here where pip takes 80-100 s. It is handed the package
-# sources pip is configured with (scripts/pip_indexes_for_uv.py), since it reads none of pip's files.
+# sources pip is configured with (scripts/uv_install.py), since it reads none of pip's files.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || test -n "$(PY)" || { echo "make: needs Python 3.11, 3.12 or 3.13 (none found; give PY=...)" >&2; exit 2; }
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt uv
-	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-cache --index-strategy unsafe-best-match \
-		--compile-bytecode $$($(BIN)/python scripts/pip_indexes_for_uv.py) -c constraints.txt -e '.[tf-cpu,torch,ray]'
+	$(BIN)/python scripts/uv_install.py --python $(BIN)/python --quiet --no-cache --index-strategy unsafe-best-match \
+		--compile-bytecode -c constraints.txt -e '.[tf-cpu,torch,ray]'
 	@touch $(STAMP)
 
 # `make run` reproduces the published quick table, it does not overwrite it: the suite runs into

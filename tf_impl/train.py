@@ -18,7 +18,6 @@ mixed_float16 wraps the optimizer in Keras' LossScaleOptimizer.
 from __future__ import annotations
 
 import contextlib
-import weakref
 
 import keras
 import numpy as np
@@ -143,26 +142,6 @@ def running_stats(model: keras.Model) -> dict[str, tuple[np.ndarray, np.ndarray]
     return {n: (l.moving_mean.numpy().copy(), l.moving_variance.numpy().copy()) for n, l in bn_layers(model).items()}
 
 
-_BN_PROBES: "weakref.WeakKeyDictionary[keras.Model, object]" = weakref.WeakKeyDictionary()
-
-
-def _bn_input_probe(model: keras.Model, layers: dict):
-    """Loader batch -> every BN layer's input, batch statistics on: traced once per model, not run eagerly.
-
-    Keras' functional model run eagerly spends more time in Python than in the convolutions
-    (0.75 s of a 5.6 s job on 2 x 512 images); the graph gives the same activations.
-    """
-    probe = _BN_PROBES.get(model)
-    if probe is None:
-        net = keras.Model(model.get_layer("base").inputs, [l.input for l in layers.values()])
-        # the zoo model turns the loader's batch into its own input first (tf_impl/zoo.py)
-        preprocess = model.get_layer("preprocess") if "preprocess" in [l.name for l in model.layers] else None
-        probe = tf.function(lambda x: net(x if preprocess is None else preprocess(x), training=True),
-                            reduce_retracing=True)
-        _BN_PROBES[model] = probe
-    return probe
-
-
 def true_bn_stats(model: keras.Model, batches: list) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Population mean/variance of every BN layer's input on the target data.
 
@@ -174,14 +153,19 @@ def true_bn_stats(model: keras.Model, batches: list) -> dict[str, tuple[np.ndarr
     if not layers:   # GroupNorm has no running statistics
         return {}
     base = model.get_layer("base")
-    probe = _bn_input_probe(model, layers)
+    # Run eagerly on purpose: traced, TF's graph optimizer changes these activations in the last digits
+    # (up to 4.8e-6 at the deeper layers), which recalibration would write into the moving statistics.
+    probe = keras.Model(base.inputs, [l.input for l in layers.values()])
+    # the zoo model turns the loader's batch into its own input first (tf_impl/zoo.py)
+    preprocess = model.get_layer("preprocess") if "preprocess" in [l.name for l in model.layers] else None
     saved = [v.numpy().copy() for v in base.non_trainable_variables]   # renorm state included
     was_trainable = base.trainable
     base.trainable = True   # a frozen Keras BN ignores training=True; this pass needs batch statistics
     sums = {n: [0.0, 0.0, 0] for n in layers}
     try:
         for x, _ in batches:
-            outs = probe(to_tensor(x))
+            xin = to_tensor(x) if preprocess is None else preprocess(to_tensor(x))
+            outs = probe(xin, training=True)
             for n, t in zip(layers, outs):
                 a = t.numpy().astype(np.float64)
                 s = sums[n]

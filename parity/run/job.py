@@ -140,6 +140,7 @@ def execute(job: dict, backend, progress=None, computed: dict | None = None) -> 
         renorm_trace=out["renorm_trace"], zoo_bn=out["zoo_bn"],
         unmatched=unmatched_rules(run),   # update rules the frameworks apply differently (spec/knobs.py)
         computed_by=out["computed_by"],   # None: trained by this job; else the job whose training it shares
+        worker=job.get("worker"),         # the worker process that ran it (runner's name, e.g. tf-worker-2)
         wall_s=round(time.perf_counter() - t0, 3),
     )
     return result

@@ -2,10 +2,10 @@
 
 TF and torch never share a process: a worker (``parity.run.worker``) runs one
 framework's jobs. Every framework starts with a worker of its own, side by side
-with the same thread count; one that runs out of jobs hands its cores to the
-framework with the most jobs left, as a second worker of that framework
-(``JobBoard``), so the run ends when the work does, not when the slower framework
-does. A worker that crashes, hangs past the job timeout or is killed costs one
+with the same thread count (``_WorkerPool``); one that runs out of jobs hands its
+cores to the framework with the most jobs left on the board (``JobBoard``), as
+another worker of that framework, so the run ends when the work does, not when
+the slower framework does. A worker that crashes, hangs past the job timeout or is killed costs one
 job -- recorded as failed with its reason -- and is replaced for the rest. Result
 files are written atomically, so ``--resume`` can trust every file that parses
 and reruns the rest.
@@ -237,6 +237,10 @@ class JobBoard:
             by_key[key].append(job)
         self.unavailable: set[str] = set()
 
+    def mark_unavailable(self, framework: str) -> None:
+        with self.lock:
+            self.unavailable.add(framework)
+
     def take(self, framework: str) -> list[Job] | None:
         with self.lock:
             groups = self.groups.get(framework)
@@ -245,6 +249,18 @@ class JobBoard:
     def left(self, framework: str) -> int:
         with self.lock:
             return sum(len(g) for g in self.groups.get(framework, []))
+
+    def first_frameworks(self, frameworks: list[str], slots: int) -> list[str]:
+        """The framework each of at most ``slots`` workers starts with: in turn, never more than one per group."""
+        with self.lock:
+            groups = {fw: len(self.groups.get(fw, [])) for fw in frameworks}
+        firsts: list[str] = []
+        while len(firsts) < slots and any(groups.values()):
+            for fw in frameworks:
+                if groups[fw] and len(firsts) < slots:
+                    firsts.append(fw)
+                    groups[fw] -= 1
+        return firsts
 
     def needing_a_worker(self) -> str | None:
         """The framework with the most jobs left, if a new worker of it would pay for itself."""
@@ -341,7 +357,7 @@ class FrameworkWorker:
             self._start()
         t0 = time.perf_counter()
         try:
-            process.send(self.proc.stdin, **job.spec(self.suite))
+            process.send(self.proc.stdin, **job.spec(self.suite), worker=self.name)
         except (BrokenPipeError, OSError):
             pass   # the worker already died; the read below sees the end of the stream
         self.computed_by = None
@@ -385,7 +401,7 @@ class FrameworkWorker:
             event = msg.get("event")
             if event == "unavailable":
                 self.unavailable = f"{self.framework} not installed: {msg.get('reason')}"
-                self.board.unavailable.add(self.framework)
+                self.board.mark_unavailable(self.framework)
                 self._record_failed(job, self.unavailable, 0.0)
                 return "failed", self.unavailable
             if event == "done" and msg.get("job") == job.id:
@@ -403,6 +419,7 @@ class FrameworkWorker:
             except queue.Empty:
                 break
             if msg and msg.get("event") == "done" and msg.get("job") == job.id:
+                self.computed_by = msg.get("computed_by")
                 return msg.get("status", "failed"), msg.get("error")
         return ("ok", None) if _fresh_ok_result(job, started) else None
 
@@ -445,12 +462,14 @@ def _run_locked(suite, out_dir: Path, resume: bool, threads, job_timeout, log, e
     others = expand(dataclasses.replace(suite, runs=suite.other_runs, other_runs=[]), out_dir) if suite.other_runs else []
     pending = select_pending(jobs, out_dir, resume, log, others)
     frameworks = [fw for fw in suite.frameworks if any(j.framework == fw for j in pending)]
+    cores = usable_cores()
     if threads is None:
-        threads = max(1, (os.cpu_count() or 1) // max(len(suite.frameworks), 1))
-    slots = max(len(frameworks), (os.cpu_count() or 1) // threads)
+        threads = max(1, cores // max(len(suite.frameworks), 1))
+    board = JobBoard(pending)
+    firsts = board.first_frameworks(frameworks, max(len(frameworks), cores // threads))
     log(f"suite {suite.name}: {len(jobs)} jobs, {len(jobs) - len(pending)} already done, {len(pending)} to run; "
         f"workers: {', '.join(frameworks) or 'none'} with {threads} thread(s) each"
-        + (f", {slots} at a time" if executor == "local" and slots > len(frameworks) else "")
+        + (f", {len(firsts)} at a time" if executor == "local" and len(firsts) > len(frameworks) else "")
         + f" ({executor} executor)")
     if pending:
         starting.ensure(suite.runs, log)
@@ -463,8 +482,8 @@ def _run_locked(suite, out_dir: Path, resume: bool, threads, job_timeout, log, e
         _no_job_without_result(pending, suite.name)
         return {"jobs": len(jobs), "ran": len(pending), "seconds": time.perf_counter() - t0, "threads": threads}
     t0 = time.perf_counter()
-    pool = _WorkerPool(JobBoard(pending), suite.name, out_dir, threads, job_timeout, progress, log)
-    pool.run(frameworks, slots)
+    pool = _WorkerPool(board, suite.name, out_dir, threads, job_timeout, progress, log)
+    pool.run(firsts)
     _no_job_without_result(pending, suite.name)
     return {"jobs": len(jobs), "ran": len(pending), "seconds": time.perf_counter() - t0, "threads": threads,
             "workers": pool.started}
@@ -495,17 +514,16 @@ class _WorkerPool:
 
     def _slot(self, framework: str | None) -> None:
         first = True
-        while framework is not None:
+        while framework is not None and (worker := self._new_worker(framework)) is not None:
             if not first:
-                self.log(f"{framework}: another worker for its {self.board.left(framework)} jobs left")
-            worker = self._new_worker(framework)
-            if worker is None:
-                return
+                try:   # a courtesy, like the progress lines: a closed terminal must not end this slot
+                    self.log(f"{framework}: another worker for its {self.board.left(framework)} jobs left")
+                except (OSError, ValueError):
+                    pass
             worker.run()
             framework, first = self.board.needing_a_worker(), False
 
-    def run(self, frameworks: list[str], slots: int) -> None:
-        firsts = [frameworks[i % len(frameworks)] if frameworks else None for i in range(slots)]
+    def run(self, firsts: list[str]) -> None:
         threads_ = [threading.Thread(target=self._slot, args=(fw,), name=f"slot-{i}", daemon=True)
                     for i, fw in enumerate(firsts)]
         for t in threads_:
@@ -523,6 +541,14 @@ class _WorkerPool:
             for t in threads_:
                 t.join(timeout=10)
             raise
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, which containers and taskset narrow)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _no_job_without_result(jobs: list[Job], suite_name: str) -> None:
