@@ -19,12 +19,12 @@ from keras import layers
 
 from parity.spec.archs import ResNetSpec, check_build
 
-def keras_name(module: str) -> str:
+def _keras_name(module: str) -> str:
     """torchvision module name -> this model's layer name (torchvision names hold no "-")."""
     return module.replace(".", "-")
 
 
-def module_name(layer_name: str) -> str:
+def _module_name(layer_name: str) -> str:
     return layer_name.replace("-", ".")
 
 
@@ -61,7 +61,7 @@ def _norm_factory(norm: str, bn_momentum, bn_epsilon, gn_groups, renorm_momentum
         native = native_gn_defaults()
         groups = native["groups"] if gn_groups is None else gn_groups
         eps = native["epsilon"] if bn_epsilon is None else bn_epsilon
-        return lambda x, name: layers.GroupNormalization(groups=groups, axis=-1, epsilon=eps, name=keras_name(name))(x)
+        return lambda x, name: layers.GroupNormalization(groups=groups, axis=-1, epsilon=eps, name=_keras_name(name))(x)
     settings = _bn_settings(bn_momentum, bn_epsilon)
     if norm == "renorm":
         _require_renorm()
@@ -71,7 +71,7 @@ def _norm_factory(norm: str, bn_momentum, bn_epsilon, gn_groups, renorm_momentum
                         else renorm_momentum)
     elif norm != "bn":
         raise ValueError(f"unknown norm {norm!r}; allowed: bn, renorm, gn")
-    return lambda x, name: layers.BatchNormalization(axis=-1, name=keras_name(name), **settings)(x)
+    return lambda x, name: layers.BatchNormalization(axis=-1, name=_keras_name(name), **settings)(x)
 
 
 def _bn_settings(bn_momentum: float | None, bn_epsilon: float | None) -> dict[str, float]:
@@ -97,9 +97,9 @@ def _conv(x, filters: int, kernel: int, stride: int, name: str):
     sampling grid by one pixel against torch.
     """
     if kernel // 2:
-        x = layers.ZeroPadding2D(kernel // 2, name=keras_name(f"{name}.pad"))(x)
+        x = layers.ZeroPadding2D(kernel // 2, name=_keras_name(f"{name}.pad"))(x)
     return layers.Conv2D(filters, kernel, strides=stride, padding="valid", use_bias=False,
-                         kernel_initializer=_conv_init(), name=keras_name(name))(x)
+                         kernel_initializer=_conv_init(), name=_keras_name(name))(x)
 
 
 def _bn(x, name: str, bn):
@@ -110,7 +110,7 @@ def _block(x, spec: ResNetSpec, in_planes: int, planes: int, stride: int, name: 
     """torchvision's BasicBlock / Bottleneck (v1.5: stride on the 3x3 conv)."""
     out_planes = planes * spec.expansion
     def relu(x, which: str):
-        return layers.ReLU(name=keras_name(f"{name}.{which}"))(x)
+        return layers.ReLU(name=_keras_name(f"{name}.{which}"))(x)
 
     if spec.block == "basic":
         out = relu(_bn(_conv(x, planes, 3, stride, f"{name}.conv1"), f"{name}.bn1", bn), "relu1")
@@ -122,9 +122,9 @@ def _block(x, spec: ResNetSpec, in_planes: int, planes: int, stride: int, name: 
     identity = x
     if stride != 1 or in_planes != out_planes:
         identity = _bn(_conv(x, out_planes, 1, stride, f"{name}.downsample.0"), f"{name}.downsample.1", bn)
-    out = layers.Add(name=keras_name(f"{name}.add"))([out, identity])
+    out = layers.Add(name=_keras_name(f"{name}.add"))([out, identity])
     # The block's output carries the block's own name, like torch's module output.
-    return layers.ReLU(name=keras_name(name))(out)
+    return layers.ReLU(name=_keras_name(name))(out)
 
 
 def _build_base(spec: ResNetSpec, image_size: int, bn) -> keras.Model:
@@ -139,7 +139,7 @@ def _build_base(spec: ResNetSpec, image_size: int, bn) -> keras.Model:
     if spec.stem == "imagenet":
         # torch pads the max-pool with -inf; zeros are equivalent here because the input
         # is post-ReLU (>= 0) and every 3x3 window holds at least one real pixel.
-        x = layers.ZeroPadding2D(1, name=keras_name("maxpool.pad"))(x)
+        x = layers.ZeroPadding2D(1, name=_keras_name("maxpool.pad"))(x)
         x = layers.MaxPooling2D(3, strides=2, padding="valid", name="maxpool")(x)
     in_planes = spec.stem_width
     for k, (planes, blocks) in enumerate(zip(spec.widths, spec.layers)):
@@ -194,7 +194,7 @@ def _build_model(arch: str, num_classes: int, image_size: int, bn_momentum: floa
 
 def canonical_layers(model: keras.Model) -> dict[str, layers.Layer]:
     """torchvision module name -> Keras layer, for every conv, bn and the fc head."""
-    found = {module_name(layer.name): layer for layer in model.get_layer("base").layers
+    found = {_module_name(layer.name): layer for layer in model.get_layer("base").layers
              if isinstance(layer, _CANONICAL_TYPES)}
     found["fc"] = model.get_layer("fc")
     return found
@@ -209,7 +209,7 @@ def layer_outputs(model: keras.Model, x, training: bool = False) -> dict[str, np
     """
     base = model.get_layer("base")
     names = [layer.name for layer in base.layers
-             if isinstance(layer, _OUTPUT_TYPES) or _BLOCK_NAME.match(module_name(layer.name))]
+             if isinstance(layer, _OUTPUT_TYPES) or _BLOCK_NAME.match(_module_name(layer.name))]
     probe = keras.Model(base.input, [base.get_layer(n).output for n in names])
     saved = [v.numpy() for v in base.non_trainable_variables]
     try:
@@ -217,6 +217,6 @@ def layer_outputs(model: keras.Model, x, training: bool = False) -> dict[str, np
     finally:
         for v, s in zip(base.non_trainable_variables, saved):
             v.assign(s)
-    outputs = {module_name(n): keras.ops.convert_to_numpy(v) for n, v in zip(names, values)}
+    outputs = {_module_name(n): keras.ops.convert_to_numpy(v) for n, v in zip(names, values)}
     outputs["fc"] = keras.ops.convert_to_numpy(model.get_layer("fc")(outputs["avgpool"]))
     return outputs
