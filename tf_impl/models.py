@@ -19,6 +19,7 @@ from keras import layers
 
 from parity.spec.archs import ResNetSpec, check_build
 
+
 def _keras_name(module: str) -> str:
     """torchvision module name -> this model's layer name (torchvision names hold no "-")."""
     return module.replace(".", "-")

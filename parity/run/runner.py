@@ -246,9 +246,14 @@ class JobBoard:
             groups = self.groups.get(framework)
             return groups.pop(0) if groups else None
 
-    def left(self, framework: str) -> int:
+    def _left(self) -> dict[str, int]:
+        """Jobs left per framework that can still run (not marked unavailable)."""
         with self.lock:
-            return sum(len(g) for g in self.groups.get(framework, []))
+            return {fw: sum(len(g) for g in groups) for fw, groups in self.groups.items()
+                    if fw not in self.unavailable}
+
+    def left(self, framework: str) -> int:
+        return self._left().get(framework, 0)
 
     def first_frameworks(self, frameworks: list[str], slots: int) -> list[str]:
         """The framework each of at most ``slots`` workers starts with: in turn, never more than one per group."""
@@ -264,9 +269,7 @@ class JobBoard:
 
     def needing_a_worker(self) -> str | None:
         """The framework with the most jobs left, if a new worker of it would pay for itself."""
-        with self.lock:
-            left = {fw: sum(len(g) for g in groups) for fw, groups in self.groups.items()
-                    if fw not in self.unavailable}
+        left = self._left()
         best = max(left, key=left.get, default=None)
         return best if best is not None and left[best] >= MIN_JOBS_FOR_NEW_WORKER else None
 
@@ -490,7 +493,8 @@ def _run_locked(suite, out_dir: Path, resume: bool, threads, job_timeout, log, e
 
 
 class _WorkerPool:
-    """``slots`` worker threads at a time; each starts with a framework, then helps the one with most left."""
+    """One thread per starting framework (``run(firsts)``); each runs that framework's worker, then
+    starts another for the framework with most jobs left, until the board is empty."""
 
     def __init__(self, board: JobBoard, suite: str, out_dir: Path, threads: int, job_timeout: float,
                  progress: Progress, log):
