@@ -47,11 +47,19 @@ def cmd_list(args) -> int:
     return EXIT_OK
 
 
-def _parse_frameworks(text: str | None) -> list[str] | None:
+def _parse_frameworks(text: str | None, here: bool = True) -> list[str] | None:
+    """--frameworks -> names; with ``here``, a named framework this environment lacks is refused before
+    anything runs (a suite's own list still runs without it: its column reads "not installed")."""
     try:
-        return frameworks.parse(text)
+        names = frameworks.parse(text)
     except frameworks.UnknownFramework as e:
         raise UsageError(f"--frameworks: {e}") from None
+    for name in (names or []) if here else []:
+        lacking = frameworks.missing_modules(name)
+        if lacking:
+            raise UsageError(f"--frameworks: {name} is not installed here (no module {', '.join(lacking)})"
+                             + (f"; {frameworks.get(name).install_hint}" if frameworks.get(name).install_hint else ""))
+    return names
 
 
 def load_suite(args):
@@ -203,7 +211,7 @@ def cmd_compare(args) -> int:
 def cmd_bench(args) -> int:
     from parity.bench import driver
 
-    names = _parse_frameworks(args.frameworks) or list(frameworks.NAMES)
+    names = _parse_frameworks(args.frameworks) or list(frameworks.DEFAULT_NAMES)
     problems = [f"--{name.replace('_', '-')}: {getattr(args, name)} is not allowed -- an integer >= 1"
                 for name in ("rounds", "steps", "batch_size", "threads")
                 if getattr(args, name) is not None and getattr(args, name) < 1]
@@ -236,7 +244,7 @@ def cmd_upgrade_check(args) -> int:
     from parity import upgrade
     from parity.bench import sidebyside
 
-    names = _parse_frameworks(args.frameworks) or list(frameworks.NAMES)
+    names = _parse_frameworks(args.frameworks, here=False) or list(frameworks.DEFAULT_NAMES)
     problems = [f"--{n.replace('_', '-')}: {getattr(args, n)} is not allowed -- a number > 0"
                 for n in ("threshold", "acc_threshold", "loss_threshold")
                 if not (math.isfinite(getattr(args, n)) and getattr(args, n) > 0)]

@@ -5,8 +5,12 @@ Adding a framework is one entry here plus one implementation package that satisf
 ``load`` is the only import of an implementation, and it runs inside that framework's own
 worker process (``parity.process`` starts them). What still names frameworks in the core
 is data about one of them (each zoo's weight file, torchvision's ImageNet file that only
-torch reads, knob conversions) and the two-column tables (tf, torch and their gap; the
-audit's snapshot): more columns are issue 18.
+torch reads, knob conversions).
+
+Three of the columns are Keras 3 on one of its backends: "tf" (TensorFlow), "keras-torch" and
+"keras-jax". They build the same Keras model code (``keras_impl``); each column's package
+holds what its backend does its own way (the gradient step, tensors, tracing). Keras reads
+``KERAS_BACKEND`` once, at its first import, so each runs in worker processes of its own.
 """
 from __future__ import annotations
 
@@ -33,18 +37,32 @@ class Framework:
     versions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # the top-level modules that must be importable for the framework to count as installed
     requires: tuple[str, ...] = ()
+    zoo: str = ""            # whose model-zoo weights file its native-zoo network reads (parity/assets/zoo.py)
+    install_hint: str = ""   # how to install it, for the line that says it is missing
 
 
 FRAMEWORKS: dict[str, Framework] = {f.name: f for f in (
     Framework("tf", "tf_impl", "TF", env={"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"},
               bench_modes=("eager", "function", "xla"), gpu_modes=("function-amp",), default_mode="function",
               versions={"tensorflow": ("tensorflow", "tensorflow-cpu"), "keras": ("keras",)},
-              requires=("tensorflow", "keras")),
+              requires=("tensorflow", "keras"), zoo="tf"),
     Framework("torch", "torch_impl", "torch",
               bench_modes=("eager", "eager-channels-last", "compile"), gpu_modes=("eager-amp",), default_mode="eager",
-              versions={"torch": ("torch",), "torchvision": ("torchvision",)}, requires=("torch", "torchvision")),
+              versions={"torch": ("torch",), "torchvision": ("torchvision",)}, requires=("torch", "torchvision"), zoo="torch"),
+    Framework("keras-torch", "keras_torch_impl", "Keras/torch", env={"KERAS_BACKEND": "torch"},
+              bench_modes=("eager", "jit"), default_mode="eager",
+              versions={"keras": ("keras",), "torch": ("torch",)}, requires=("keras", "torch"), zoo="tf"),
+    Framework("keras-jax", "keras_jax_impl", "Keras/JAX", env={"KERAS_BACKEND": "jax"},
+              bench_modes=("jit",), default_mode="jit",
+              versions={"keras": ("keras",), "jax": ("jax",), "jaxlib": ("jaxlib",)}, requires=("keras", "jax"), zoo="tf",
+              install_hint="install the [jax] extra: pip install -e '.[jax]' (make test does)"),
 )}
 NAMES: tuple[str, ...] = tuple(FRAMEWORKS)
+# What runs when no framework is named: the two native columns. The Keras backends' columns are
+# asked for (--frameworks, a suite's `frameworks`; the cpu suite names all four).
+DEFAULT_NAMES: tuple[str, ...] = ("tf", "torch")
+# The framework each column's gap is taken against unless a table asks for another.
+REFERENCE = "torch"
 # The gap columns are the first minus the second (TF minus torch, in percentage points).
 GAP_PAIR: tuple[str, str] = ("tf", "torch")
 
@@ -77,6 +95,21 @@ def parse(text: str | None) -> list[str] | None:
     return list(dict.fromkeys(names))
 
 
+def missing_modules(name: str) -> list[str]:
+    """The top-level modules a framework needs that this environment lacks (found, not imported)."""
+    import importlib.util
+
+    out = []
+    for module in get(name).requires:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            out.append(module)
+    return out
+
+
 def version_keys() -> dict[str, tuple[str, ...]]:
     """Every framework's version keys (as job files record them) -> the distributions providing each."""
     return {key: dists for fw in FRAMEWORKS.values() for key, dists in fw.versions.items()}
@@ -98,11 +131,15 @@ def installed_versions() -> dict[str, str]:
     return out
 
 
-def process_env() -> dict[str, str]:
-    """What every framework needs set before it is imported (one process may import several: tests)."""
+def process_env(name: str | None = None) -> dict[str, str]:
+    """What a process needs set before it imports a framework: ``name``'s worker gets that framework's
+    variables; a process that may import several (the CLI, tests) gets every framework's, where the
+    first registered wins a conflict (KERAS_BACKEND=tensorflow: Keras in such a process is the tf column's)."""
     env: dict[str, str] = {}
-    for fw in FRAMEWORKS.values():
+    for fw in reversed(FRAMEWORKS.values()):
         env.update(fw.env)
+    if name is not None:
+        env.update(get(name).env)
     return env
 
 

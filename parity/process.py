@@ -26,9 +26,10 @@ def code_pythonpath() -> str:
 
 
 def child_env(*, python: str | None = None, threads: int | None = None, extra: dict | None = None,
-              drop: tuple[str, ...] = ()) -> dict[str, str]:
-    """The environment of a child: ours, the frameworks' variables, pinned threads, this checkout's code."""
-    env = dict(os.environ, **frameworks.process_env(), PYTHONUNBUFFERED="1")
+              drop: tuple[str, ...] = (), framework: str | None = None) -> dict[str, str]:
+    """The environment of a child: ours, the frameworks' variables (``framework``'s, for its worker),
+    pinned threads, this checkout's code."""
+    env = dict(os.environ, **frameworks.process_env(framework), PYTHONUNBUFFERED="1")
     for name in drop:
         env.pop(name, None)
     if threads:
@@ -45,12 +46,15 @@ def command(module: str, *args, python: str | None = None) -> list[str]:
 
 
 def start(module: str, *args, python: str | None = None, threads: int | None = None, extra_env: dict | None = None,
-          drop_env: tuple[str, ...] = (), stderr: IO | int | None = None, **popen) -> subprocess.Popen:
-    """A long-lived child: by default a worker with pipes for the line protocol; stderr where the caller says."""
+          drop_env: tuple[str, ...] = (), stderr: IO | int | None = None, framework: str | None = None,
+          **popen) -> subprocess.Popen:
+    """A long-lived child: by default a worker with pipes for the line protocol (``framework``'s worker gets
+    that framework's variables); stderr where the caller says."""
     popen.setdefault("stdin", subprocess.PIPE)
     popen.setdefault("stdout", subprocess.PIPE)
     return subprocess.Popen(command(module, *args, python=python), stderr=stderr, text=True,
-                            env=child_env(python=python, threads=threads, extra=extra_env, drop=drop_env), **popen)
+                            env=child_env(python=python, threads=threads, extra=extra_env, drop=drop_env,
+                                          framework=framework), **popen)
 
 
 def run(module: str, *args, python: str | None = None, capture: bool = True, timeout: float | None = None,

@@ -56,7 +56,7 @@ def _child(env: sidebyside.PythonEnv, args: list[str], log_path: Path, log) -> i
         return proc.wait()
 
 
-def run_upgrade_check(base: str, new: str, out: Path, *, frameworks=frameworks.NAMES, seeds: int | None = None,
+def run_upgrade_check(base: str, new: str, out: Path, *, frameworks=frameworks.DEFAULT_NAMES, seeds: int | None = None,
                       scenarios: str | None = None, throughput: bool = True, bench_modes: dict | None = None, threshold: float = sidebyside.THRESHOLD,
                       min_pairs: int = sidebyside.MIN_PAIRS, max_pairs: int = sidebyside.MAX_PAIRS,
                       acc_threshold: float = compare.ACC_THRESHOLD_PP, loss_threshold: float = compare.LOSS_THRESHOLD,

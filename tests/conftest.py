@@ -12,16 +12,9 @@ try:
 except ImportError:  # torch missing: the tests that need it are skipped below
     pass
 
-import importlib.util  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
-
-def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def pytest_configure(config):
@@ -34,8 +27,7 @@ def pytest_collection_modifyitems(config, items):
 
     Tests without the marker (pure Python: statistics, config, the gate, the layout) always run.
     """
-    missing = {name for name in frameworks.NAMES
-               if not all(_installed(m) for m in frameworks.get(name).requires)}
+    missing = {name for name in frameworks.NAMES if frameworks.missing_modules(name)}
     if not missing:
         return
     for item in items:

@@ -5,12 +5,10 @@ inside a worker process, never both.
 """
 from __future__ import annotations
 
-import inspect
-
 import keras
 import tensorflow as tf
 
-from tf_impl import models
+from keras_impl import train as keras_train
 
 NAME = "tf"
 _configured: dict = {}
@@ -21,12 +19,8 @@ def versions() -> dict[str, str]:
 
 
 def native_defaults() -> dict[str, float]:
-    """Installed defaults in the config's conventions (BN momentum = fraction of the old value kept)."""
-    bn = models.native_bn_defaults()
-    adam = inspect.signature(keras.optimizers.Adam).parameters
-    adamw = inspect.signature(keras.optimizers.AdamW).parameters
-    return {"bn_momentum": bn["momentum"], "bn_epsilon": bn["epsilon"], "adam_epsilon": adam["epsilon"].default,
-            "adamw_weight_decay": adamw["weight_decay"].default}
+    """Installed defaults in the config's conventions: Keras' own, on every backend (``keras_impl``)."""
+    return keras_train.native_defaults()
 
 
 def configure(threads: int, seed: int, deterministic: bool = True) -> dict:

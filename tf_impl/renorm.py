@@ -1,34 +1,22 @@
-"""Batch Renormalization in Keras: Keras' own ``BatchNormalization(renorm=True)``.
+"""Batch Renormalization on TensorFlow: Keras' own ``BatchNormalization(renorm=True)`` (``keras_impl/renorm.py``).
 
-The suite measures Keras' implementation, so nothing is re-implemented here;
-this module only (1) refuses clearly where the installed Keras has no renorm
-(it was removed in Keras 3.0 and came back in 3.14), (2) starts the renorm
-state from loaded BN statistics, and (3) lets a schedule move the clipping
-bounds between steps: Keras reads ``renorm_clipping`` values as constants when
-a step is traced, so they are swapped for variables the schedule assigns.
-Mirrors ``torch_impl/renorm.py``.
+What is TensorFlow's own: Keras reads ``renorm_clipping`` values as constants when a step is
+traced by tf.function, so the bounds are swapped for tf.Variables the schedule assigns.
+Keras' renorm was removed in Keras 3.0 and came back in 3.14; ``keras_impl.models`` refuses
+clearly where the installed Keras has none. Mirrors ``torch_impl/renorm.py``.
 """
 from __future__ import annotations
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_impl.models import canonical_layers
-
-
-def renorm_layers(model) -> dict[str, keras.layers.BatchNormalization]:
-    return {n: l for n, l in canonical_layers(model).items()
-            if isinstance(l, keras.layers.BatchNormalization) and getattr(l, "renorm", False)}
+from keras_impl import renorm as keras_renorm
+from keras_impl.renorm import read_clipping, renorm_layers  # noqa: F401
 
 
 def sync_renorm_state(model) -> None:
-    """Start every renorm layer's extra state from its loaded BN statistics (std = sqrt(var + eps))."""
-    for layer in renorm_layers(model).values():
-        std = np.sqrt(layer.moving_variance.numpy() + layer.epsilon)
-        layer.moving_stddev.assign(std)
-        layer.renorm_stddev.assign(std)
-        layer.renorm_mean.assign(layer.moving_mean.numpy())
+    """Start every renorm layer's extra state from its loaded BN statistics; the bounds become variables."""
+    keras_renorm.sync_renorm_state(model)
     _install_clipping_variables(model)
 
 
@@ -61,15 +49,3 @@ def set_clipping(model, rmax: float, rmin: float | None, dmax: float) -> None:
     variables["dmax"].assign(dmax)
     if "rmin" in variables:
         variables["rmin"].assign(0.0 if rmin is None else rmin)
-
-
-def read_clipping(model) -> tuple[float, float | None, float] | None:
-    """The bounds the first renorm layer will apply, read back from the layer itself."""
-    layers = list(renorm_layers(model).values())
-    if not layers:
-        return None
-    clip = layers[0].renorm_clipping
-    value = lambda v: float(v.numpy()) if hasattr(v, "numpy") else float(v)  # noqa: E731
-    rmin = clip.get("rmin")
-    return value(clip["rmax"]), (None if rmin is None else value(rmin)), value(clip["dmax"])
-

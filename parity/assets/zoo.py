@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from parity import frameworks as registry
 from parity.assets import imagenet
 from parity.assets.canonical import CheckpointError
 
@@ -46,8 +47,9 @@ def check(arch: str, frameworks=None) -> None:
     fetch = {"tf": f"python -c \"import keras; keras.applications.ResNet50(weights='imagenet', include_top=False)\"",
              "torch": f"python -c \"import torchvision; torchvision.models.{arch}(weights='"
                       f"{imagenet.TORCHVISION_FILES[arch][0]}')\""}
-    missing = [f"{fw} weights not found at {files[fw]} (on a machine with internet run `{fetch[fw]}` and copy "
-               f"the file there)" for fw in frameworks if not files[fw].exists()]
+    zoos = dict.fromkeys(registry.get(fw).zoo for fw in frameworks)   # the Keras columns share Keras' file
+    missing = [f"{z} weights not found at {files[z]} (on a machine with internet run `{fetch[z]}` and copy "
+               f"the file there)" for z in zoos if not files[z].exists()]
     if missing:
         raise CheckpointError(f"native-zoo {arch}: " + "; ".join(missing))
 

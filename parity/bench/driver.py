@@ -92,7 +92,8 @@ class BenchWorker:
         self._stderr = tempfile.TemporaryFile(mode="w+b")   # read back only when the worker dies
         # the test-only slowdown reaches a worker only when given in extra_env, on purpose
         self.proc = process.start("parity.bench.worker", framework, threads, python=python, threads=threads,
-                                  extra_env=extra_env, drop_env=(SLOWDOWN_VAR,), stderr=self._stderr)
+                                  extra_env=extra_env, drop_env=(SLOWDOWN_VAR,), stderr=self._stderr,
+                                  framework=framework)
 
     def _last_stderr_line(self) -> str:
         try:

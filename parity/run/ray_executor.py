@@ -52,7 +52,7 @@ def run_job(spec: dict, framework: str, threads: int, timeout: float, attempts_d
             f.write(f"{os.getpid()}\n")
     with tempfile.TemporaryDirectory(prefix="parity-ray-") as tmp:
         local = dict(spec, path=str(Path(tmp) / "result.json"))
-        proc = process.start("parity.run.worker", framework, threads, threads=threads, stderr=subprocess.DEVNULL,
+        proc = process.start("parity.run.worker", framework, threads, threads=threads, framework=framework, stderr=subprocess.DEVNULL,
                              preexec_fn=_die_with_parent)
         t0 = time.perf_counter()
         path = Path(local["path"])

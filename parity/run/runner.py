@@ -294,7 +294,7 @@ class FrameworkWorker:
         logs.mkdir(parents=True, exist_ok=True)
         stderr = open(logs / f"{self.name}.log", "a")
         self.proc = process.start("parity.run.worker", self.framework, self.threads, threads=self.threads,
-                                  stderr=stderr, start_new_session=True)
+                                  framework=self.framework, stderr=stderr, start_new_session=True)
         stderr.close()
         (logs / f"{self.name}.pid").write_text(str(self.proc.pid))
         self.lines = queue.Queue()

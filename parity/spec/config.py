@@ -33,6 +33,7 @@ TFDS_DATASETS = (
     "colorectal_histology",
 )
 FRAMEWORKS = frameworks.NAMES
+DEFAULT_FRAMEWORKS = frameworks.DEFAULT_NAMES
 OPTIMIZERS = ("sgd", "adam", "adamw")
 LR_SCHEDULES = ("constant", "cosine")
 FREEZE_MODES = ("none", "frozen_bn_inference", "frozen_bn_batchstats", "two_phase")
@@ -122,7 +123,7 @@ class SuiteConfig:
     name: str
     runs: list[RunConfig]
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    frameworks: list[str] = field(default_factory=lambda: list(FRAMEWORKS))
+    frameworks: list[str] = field(default_factory=lambda: list(frameworks.DEFAULT_NAMES))
     description: str = ""
     # the runs of the suite's scenarios left out this time (``--scenarios``): with --resume their
     # results in the output folder (these runs, these seeds) stay where they are and stay in the report
@@ -388,7 +389,7 @@ def suite_from_dict(data: dict, name: str, overrides: dict | None = None) -> Sui
         name=str(data.get("name", name)),
         runs=runs,
         seeds=list(seeds) if isinstance(seeds, list) else ([0, 1, 2] if seeds is None else seeds),
-        frameworks=list(frameworks) if isinstance(frameworks, list) else (list(FRAMEWORKS) if frameworks is None else frameworks),
+        frameworks=list(frameworks) if isinstance(frameworks, list) else (list(DEFAULT_FRAMEWORKS) if frameworks is None else frameworks),
         description=str(data.get("description", "")),
     )
     apply_overrides(suite, overrides or {})

@@ -1,0 +1,50 @@
+"""What the runner needs from Keras on PyTorch: versions, native defaults, threads, determinism, device.
+
+Mirrors ``tf_impl/backend.py``. The defaults are Keras' (its layers and optimizers); the
+threads and determinism are torch's, since torch runs every op.
+"""
+from __future__ import annotations
+
+import keras
+import torch
+
+from keras_impl import train as keras_train
+
+NAME = "keras-torch"
+
+
+def versions() -> dict[str, str]:
+    return {"keras": keras.__version__, "torch": torch.__version__}
+
+
+def native_defaults() -> dict[str, float]:
+    """Keras' installed defaults in the config's conventions (``keras_impl``)."""
+    return keras_train.native_defaults()
+
+
+def configure(threads: int, seed: int, deterministic: bool = True) -> dict:
+    """Pin torch's threads and (for accuracy jobs) its deterministic algorithms; seed Keras (and torch through it).
+
+    Throughput runs pass deterministic=False: they measure the framework as users run it.
+    """
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # can only be set once per process
+        pass
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    if deterministic and torch.cuda.is_available():   # float32 means float32 (torch_impl/backend.py)
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    keras.utils.set_random_seed(seed)
+    return {"intra_op_threads": torch.get_num_threads(), "deterministic": deterministic}
+
+
+def device_info() -> dict:
+    """Where Keras' torch backend places tensors: CUDA when torch sees a GPU."""
+    from keras_torch_impl.train import device
+
+    info = {"device": device()}
+    if device().startswith("cuda"):
+        info.update(gpu=torch.cuda.get_device_name(0), cuda=torch.version.cuda)
+    return info
