@@ -6,3 +6,9 @@ its layers are torch modules, its BatchNormalization is Keras' own ops on torch 
 ``optimizer.apply``, as Keras' guide to custom training loops in PyTorch writes it. Its
 processes get ``KERAS_BACKEND=torch`` from the registry (``parity.frameworks``).
 """
+
+import keras as _keras
+
+if _keras.backend.backend() != "torch":   # a process runs Keras on one backend, chosen at its first import
+    raise ImportError(f"keras_torch_impl needs Keras on torch (KERAS_BACKEND=torch before keras is first imported); "
+                      f"this process runs Keras on {_keras.backend.backend()}")

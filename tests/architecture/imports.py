@@ -5,7 +5,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("parity", "tf_impl", "torch_impl")
+PACKAGES = ("parity", "keras_impl", "tf_impl", "torch_impl", "keras_torch_impl", "keras_jax_impl")
 
 
 def module_name(path: Path) -> str:

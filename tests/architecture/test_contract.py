@@ -2,20 +2,32 @@
 
 Signatures are compared with ``inspect.signature``: parameter names, kinds and defaults
 (annotations name each framework's own types, so they may differ). Beyond the contract,
-the twins' other public functions mirror each other module for module with identical
-signatures, so a reader can hold one side against the other.
+the packages' other public functions mirror each other module for module with identical
+signatures, so a reader can hold one side against the other. Functions a Keras column takes
+from the shared Keras code (``keras_impl``) count as its own.
+
+Each package is read in a process of its own with its framework's environment, as its workers
+run it: Keras picks its backend once per process, so keras-torch and keras-jax cannot be
+imported beside the tf column.
 """
+import functools
 import inspect
+import json
+import pathlib
+import subprocess
+import sys
 
 import pytest
 
-from parity import frameworks
+from parity import frameworks, process
 from parity.train.contract import CONTRACT
 
+SHARED = ("keras_impl.",)   # code a package may take as its own
 
-def shape(fn, drop_self: bool = False) -> list[tuple]:
+
+def shape(fn, drop_self: bool = False) -> list:
     params = list(inspect.signature(fn).parameters.values())[1 if drop_self else 0:]
-    return [(p.name, p.kind.name, p.default) for p in params]
+    return [[p.name, p.kind.name, repr(p.default)] for p in params]
 
 
 def contract_members(protocol) -> dict:
@@ -27,51 +39,85 @@ def contract_members(protocol) -> dict:
 
 def public_functions(module) -> dict:
     return {n: f for n, f in vars(module).items()   # unwrap: functools.cache wraps torch's device()
-            if inspect.isfunction(inspect.unwrap(f)) and f.__module__ == module.__name__ and not n.startswith("_")}
+            if inspect.isfunction(inspect.unwrap(f)) and not n.startswith("_")
+            and (f.__module__ == module.__name__ or f.__module__.startswith(SHARED))}
 
 
-def _load(framework, module):
-    try:
-        return frameworks.load(framework, module)
-    except frameworks.FrameworkUnavailable as e:
-        pytest.skip(str(e))
+def describe(framework: str) -> dict:
+    """Inside a framework's process: each contract module's public functions and what it lacks."""
+    out = {}
+    for module in sorted(CONTRACT):
+        try:
+            impl = frameworks.load(framework, module)
+        except frameworks.FrameworkUnavailable as e:
+            return {"unavailable": str(e)}
+        members = contract_members(CONTRACT[module])
+        out[module] = {
+            "name": impl.__name__, "NAME": getattr(impl, "NAME", None),
+            "missing": sorted(n for n in members if not hasattr(impl, n)),
+            "contract": {n: shape(getattr(impl, n)) for n, m in members.items()
+                         if inspect.isfunction(m) and hasattr(impl, n)},
+            "public": {n: shape(f) for n, f in public_functions(impl).items()},
+        }
+    return out
 
 
-@pytest.mark.parametrize("module", sorted(CONTRACT))
+@functools.cache
+def package_of(framework: str) -> dict:
+    code = (f"import json; from tests.architecture.test_contract import describe; "
+            f"print(json.dumps(describe({framework!r})))")
+    root = pathlib.Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=600,
+                          env=process.child_env(framework=framework))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _package(framework: str) -> dict:
+    described = package_of(framework)
+    if "unavailable" in described:
+        pytest.skip(described["unavailable"])
+    return described
+
+
 @pytest.mark.parametrize("framework", frameworks.NAMES)
-def test_each_package_satisfies_the_contract(framework, module):
-    impl = _load(framework, module)
-    checked = 0
-    for name, member in contract_members(CONTRACT[module]).items():
-        assert hasattr(impl, name), f"{impl.__name__} lacks {name} ({CONTRACT[module].__name__})"
-        if inspect.isfunction(member):
-            got, want = shape(getattr(impl, name)), shape(member, drop_self=True)
-            assert got == want, f"{impl.__name__}.{name}{inspect.signature(getattr(impl, name))} differs from " \
-                                f"the contract's {name}{inspect.signature(member)}"
-        checked += 1
-    print(f"\n{impl.__name__}: {checked} contract members, signatures equal")
-    if module == "backend":
-        assert impl.NAME == framework
+def test_each_package_satisfies_the_contract(framework):
+    described = _package(framework)
+    for module, protocol in sorted(CONTRACT.items()):
+        got = described[module]
+        assert not got["missing"], f"{got['name']} lacks {got['missing']} ({protocol.__name__})"
+        for name, member in contract_members(protocol).items():
+            if inspect.isfunction(member):
+                want = shape(member, drop_self=True)
+                assert got["contract"][name] == want, \
+                    f"{got['name']}.{name} {got['contract'][name]} differs from the contract's {want}"
+        if module == "backend":
+            assert got["NAME"] == framework
+    print(f"\n{frameworks.get(framework).package}: {len(CONTRACT)} modules, every contract signature equal")
 
 
 @pytest.mark.parametrize("module", sorted(CONTRACT))
-def test_the_twins_public_functions_mirror_with_identical_signatures(module):
-    sides = {fw: public_functions(_load(fw, module)) for fw in frameworks.NAMES}
-    names = {fw: set(fns) for fw, fns in sides.items()}
-    first, *others = frameworks.NAMES
+def test_the_packages_public_functions_mirror_with_identical_signatures(module):
+    sides = {}
+    for fw in frameworks.NAMES:
+        described = package_of(fw)
+        if "unavailable" not in described:
+            sides[fw] = described[module]["public"]
+    if len(sides) < 2:
+        pytest.skip("fewer than two frameworks installed")
+    first, *others = sides
     for fw in others:
-        assert names[fw] == names[first], f"{module}: only {first} {sorted(names[first] - names[fw])}, " \
-                                          f"only {fw} {sorted(names[fw] - names[first])}"
-        for name in sorted(names[first]):
-            assert shape(sides[fw][name]) == shape(sides[first][name]), \
-                f"{module}.{name}: {first}{inspect.signature(sides[first][name])} vs " \
-                f"{fw}{inspect.signature(sides[fw][name])}"
+        assert set(sides[fw]) == set(sides[first]), \
+            f"{module}: only {first} {sorted(set(sides[first]) - set(sides[fw]))}, " \
+            f"only {fw} {sorted(set(sides[fw]) - set(sides[first]))}"
+        for name in sorted(sides[first]):
+            assert sides[fw][name] == sides[first][name], f"{module}.{name}: {first}{sides[first][name]} vs " \
+                                                          f"{fw}{sides[fw][name]}"
+    print(f"\n{module}: {len(sides[first])} public functions mirror across {', '.join(sides)}")
 
 
 def test_every_module_of_a_package_is_in_the_contract():
     """A package's modules are the contract's (plus __init__): nothing public hides outside it."""
-    import pathlib
-
     for fw in frameworks.NAMES:
         package = frameworks.get(fw).package
         root = pathlib.Path(__file__).resolve().parents[2] / package

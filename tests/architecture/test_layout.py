@@ -14,7 +14,8 @@ import imports
 import pytest
 
 ROOT = imports.ROOT
-FRAMEWORK_MODULES = ("tf_impl", "torch_impl", "tensorflow", "torch", "torchvision", "keras", "jax",
+IMPL_PACKAGES = ("keras_impl", "tf_impl", "torch_impl", "keras_torch_impl", "keras_jax_impl")
+FRAMEWORK_MODULES = (*IMPL_PACKAGES, "tensorflow", "torch", "torchvision", "keras", "jax",
                      "tensorflow_datasets")
 ALLOWED = {
     # TF's dataset library decodes a tfds dataset once, in the CLI's preparation step, into a numpy
@@ -32,7 +33,7 @@ def framework_imports(path) -> list[str]:
              if mod.split(".")[0] in FRAMEWORK_MODULES]
     for node in ast.walk(ast.parse(path.read_text())):   # strings naming a twin's module (importlib, -m)
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
-                node.value.split(".")[0] in ("tf_impl", "torch_impl") and " " not in node.value:
+                node.value.split(".")[0] in IMPL_PACKAGES and " " not in node.value:
             found.append(f"{node.lineno}: {node.value!r}")
     return found
 
@@ -108,3 +109,28 @@ def test_importing_every_core_module_loads_no_framework():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"parity imported {out.stdout.strip()}"
+
+
+# What each implementation package may import of the others: the Keras columns share keras_impl,
+# which imports no backend; no column imports another column.
+BACKENDS = {"tf_impl": "tensorflow", "torch_impl": "torch", "keras_torch_impl": "torch", "keras_jax_impl": "jax"}
+
+
+@pytest.mark.parametrize("package", IMPL_PACKAGES)
+def test_implementation_packages_import_only_the_shared_keras_code(package):
+    allowed = {package, "keras_impl"} if package != "torch_impl" else {package}
+    own_backend = {BACKENDS.get(package, "")}
+    if package == "torch_impl":
+        own_backend.add("torchvision")
+    if package == "keras_jax_impl":
+        own_backend.add("jaxlib")
+    backends = {"tensorflow", "torch", "torchvision", "jax", "jaxlib"}
+    bad = []
+    for name, path in imports.modules(package).items():
+        for line, mod in imports.imported_names(path):
+            top = mod.split(".")[0]
+            if (top in IMPL_PACKAGES and top not in allowed) or (top in backends and top not in own_backend):
+                bad.append(f"{path.relative_to(ROOT)}:{line}: {mod}")
+    print(f"\n{package}: {len(imports.modules(package))} modules; imports outside its own backend and keras_impl: "
+          f"{len(bad)}")
+    assert not bad, "\n".join(bad)
