@@ -1,0 +1,177 @@
+"""The Keras columns on Keras' torch and JAX backends (keras-torch, keras-jax) against torch.
+
+Each column runs in a process of its own with its framework's environment (Keras chooses its
+backend once per process) and through its own package (``parity.frameworks.load``), so what is
+compared is what its workers run: the forward pass in eval and train mode, one optimizer step of
+the column's trainer (``prepare_phase``), and the same three steps run twice (determinism).
+"""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from parity import frameworks, process
+
+pytestmark = pytest.mark.needs("torch")
+
+COLUMNS = ("keras-torch", "keras-jax")
+
+# Max |logit difference| measured (2026-11-26, Keras 3.15.1, resnet-tiny, 32 images of 32 px, seed 0),
+# eval / train: on torch 2.14.1 4.2e-7 / 1.3e-6 (Keras' own BN ops there: variance as E[x^2] - E[x]^2),
+# on JAX 0.10.2 3.6e-7 / 9.5e-7. Tolerance: 10x the measured figure.
+FORWARD_ATOL = {"keras-torch": (4e-6, 1.3e-5), "keras-jax": (4e-6, 1e-5)}
+# One SGD step (lr 0.05, momentum 0.9, batch 16), max relative error over all tensors against torch's step
+# (running variance corrected for torch's N/(N-1)). Measured 2026-11-26: keras-torch 4.7e-7 (conv1.weight),
+# keras-jax 4.5e-7 (fc.bias). Tolerance: 10x the larger.
+STEP_REL_TOL = 5e-6
+
+PROBE = r"""
+import json, sys
+import numpy as np
+import torch   # before anything imports TensorFlow (Keras may, on any backend): see tests/conftest.py
+from torch_impl import models as tmodels, weights as tweights
+from parity import frameworks
+from parity.assets import canonical
+from parity.assets.starting import default_checkpoint
+from parity.data import load_dataset, make_loaders
+from parity.spec.archs import get_arch
+from parity.train.initial import init_head, init_network
+from parity.train.plan import TrainPlan
+
+fw, out_path = sys.argv[1], sys.argv[2]
+backend, models, weights, train = (frameworks.load(fw, m) for m in ("backend", "models", "weights", "train"))
+backend.configure(1, 0)
+
+# forward: the column's model vs torch's network on the same canonical weights
+init = init_network(get_arch("resnet-tiny"), 5, 0)
+k = models.build_model("resnet-tiny", 5, 32, bn_momentum=0.9, bn_epsilon=1e-5)
+weights.from_canonical(k, init)
+t = tmodels.build_model("resnet-tiny", 5, 32, bn_momentum=0.9, bn_epsilon=1e-5)
+tweights.from_canonical(t, init)
+x = np.random.default_rng(0).standard_normal((32, 32, 32, 3)).astype(np.float32)
+xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+import keras
+out = {"backend": keras.backend.backend(),
+       "round_trip": all(np.array_equal(a, init[n]) for n, a in weights.to_canonical(k).items())}
+for mode, training in (("eval", False), ("train", True)):
+    t.train(training)
+    with torch.no_grad():
+        lt = t(xt).numpy()
+    out[mode] = float(np.abs(lt - keras.ops.convert_to_numpy(k(x, training=training))).max())
+
+# steps: the column's trainer from the pretrained checkpoint, on the shared loader's batches
+plan = TrainPlan(arch="resnet-tiny", num_classes=5, image_size=32, seed=0, epochs=1, optimizer="sgd", lr=0.05,
+                 lr_schedule="constant", sgd_momentum=0.9, bn_momentum=0.9, bn_epsilon=1e-5, freeze="none")
+tensors, _, _ = canonical.load_checkpoint(default_checkpoint("resnet-tiny"))
+start = {n: v for n, v in tensors.items() if not n.startswith("fc.")}
+start.update(init_head(0, 128, 5))
+loader, _ = make_loaders(load_dataset("far", 32), 16, seed=0)
+it = loader.batches(0)
+batches = [next(it) for _ in range(3)]
+
+def run(n):
+    model = train.build(plan, start)
+    phase = train.prepare_phase(model, plan, "train", plan.lr)
+    for xb, yb in batches[:n]:
+        phase.step(xb, yb)
+    return weights.to_canonical(model)
+
+one = run(1)
+a, b = run(3), run(3)
+out["deterministic"] = all(np.array_equal(a[n], b[n]) for n in a)
+out["three_steps_moved"] = float(max(np.abs(a[n] - start[n]).max() for n in a if n in start))
+np.savez(out_path, **one)
+print(json.dumps(out))
+"""
+
+
+def _column(framework: str, tmp_path) -> tuple[dict, dict]:
+    missing = frameworks.missing_modules(framework)
+    if missing:
+        pytest.skip(f"{framework}: {', '.join(missing)} not installed (make test installs the [jax] extra)")
+    path = tmp_path / f"{framework}.npz"
+    proc = subprocess.run([sys.executable, "-c", PROBE, framework, str(path)], capture_output=True, text=True,
+                          timeout=600, env=process.child_env(framework=framework))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out, dict(np.load(path))
+
+
+@pytest.fixture(scope="module")
+def columns(tmp_path_factory):
+    return {fw: _column(fw, tmp_path_factory.mktemp(fw)) for fw in COLUMNS}
+
+
+@pytest.mark.parametrize("framework", COLUMNS)
+def test_the_column_builds_on_its_backend_and_its_forward_pass_matches_torch(columns, framework):
+    out, _ = columns[framework]
+    eval_atol, train_atol = FORWARD_ATOL[framework]
+    print(f"\n{framework} (Keras on {out['backend']}) vs torch, max |dlogit|: eval {out['eval']:.2e} "
+          f"(bound {eval_atol:g}), train {out['train']:.2e} (bound {train_atol:g})")
+    assert out["backend"] == frameworks.get(framework).env["KERAS_BACKEND"]
+    assert out["round_trip"]            # the canonical names reach every layer and come back unchanged
+    assert out["eval"] <= eval_atol and out["train"] <= train_atol
+
+
+def _torch_one_step():
+    import torch
+
+    from parity.assets import canonical
+    from parity.assets.starting import default_checkpoint
+    from parity.data import load_dataset, make_loaders
+    from parity.train.initial import init_head
+    from parity.train.plan import TrainPlan
+    from torch_impl import train, weights
+
+    plan = TrainPlan(arch="resnet-tiny", num_classes=5, image_size=32, seed=0, epochs=1, optimizer="sgd", lr=0.05,
+                     lr_schedule="constant", sgd_momentum=0.9, bn_momentum=0.9, bn_epsilon=1e-5, freeze="none")
+    tensors, _, _ = canonical.load_checkpoint(default_checkpoint("resnet-tiny"))
+    start = {n: v for n, v in tensors.items() if not n.startswith("fc.")}
+    start.update(init_head(0, 128, 5))
+    loader, _ = make_loaders(load_dataset("far", 32), 16, seed=0)
+    torch.manual_seed(0)
+    model = train.build(plan, start)
+    phase = train.prepare_phase(model, plan, "train", plan.lr)
+    phase.step(*next(loader.batches(0)))
+    return start, weights.to_canonical(model)
+
+
+def _bn_count(key: str) -> int:
+    """batch x H x W values per channel that the BN layer `key` normalizes at 32 px, batch 16."""
+    stage = int(key[5]) if key.startswith("layer") else 1
+    side = 32 // (2 ** (stage - 1))
+    return 16 * side * side
+
+
+def step_error(keras_step: dict, torch_step: dict, start: dict, momentum: float = 0.9) -> tuple[str, float]:
+    """Max relative error over the tensors; torch's running variance is the unbiased one (N/(N-1))."""
+    worst = {}
+    for key, t in torch_step.items():
+        k = keras_step[key]
+        if key.endswith("running_var"):
+            n = _bn_count(key)
+            k = momentum * start[key] + (k - momentum * start[key]) * n / (n - 1)
+        worst[key] = float(np.abs(k - t).max() / max(np.abs(t).max(), 1e-12))
+    return max(worst.items(), key=lambda kv: kv[1])
+
+
+@pytest.mark.parametrize("framework", COLUMNS)
+def test_one_step_of_the_column_gives_torch_s_model(columns, framework):
+    out, keras_step = columns[framework]
+    start, torch_step = _torch_one_step()
+    name, err = step_error(keras_step, torch_step, start)
+    print(f"\n{framework}: one SGD step vs torch, max relative error {err:.2e} at {name} (bound {STEP_REL_TOL:g})")
+    assert set(keras_step) == set(torch_step)
+    assert err <= STEP_REL_TOL, f"{name}: relative error {err:.2e}"
+    assert not np.array_equal(keras_step["layer1.0.conv1.weight"], start["layer1.0.conv1.weight"])
+
+
+@pytest.mark.parametrize("framework", COLUMNS)
+def test_the_column_is_deterministic(columns, framework):
+    out, _ = columns[framework]
+    print(f"\n{framework}: three steps twice, bit-identical: {out['deterministic']} "
+          f"(weights moved by up to {out['three_steps_moved']:.3g})")
+    assert out["three_steps_moved"] > 0
+    assert out["deterministic"]
