@@ -1,0 +1,78 @@
+"""The Keras columns as the runner runs them: one real job each, beside the tf column, and bad input.
+
+A config naming keras-torch and keras-jax runs each in worker processes of its own (Keras on
+that backend); the jobs record their framework and versions, share the tf job's data and
+starting weights, and -- BN and optimizer matched, the same Keras code -- end where it ends.
+"""
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import TINY_TORCH_CONFIG
+
+from parity import frameworks
+from parity.cli import main
+
+# Eval accuracy of the tiny job (64 images, 2 steps), the Keras columns vs tf, measured 2026-11-26:
+# keras-torch 0.0 pp, keras-jax 0.0 pp apart (eval loss within 4e-4). Bound: 2 pp (one image in 500 is 0.2 pp).
+ACC_PP = 2.0
+
+
+@pytest.mark.needs("tf", "keras-torch", "keras-jax")
+def test_one_job_per_keras_column_beside_tf(tmp_path):
+    config = tmp_path / "keras.toml"
+    config.write_text(TINY_TORCH_CONFIG.format(seeds="[0]", frameworks='["tf", "keras-torch", "keras-jax"]'))
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "parity", "run", "--config", str(config), "--out", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = {j["framework"]: j for j in (json.loads(p.read_text()) for p in (out / "jobs").glob("*.json"))}
+    assert set(jobs) == {"tf", "keras-torch", "keras-jax"}
+    tf = jobs["tf"]
+    for fw in ("keras-torch", "keras-jax"):
+        job = jobs[fw]
+        gap = job["final"]["eval_acc"] - tf["final"]["eval_acc"]
+        loss = job["final"]["eval_loss"] - tf["final"]["eval_loss"]
+        print(f"\n{fw}: eval acc {job['final']['eval_acc']:.1f} vs tf {tf['final']['eval_acc']:.1f} ({gap:+.1f} pp, "
+              f"bound {ACC_PP}), eval loss {loss:+.2e}; versions {job['env'].get('keras')}, "
+              f"{job['env'].get('torch') or job['env'].get('jax')}")
+        assert job["status"] == "ok"
+        assert job["data_fingerprint"] == tf["data_fingerprint"] and job["init_checksum"] == tf["init_checksum"]
+        assert job["plan"]["bn_momentum"] == tf["plan"]["bn_momentum"] == 0.9
+        assert abs(gap) <= ACC_PP
+        assert job["env"]["keras"] and (job["env"].get("torch") if fw == "keras-torch" else job["env"].get("jax"))
+    table = json.loads((out / "parity.json").read_text())
+    assert table["rows"], "the report lists the run"
+
+
+def _usage_error(argv, capsys) -> str:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    return lines[0]
+
+
+def test_a_misspelt_framework_is_one_line_with_a_did_you_mean(tmp_path, capsys):
+    line = _usage_error(["run", "--suite", "smoke", "--frameworks", "tf,keras-torh", "--out", str(tmp_path / "o")],
+                        capsys)
+    print(f"\n{line}")
+    assert "unknown framework 'keras-torh'" in line and "did you mean 'keras-torch'" in line
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("command", [["run", "--suite", "smoke"], ["bench", "--rounds", "1"]])
+def test_a_framework_asked_for_whose_backend_is_missing_stops_before_anything_runs(tmp_path, capsys, monkeypatch,
+                                                                                    command):
+    """JAX cannot be uninstalled under the test, so this environment is made to lack it where the CLI looks."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "jax" else find_spec(name, *a))
+    assert frameworks.missing_modules("keras-jax") == ["jax"]
+    out = tmp_path / "o"
+    line = _usage_error([*command, "--frameworks", "torch,keras-jax", "--out", str(out)], capsys)
+    print(f"\n{line}")
+    assert "--frameworks: keras-jax is not installed here (no module jax)" in line and "[jax]" in line
+    assert not out.exists()
