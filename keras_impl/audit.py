@@ -65,7 +65,7 @@ def _probe_adam_first_step() -> float:
     """First Adam step (lr 1e-3) on a gradient of 1e-7: the epsilon convention shows in its size."""
     w = keras.Variable(np.ones(1, np.float32))
     opt = keras.optimizers.Adam(learning_rate=1e-3)
-    opt.apply_gradients([(np.array([1e-7], np.float32), w)])
+    opt.apply_gradients([(keras.ops.convert_to_tensor(np.array([1e-7], np.float32)), w)])
     return float(f"{1.0 - float(_np(w)[0]):.4g}")
 
 
@@ -75,7 +75,7 @@ def _probe_sgd_momentum_two_steps() -> float:
     opt = keras.optimizers.SGD(learning_rate=0.1, momentum=0.9)
     for lr in (0.1, 0.2):
         opt.learning_rate.assign(lr)
-        opt.apply_gradients([(np.array([1.0], np.float32), w)])
+        opt.apply_gradients([(keras.ops.convert_to_tensor(np.array([1.0], np.float32)), w)])
     return round(float(_np(w)[0]), 6)
 
 
@@ -87,7 +87,7 @@ def _probe_weight_decay() -> float:
     """
     w = keras.Variable(np.ones(1, np.float32))
     opt = keras.optimizers.Adam(learning_rate=0.1, weight_decay=0.5)
-    opt.apply_gradients([(np.array([0.0], np.float32), w)])
+    opt.apply_gradients([(keras.ops.convert_to_tensor(np.array([0.0], np.float32)), w)])
     return round(float(_np(w)[0]), 6)
 
 

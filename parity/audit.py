@@ -1,10 +1,15 @@
-"""``parity audit``: every known default of both installed frameworks, side by side.
+"""``parity audit``: every known default of the installed frameworks, side by side.
 
 Each framework is read in a process of its own (``python -m parity.audit
-FRAMEWORK`` prints its ``read_defaults()`` as JSON), never both in one. The
+FRAMEWORK`` prints its ``read_defaults()`` as JSON), never two in one; the Keras
+columns (tf, keras-torch, keras-jax) run Keras' own probes on their backend. The
 snapshot in ``results/defaults.json`` is what ``--check`` compares against:
 a framework upgrade that changes a default or a behaviour exits 1 and names
 the knob.
+
+Snapshot (schema 1): per knob ``tf``, ``torch``, ``equivalent`` (tf vs torch), ``how``, and one
+key per further framework column audited (``keras-torch``, ``keras-jax``);
+``frameworks`` lists the columns read, ``not_installed`` those that were not.
 """
 from __future__ import annotations
 
@@ -25,8 +30,8 @@ class AuditError(RuntimeError):
 
 
 def read_framework(framework: str, timeout: float = 300) -> dict:
-    """Run one framework's probes in a fresh process; {"knobs": ..., "versions": ...}."""
-    proc = process.run("parity.audit", framework, timeout=timeout)
+    """Run one framework's probes in a fresh process with its environment; {"knobs": ..., "versions": ...}."""
+    proc = process.run("parity.audit", framework, timeout=timeout, framework=framework)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise AuditError(f"{framework}: the audit probe failed ({last})")
@@ -40,22 +45,30 @@ def equivalent(a, b) -> bool:
 
 
 def collect() -> dict:
-    sides = {fw: read_framework(fw) for fw in frameworks.NAMES}
+    """Every installed framework's column (tf and torch always: the snapshot's pair)."""
+    names = [fw for fw in frameworks.NAMES if fw in frameworks.DEFAULT_NAMES or not frameworks.missing_modules(fw)]
+    sides = {fw: read_framework(fw) for fw in names}
     knobs = {}
     for name, question in AUDITED.items():
-        tf, torch = sides["tf"]["knobs"].get(name, {}), sides["torch"]["knobs"].get(name, {})
-        knobs[name] = {"question": question, "tf": tf.get("value"), "torch": torch.get("value"),
-                       "how": tf.get("how") if tf.get("how") == torch.get("how") else f"{tf.get('how')} / {torch.get('how')}",
-                       "equivalent": equivalent(tf.get("value"), torch.get("value"))}
-    return {"schema": SNAPSHOT_SCHEMA, "versions": {**sides["tf"]["versions"], **sides["torch"]["versions"]},
-            "knobs": knobs}
+        found = {fw: side["knobs"].get(name, {}) for fw, side in sides.items()}
+        hows = list(dict.fromkeys(str(f.get("how")) for f in found.values()))
+        knobs[name] = {"question": question, **{fw: f.get("value") for fw, f in found.items()},
+                       "how": " / ".join(hows),
+                       "equivalent": equivalent(found["tf"].get("value"), found["torch"].get("value"))}
+    versions = {}
+    for side in sides.values():
+        versions.update(side["versions"])
+    return {"schema": SNAPSHOT_SCHEMA, "versions": versions, "frameworks": names,
+            "not_installed": [fw for fw in frameworks.NAMES if fw not in names], "knobs": knobs}
 
 
 def table(snapshot: dict) -> str:
-    rows = [("knob", "TF/Keras", "torch", "equivalent?", "how it was read")]
+    columns = snapshot.get("frameworks", ["tf", "torch"])
+    rows = [("knob", *(("TF/Keras" if fw == "tf" else frameworks.get(fw).label) for fw in columns),
+             "tf = torch?", "how it was read")]
     for name, k in snapshot["knobs"].items():
-        rows.append((name, str(k["tf"]), str(k["torch"]), "yes" if k["equivalent"] else "NO", k["how"]))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        rows.append((name, *(str(k.get(fw)) for fw in columns), "yes" if k["equivalent"] else "NO", k["how"]))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     versions = ", ".join(f"{k} {v}" for k, v in snapshot["versions"].items())
@@ -79,8 +92,8 @@ def drift(snapshot: dict, live: dict) -> list[str]:
         if new is None:
             out.append(f"{name}: no longer audited")
             continue
-        for fw in frameworks.NAMES:
-            if not equivalent(old.get(fw), new.get(fw)):
+        for fw in frameworks.NAMES:   # a column one side did not read (not installed) is not compared
+            if fw in old and fw in new and not equivalent(old.get(fw), new.get(fw)):
                 out.append(f"{name}: {fw} {old.get(fw)!r} -> {new.get(fw)!r}")
     for name in live["knobs"]:
         if name not in snapshot["knobs"]:

@@ -58,10 +58,10 @@ def start(module: str, *args, python: str | None = None, threads: int | None = N
 
 
 def run(module: str, *args, python: str | None = None, capture: bool = True, timeout: float | None = None,
-        **kwargs) -> subprocess.CompletedProcess:
-    """A child that runs to completion (a probe, a conversion, pretraining)."""
+        framework: str | None = None, **kwargs) -> subprocess.CompletedProcess:
+    """A child that runs to completion (a probe, a conversion, pretraining); ``framework``'s variables if given."""
     return subprocess.run(command(module, *args, python=python), capture_output=capture, text=True,
-                          timeout=timeout, env=child_env(python=python), **kwargs)
+                          timeout=timeout, env=child_env(python=python, framework=framework), **kwargs)
 
 
 def run_code(code: str, *, python: str | None = None, timeout: float | None = None,
