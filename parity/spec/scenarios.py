@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
+from parity import frameworks as registry
 from parity.spec.config import BNConfig, RunConfig, SuiteConfig, validate_suite
 
 # The matched setting: PyTorch's momentum in Keras' convention, and the epsilon
@@ -209,6 +210,7 @@ class SuiteSpec:
     budget: dict = field(default_factory=dict)   # RunConfig fields every run of the suite gets
     datasets: dict = field(default_factory=dict)  # scenario -> datasets, when not the scenario's own
     all_datasets: tuple[str, ...] | None = None   # every scenario on these datasets (the real-data suites)
+    frameworks: tuple[str, ...] = registry.DEFAULT_NAMES   # the columns it runs unless --frameworks says
 
 
 # The article's "short fine-tuning": 2 epochs over 768 target images at batch 32 = 48 steps.
@@ -231,8 +233,10 @@ SUITES: dict[str, SuiteSpec] = {s.name: s for s in (
               SHORT_FINETUNE),
     SuiteSpec("upgrade", "framework upgrade check: the defaults that matter, freezing and renorm, 3 seeds (~3 min)",
               ("momentum-native", "momentum-matched", "freeze-modes", "renorm-schedule"), (0, 1, 2), SHORT_FINETUNE),
-    SuiteSpec("cpu", "every scenario on the synthetic domains, 5 seeds, 2 CPU cores (<= 60 min)",
-              tuple(n for n in SCENARIOS if n not in NOT_PARITY_SCENARIOS), tuple(range(5)), SHORT_FINETUNE),
+    SuiteSpec("cpu", "every scenario on the synthetic domains, 5 seeds, all four columns (tf, torch, Keras on torch "
+              "and on JAX), 2 CPU cores",
+              tuple(n for n in SCENARIOS if n not in NOT_PARITY_SCENARIOS), tuple(range(5)), SHORT_FINETUNE,
+              frameworks=registry.NAMES),
     SuiteSpec("gpu", "the article on real data: ImageNet ResNet-50, imagenette/160px and colorectal_histology, "
               "every BN scenario, 3 seeds; needs a GPU both frameworks see, the prepared datasets and the "
               "weights (see README: The gpu suite)",
@@ -252,7 +256,8 @@ def build_suite(name: str) -> SuiteConfig:
             base = RunConfig(dataset=dataset, scenario=scenario_name, bn=BNConfig(), **spec.budget)
             for variant, run in scenario.variants(base):
                 runs.append(dataclasses.replace(run, variant=variant))
-    suite = SuiteConfig(name=name, runs=runs, seeds=list(spec.seeds), description=spec.description)
+    suite = SuiteConfig(name=name, runs=runs, seeds=list(spec.seeds), frameworks=list(spec.frameworks),
+                        description=spec.description)
     validate_suite(suite)
     return suite
 
