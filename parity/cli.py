@@ -62,6 +62,14 @@ def _parse_frameworks(text: str | None, here: bool = True) -> list[str] | None:
     return names
 
 
+def _reference(name: str) -> str:
+    """--reference -> a registered framework's name (one line, exit 2, with a did-you-mean, when it is not)."""
+    try:
+        return frameworks.get(name).name
+    except frameworks.UnknownFramework as e:
+        raise UsageError(f"--reference: {e}") from None
+
+
 def load_suite(args):
     from parity.spec.config import ConfigError, apply_overrides, load_config_file, validate_suite
     from parity.spec.scenarios import SUITES, build_suite
@@ -176,13 +184,14 @@ def cmd_report(args) -> int:
     from parity.report import tables
 
     out = Path(args.dir)
+    reference = _reference(args.reference)
     if not (out / "jobs").is_dir():
         raise UsageError(f"report: {out} has no jobs/ folder of results")
     jobs, problems = tables.load_jobs(out)
     if not jobs:
         raise UsageError(f"report: no readable job results in {out / 'jobs'}"
                          + (f" ({problems[0]})" if problems else ""))
-    table = tables.write_report(out)
+    table = tables.write_report(out, reference=reference)
     print(tables.terminal(table))
     for p in problems:
         _err(f"skipped unreadable result: {p}")
@@ -196,8 +205,9 @@ def cmd_compare(args) -> int:
     for name in ("acc_threshold", "loss_threshold"):
         if not (math.isfinite(getattr(args, name)) and getattr(args, name) > 0):
             raise UsageError(f"--{name.replace('_', '-')}: {getattr(args, name)} is not allowed -- a finite number > 0")
+    reference = _reference(args.reference)
     try:
-        result = compare.compare_dirs(args.baseline, args.current, args.acc_threshold, args.loss_threshold)
+        result = compare.compare_dirs(args.baseline, args.current, args.acc_threshold, args.loss_threshold, reference)
     except ResultError as e:
         raise UsageError(f"compare: {e}") from None
     text = compare.markdown(result)
@@ -342,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="rebuild tables from DIR/jobs/")
     rep.add_argument("dir")
+    rep.add_argument("--reference", default=frameworks.REFERENCE, metavar="NAME",
+                     help=f"the framework every gap is taken against (default %(default)s; "
+                          f"{', '.join(frameworks.NAMES)})")
     rep.set_defaults(fn=cmd_report)
 
     c = sub.add_parser("compare", help="regression gate between two result folders (exit 1 on regression)")
@@ -352,6 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="smallest accuracy change that counts, in percentage points (default %(default)s)")
     c.add_argument("--loss-threshold", type=float, default=compare.LOSS_THRESHOLD, metavar="X",
                    help="smallest eval-loss change that counts (default %(default)s)")
+    c.add_argument("--reference", default=frameworks.REFERENCE, metavar="NAME",
+                   help="the framework each gap the gate compares is taken against (default %(default)s)")
     c.set_defaults(fn=cmd_compare)
 
     b = sub.add_parser("bench", help="throughput per framework and mode, and the harness overhead")

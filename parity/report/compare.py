@@ -9,10 +9,12 @@ never by the spread over seeds:
   (1 pp accuracy, 0.02 eval loss by default) that is certain: its paired 95%
   CI excludes 0, or every seed moved by the same amount. One paired seed gives
   no CI; a change beyond the threshold then still fails the gate, said as such;
-- the TF-vs-torch gap of a row, per seed, the same way (a regression when its
-  magnitude grows);
-- a row that was at parity and is not any more, a failed job, a missing seed,
+- each framework's gap to the reference (torch unless ``--reference``; TF - torch
+  with the two default columns) of a row, per seed, the same way (a regression
+  when its magnitude grows);
+- a gap that was at parity and is not any more, a failed job, a missing seed,
   a missing framework column, a vanished row: regressions, naming the job ids;
+  a framework column or row only the current run has is listed, never judged;
 - jobs that ended with bit-identical final weights are reported as identical.
 
 Timings are never judged here: two throughput files measured at different
@@ -45,7 +47,7 @@ def _row_name(run_key: tuple, metric: str | None = None) -> str:
     return "/".join(run_key) + (f"/{metric}" if metric else "")
 
 
-def load_folder(path: str | Path) -> dict:
+def load_folder(path: str | Path, reference: str = frameworks.REFERENCE) -> dict:
     """Jobs, table rows, environment, native defaults and audit snapshot of a result folder.
 
     ResultError (exit 2) when the folder cannot be a side of the gate: no jobs/,
@@ -74,7 +76,7 @@ def load_folder(path: str | Path) -> dict:
     for job in jobs:
         if job.get("native_defaults"):
             native.setdefault(job["framework"], job["native_defaults"])
-    return {"folder": folder, "jobs": jobs, "unreadable": unreadable, "rows": build_rows(jobs),
+    return {"folder": folder, "jobs": jobs, "unreadable": unreadable, "rows": build_rows(jobs, reference),
             "env": environment_of(jobs), "defaults": native, "audit": audit,
             "throughput": (folder / "throughput.json").exists()}
 
@@ -148,8 +150,9 @@ def _values(jobs: dict, seeds, metric: str) -> dict:
 
 
 def compare_runs(base: dict, cur: dict, acc_threshold: float = ACC_THRESHOLD_PP,
-                 loss_threshold: float = LOSS_THRESHOLD) -> dict:
-    """Paired, per-seed comparison of two loaded folders (``load_folder``)."""
+                 loss_threshold: float = LOSS_THRESHOLD, reference: str = frameworks.REFERENCE) -> dict:
+    """Paired, per-seed comparison of two loaded folders (``load_folder``); gaps against ``reference``."""
+    frameworks.get(reference)
     g = Gate()
     bi, ci = _index(base["jobs"]), _index(cur["jobs"])
     identical_jobs = total_jobs = 0
@@ -177,6 +180,8 @@ def compare_runs(base: dict, cur: dict, acc_threshold: float = ACC_THRESHOLD_PP,
             c_all = ci[rk].get(fw, {})
             g.not_compared += [f"baseline job {j['id']} failed ({j.get('error')}): seed not compared"
                                for j in bi[rk].get(fw, {}).values() if not _ok(j)]
+            if c_all and not bi[rk].get(fw):
+                g.appeared.append(f"{_row_name(rk)} [{fw}]: framework column not in the baseline")
             if not b_ok:
                 continue
             if not c_all:
@@ -206,7 +211,7 @@ def compare_runs(base: dict, cur: dict, acc_threshold: float = ACC_THRESHOLD_PP,
                 identical_jobs += bool(a) and a == b
         total_jobs += sum(1 for fw in FRAMEWORKS for s, j in bi[rk].get(fw, {}).items()
                           if _ok(j) and s not in paired.get(fw, []))
-        _compare_row(g, rk, bi[rk], ci[rk], paired, acc_threshold, loss_threshold)
+        _compare_row(g, rk, bi[rk], ci[rk], paired, acc_threshold, loss_threshold, reference)
     _compare_verdicts(g, base["rows"], cur["rows"])
     g.regressions = list(dict.fromkeys(g.regressions))
     rows_total = len(g.rows)
@@ -216,18 +221,18 @@ def compare_runs(base: dict, cur: dict, acc_threshold: float = ACC_THRESHOLD_PP,
             "appeared": g.appeared, "not_compared": g.not_compared, "rows": g.rows,
             "counts": {"rows": rows_total, "rows_identical": rows_identical, "rows_unchanged": rows_unchanged,
                        "jobs": total_jobs, "jobs_identical": identical_jobs},
-            "thresholds": {"acc_pp": acc_threshold, "loss": loss_threshold}}
+            "thresholds": {"acc_pp": acc_threshold, "loss": loss_threshold}, "reference": reference}
 
 
 def _compare_row(g: Gate, rk: tuple, b_row: dict, c_row: dict, paired: dict, acc_threshold: float,
-                 loss_threshold: float) -> None:
-    """Each metric of one (scenario, dataset, variant): both sides and the gap, paired by seed."""
+                 loss_threshold: float, reference: str) -> None:
+    """Each metric of one (scenario, dataset, variant): every side and every gap to the reference, paired by seed."""
     for metric in ("eval_acc", "train_acc", "eval_loss"):
         threshold, worse_sign = (loss_threshold, +1) if metric == "eval_loss" else (acc_threshold, -1)
         unit = _METRIC_UNIT[metric]
         digits = 3 if metric == "eval_loss" else 2
         name = _row_name(rk, metric)
-        entry = {"row": name, "metric": metric, "threshold": threshold, "sides": {}, "gap": None}
+        entry = {"row": name, "metric": metric, "threshold": threshold, "sides": {}, "gaps": {}}
         identical = bool(paired) and all(paired.get(fw) for fw in paired)
         verdicts = []
         for fw, seeds in paired.items():
@@ -254,29 +259,34 @@ def _compare_row(g: Gate, rk: tuple, b_row: dict, c_row: dict, paired: dict, acc
                 (g.regressions if judged == "regression" else g.improvements).append(text)
         vals = {(w, fw): _values(row[fw], paired.get(fw, []), metric) for w, row in (("b", b_row), ("c", c_row))
                 for fw in FRAMEWORKS if fw in paired}
-        both = [s for s in paired.get("tf", []) if s in paired.get("torch", [])
-                and all(s in v for v in vals.values())]
-        if both:
-            gb = {s: vals["b", "tf"][s] - vals["b", "torch"][s] for s in both}
-            gc = {s: vals["c", "tf"][s] - vals["c", "torch"][s] for s in both}
+        for fw in (f for f in FRAMEWORKS if f in paired and f != reference and reference in paired):
+            label = f"gap {fw} - {reference}"
+            both = [s for s in paired[fw] if s in paired[reference] and all(s in vals[w, x] for w in "bc"
+                                                                           for x in (fw, reference))]
+            if not both:
+                continue
+            gb = {s: vals["b", fw][s] - vals["b", reference][s] for s in both}
+            gc = {s: vals["c", fw][s] - vals["c", reference][s] for s in both}
             change = stats.paired_change([gc[s] - gb[s] for s in both])
-            if change is not None:
-                mb, mc = sum(gb.values()) / len(both), sum(gc.values()) / len(both)
-                grow = abs(mc) - abs(mb)
-                judged = None
-                if abs(grow) > threshold and (change.n == 1 or change.certain()):
-                    judged = "regression" if grow > 0 else "improvement"
-                    if judged == "regression" and "improvement" in verdicts:   # a side got better: said above
-                        judged = None
-                        g.changes.append(f"{name} [gap tf - torch]: |gap| grew from {abs(mb):.{digits}f} to "
-                                         f"{abs(mc):.{digits}f} because a side improved")
-                entry["gap"] = {"baseline": mb, "current": mc, "change": change.to_dict(), "judged": judged}
-                verdicts.append(judged)
-                if judged:
-                    text = (f"{name} [gap tf - torch]: {mb:+.{digits}f} -> {mc:+.{digits}f}; change "
-                            f"{change.text(digits)}; |gap| {'grew' if grow > 0 else 'shrank'} by {abs(grow):.{digits}f} "
-                            f"(threshold {threshold:g}{' ' + unit if unit else ''})")
-                    (g.regressions if judged == "regression" else g.improvements).append(text)
+            if change is None:
+                continue
+            mb, mc = sum(gb.values()) / len(both), sum(gc.values()) / len(both)
+            grow = abs(mc) - abs(mb)
+            judged = None
+            if abs(grow) > threshold and (change.n == 1 or change.certain()):
+                judged = "regression" if grow > 0 else "improvement"
+                if judged == "regression" and any(entry["sides"].get(x, {}).get("judged") == "improvement"
+                                                  for x in (fw, reference)):   # a side got better: said above
+                    judged = None
+                    g.changes.append(f"{name} [{label}]: |gap| grew from {abs(mb):.{digits}f} to "
+                                     f"{abs(mc):.{digits}f} because a side improved")
+            entry["gaps"][fw] = {"baseline": mb, "current": mc, "change": change.to_dict(), "judged": judged}
+            verdicts.append(judged)
+            if judged:
+                text = (f"{name} [{label}]: {mb:+.{digits}f} -> {mc:+.{digits}f}; change "
+                        f"{change.text(digits)}; |gap| {'grew' if grow > 0 else 'shrank'} by {abs(grow):.{digits}f} "
+                        f"(threshold {threshold:g}{' ' + unit if unit else ''})")
+                (g.regressions if judged == "regression" else g.improvements).append(text)
         entry["identical"] = identical
         entry["status"] = ("regression" if "regression" in verdicts else "improvement" if "improvement" in verdicts
                            else "identical" if identical else "unchanged")
@@ -284,18 +294,22 @@ def _compare_row(g: Gate, rk: tuple, b_row: dict, c_row: dict, paired: dict, acc
 
 
 def _compare_verdicts(g: Gate, base_rows: list[dict], cur_rows: list[dict]) -> None:
-    """Every verdict change is listed; leaving parity or ending failed is a regression."""
+    """Every change of a gap's verdict is listed (gaps both runs have); leaving parity or ending failed is a
+    regression."""
     key = lambda r: f"{r['scenario']}/{r['dataset']}/{r['variant']}/{r['metric']}"  # noqa: E731
     cur = {key(r): r for r in cur_rows}
     for b in base_rows:
         c = cur.get(key(b))
-        if c is None or c["verdict"] == b["verdict"]:
-            continue
-        text = f"{key(b)}: verdict {b['verdict']} -> {c['verdict']}"
-        if b["verdict"] == "parity" or c["verdict"] == "failed":
-            g.regressions.append(text)
-        else:
-            g.changes.append(text)
+        for fw in (f for f in b["gaps"] if c and f in c["gaps"]):
+            was, now = b["gaps"][fw]["verdict"], c["gaps"][fw]["verdict"]
+            if was == now:
+                continue
+            label = "" if len(b["gaps"]) == 1 else f" [gap {fw} - {b['reference']}]"
+            text = f"{key(b)}{label}: verdict {was} -> {now}"
+            if was == "parity" or now == "failed":
+                g.regressions.append(text)
+            else:
+                g.changes.append(text)
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -309,12 +323,14 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 
 def compare_dirs(baseline: str | Path, current: str | Path, acc_threshold: float = ACC_THRESHOLD_PP,
-                 loss_threshold: float = LOSS_THRESHOLD) -> dict:
-    """Everything that differs between two result folders; ResultError on unusable input."""
-    base, cur = load_folder(baseline), load_folder(current)
+                 loss_threshold: float = LOSS_THRESHOLD, reference: str = frameworks.REFERENCE) -> dict:
+    """Everything that differs between two result folders; ResultError on unusable input
+    (UnknownFramework for a reference the registry lacks)."""
+    frameworks.get(reference)
+    base, cur = load_folder(baseline, reference), load_folder(current, reference)
     if base["unreadable"]:   # the reference itself must be whole
         raise ResultError(f"baseline: {base['unreadable'][0]}")
-    result = compare_runs(base, cur, acc_threshold, loss_threshold)
+    result = compare_runs(base, cur, acc_threshold, loss_threshold, reference)
     be, ce = _flatten(base["env"]), _flatten(cur["env"])
     result["environment"] = [f"{k}: {be.get(k)} -> {ce.get(k)}" for k in sorted(set(be) | set(ce))
                              if be.get(k) != ce.get(k) and not k.endswith(".commit")]
@@ -379,14 +395,18 @@ SECTIONS = (("Defaults audit: what changed", "audit"), ("Changed framework defau
 def markdown(result: dict, title: str = "parity compare") -> str:
     status = "no regression" if is_clean(result) else "**regression**"
     t = result["thresholds"]
+    ref = result.get("reference", frameworks.REFERENCE)
+    gaps = (sorted({fw for r in result["rows"] for fw in r["gaps"]}, key=FRAMEWORKS.index)
+            or [fw for fw in frameworks.DEFAULT_NAMES if fw != ref][:1])
+    gap_text = ", ".join(f"{frameworks.get(fw).label} - {frameworks.get(ref).label}" for fw in gaps)
     out = [f"## {title}: {status}", "",
            f"baseline `{result['baseline']}` vs current `{result['current']}`", "",
            summary_line(result) + ".", "",
            f"Paired seed by seed: a regression is a mean change worse than {t['acc_pp']:g} pp accuracy or "
            f"{t['loss']:g} eval loss that is certain (paired 95% CI excluding 0, or the same change on every "
-           "seed; one seed: beyond the threshold), on either side or in the TF - torch gap (its magnitude "
-           "growing, unless a side improved). Failed jobs, missing seeds, columns or rows, and a row "
-           "leaving parity are regressions.", ""]
+           f"seed; one seed: beyond the threshold), on {'either side' if len(gaps) == 1 else 'any column'} or in "
+           f"the {gap_text} gap{'s' if len(gaps) > 1 else ''} (its magnitude growing, unless a side improved). Failed "
+           "jobs, missing seeds, columns or rows, and a row leaving parity are regressions.", ""]
     for title_, key in SECTIONS:
         items = result.get(key) or []
         if items:
@@ -402,9 +422,10 @@ def markdown(result: dict, title: str = "parity compare") -> str:
                 ch = stats.PairedChange(**s["change"])
                 out.append(f"| {r['row']} | {fw} | {s['baseline']:.{digits}f} | {s['current']:.{digits}f} | "
                            f"{ch.text(digits)} | {s['judged'] or '—'} |")
-            if r["gap"]:
-                ch = stats.PairedChange(**r["gap"]["change"])
-                out.append(f"| {r['row']} | gap | {r['gap']['baseline']:+.{digits}f} | {r['gap']['current']:+.{digits}f}"
-                           f" | {ch.text(digits)} | {r['gap']['judged'] or '—'} |")
+            for fw, gap in r["gaps"].items():
+                ch = stats.PairedChange(**gap["change"])
+                side = "gap" if len(r["gaps"]) == 1 else f"gap {fw} - {ref}"
+                out.append(f"| {r['row']} | {side} | {gap['baseline']:+.{digits}f} | {gap['current']:+.{digits}f}"
+                           f" | {ch.text(digits)} | {gap['judged'] or '—'} |")
         out.append("")
     return "\n".join(out) + "\n"

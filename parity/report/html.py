@@ -13,7 +13,7 @@ import html
 from collections import Counter
 from pathlib import Path
 
-from parity.report import stats
+from parity.report import columns, stats
 from parity.spec.scenarios import claim_of
 
 STYLE = """
@@ -42,7 +42,8 @@ def _img(path: Path) -> str:
 
 def render(table: dict, plots: list[Path], throughput: dict | None = None) -> str:
     rows = [r for r in table["rows"] if r["metric"] == "eval_acc"]
-    counts = Counter(r["verdict"] for r in rows)
+    counts = Counter(g["verdict"] for r in rows for g in r["gaps"].values())
+    shape = columns.table_shape(rows)
     e = html.escape
     out = ["<!doctype html><html><head><meta charset='utf-8'>",
            f"<title>bn-parity: {e(table['suite'])}</title><style>{STYLE}</style>",
@@ -50,16 +51,20 @@ def render(table: dict, plots: list[Path], throughput: dict | None = None) -> st
            f"<h1>bn-parity: {e(table['suite'])} suite</h1>",
            "<p class='summary'>" + "".join(f"<span class='{v}'>{counts.get(v, 0)} {v}</span>"
                                            for v in ("gap", "parity", "inconclusive", "failed")) + "</p>",
-           "<p>Eval accuracy (%) after fine-tuning: mean [95% CI] over seeds; gap = TF − torch in percentage "
-           "points with its paired 95% CI.</p>",
-           "<table id='eval-acc'><tr><th>scenario</th><th>dataset</th><th>variant</th><th>TF</th><th>torch</th>"
-           "<th>gap (TF − torch)</th><th>n</th><th>verdict</th></tr>"]
+           f"<p>Eval accuracy (%) after fine-tuning: mean [95% CI] over seeds; gap = "
+           f"{e(', '.join(columns.gap_titles(shape)))} in percentage points with its paired 95% CI.</p>",
+           "<table id='eval-acc'><tr><th>scenario</th><th>dataset</th><th>variant</th>"
+           + "".join(f"<th>{e(columns.column_label(fw))}</th>" for fw in shape["columns"])
+           + "".join(f"<th>gap ({e(t)})</th>" for t in columns.gap_titles(shape)) + "<th>n</th><th>verdict</th></tr>"]
     for r in rows:
-        n = f"{(r['tf'] or {}).get('n', 0)}/{(r['torch'] or {}).get('n', 0)}"
+        verdicts = {g["verdict"] for g in r["gaps"].values()}
+        css = next(iter(verdicts)) if len(verdicts) == 1 else "gap" if "gap" in verdicts else "inconclusive"
         out.append(f"<tr><td>{e(r['scenario'])}</td><td>{e(r['dataset'])}</td><td>{e(r['variant'])}</td>"
-                   f"<td class='num'>{stats.cell(r['tf'])}</td><td class='num'>{stats.cell(r['torch'])}</td>"
-                   f"<td class='num'>{stats.cell(r['gap'], sign=True)}</td><td class='num'>{n}</td>"
-                   f"<td class='{e(r['verdict'])}'>{e(stats.verdict_text(r))}</td></tr>")
+                   + "".join(f"<td class='num'>{e(columns.column_cell(r, fw))}</td>" for fw in r["columns"])
+                   + "".join(f"<td class='num'>{stats.cell(columns.gap_of(g), sign=True)}</td>"
+                             for g in r["gaps"].values())
+                   + f"<td class='num'>{columns.n_text(r)}</td>"
+                   f"<td class='{e(css)}'>{e(columns.verdicts_text(r))}</td></tr>")
     out.append("</table>")
     problems = [(r, f) for r in rows for f in r["failed_jobs"]] + [(None, u) for u in table.get("unreadable", [])]
     if problems:

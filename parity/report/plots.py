@@ -1,12 +1,13 @@
 """Figures from the job files alone (matplotlib, PNG), written next to the tables.
 
 * ``curves_<scenario>_<dataset>_<variant>.png`` -- train vs eval accuracy per epoch,
-  TF and torch on one figure, mean with a 95% CI band over seeds: the article's
+  every framework that ran on one figure, mean with a 95% CI band over seeds: the article's
   figures for both frameworks at once;
 * ``bn_lag.png`` -- distance of the running means from the target data's true
   means per epoch, per framework and scenario: the mechanism behind the gap;
 * ``gap_attribution.png`` / ``gap_attribution_optimizer.png`` -- the momentum- and
-  optimizer-ablation gaps: how much of the native gap each knob explains;
+  optimizer-ablation gaps (each framework's against the table's reference): how much of the
+  native gap each knob explains;
 * ``batch_size.png`` -- eval accuracy vs batch size for bn / renorm / gn;
 * ``throughput.png`` -- images/s per framework and mode, min-max whiskers.
 
@@ -18,10 +19,22 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from parity.report import stats
+from parity import frameworks
+from parity.report import columns, stats
 from parity.spec.scenarios import ABLATION_SCENARIOS
 
-COLORS = {"tf": "#e8710a", "torch": "#1a73e8"}
+COLORS = {"tf": "#e8710a", "torch": "#1a73e8", "keras-torch": "#9334e6", "keras-jax": "#188038"}
+LINES = {"tf": "-", "torch": "--", "keras-torch": "-.", "keras-jax": ":"}   # batch_size.png
+
+
+def _color(fw: str) -> str:
+    return COLORS.get(fw, "#5f6368")
+
+
+def _present(names) -> list[str]:
+    """The frameworks among ``names``, in registry order (unknown names last)."""
+    names = set(names)
+    return [fw for fw in frameworks.NAMES if fw in names] + sorted(names - set(frameworks.NAMES))
 
 
 def _plt():
@@ -61,7 +74,7 @@ def learning_curves(jobs: list[dict], out: Path) -> list[Path]:
     written = []
     for (scenario, dataset, variant), group in sorted(groups.items()):
         fig, ax = plt.subplots(figsize=(6, 4))
-        for fw in ("tf", "torch"):
+        for fw in _present(j["framework"] for j in group):
             for metric, style in (("train_acc", "--"), ("eval_acc", "-")):
                 by_epoch: dict = defaultdict(list)
                 for j in group:
@@ -71,9 +84,9 @@ def learning_curves(jobs: list[dict], out: Path) -> list[Path]:
                 if not by_epoch:
                     continue
                 x, mean, lo, hi = _band(by_epoch)
-                ax.plot(x, mean, style, marker="o", color=COLORS[fw], label=f"{fw} {metric.split('_')[0]}",
+                ax.plot(x, mean, style, marker="o", color=_color(fw), label=f"{fw} {metric.split('_')[0]}",
                         lw=3 if fw == "tf" else 1.5, zorder=1 if fw == "tf" else 2)
-                ax.fill_between(x, lo, hi, color=COLORS[fw], alpha=0.15)
+                ax.fill_between(x, lo, hi, color=_color(fw), alpha=0.15)
         ax.set(title=f"{scenario} / {dataset} / {variant}", xlabel="epoch", ylabel="accuracy (%)")
         ax.set_xticks(sorted({h["epoch"] for j in group for h in j["history"]}))
         ax.grid(alpha=0.3)
@@ -98,9 +111,9 @@ def bn_lag(jobs: list[dict], out: Path) -> list[Path]:
     for (fw, scenario, dataset, momentum), by_epoch in sorted(series.items()):
         x, mean, lo, hi = _band(by_epoch, bounds=(0.0, float("inf")))   # a distance: >= 0, no upper bound
         style = "-" if dataset == "far" else ":"
-        ax.plot(x, mean, style, marker="o", color=COLORS[fw],
+        ax.plot(x, mean, style, marker="o", color=_color(fw),
                 label=f"{fw} {dataset} momentum {momentum:g} ({scenario.split('-')[1]})")
-        ax.fill_between(x, lo, hi, color=COLORS[fw], alpha=0.1)
+        ax.fill_between(x, lo, hi, color=_color(fw), alpha=0.1)
     ax.set(title="BN running means vs the target data's true means", xlabel="epoch",
            ylabel="mean |running - true| / true std")
     ax.set_xticks(sorted({e for by_epoch in series.values() for e in by_epoch}))
@@ -111,26 +124,33 @@ def bn_lag(jobs: list[dict], out: Path) -> list[Path]:
 
 
 def gap_attribution(rows: list[dict], out: Path) -> list[Path]:
-    """One bar chart per ablation scenario that ran: each variant's gap with its CI."""
+    """One bar chart per ablation scenario that ran: each variant's gap with its CI (one bar per
+    framework against the reference where the table has more than two columns)."""
     paths = []
     for scenario, what in ABLATION_SCENARIOS.items():
-        sel = [r for r in rows if r["scenario"] == scenario and r["metric"] == "eval_acc" and r["gap"]]
-        if not sel:
+        sel = [r for r in rows if r["scenario"] == scenario and r["metric"] == "eval_acc"]
+        pairs = list(sel[0]["gaps"]) if sel else []
+        # one bar per row and gap that has a value; the gap's framework named where there are several
+        bars = [(r, fw, columns.gap_of(r["gaps"][fw])) for r in sel for fw in pairs if columns.gap_of(r["gaps"][fw])]
+        if not bars:
             continue
         # per group (the variant's first word when the scenario has several), all-native first, all-matched last
-        sel.sort(key=lambda r: (r["variant"].split("-")[0] if scenario != "momentum-ablation" else "",
-                                0 if r["variant"].endswith("all-native") else 2 if r["variant"].endswith("all-matched")
-                                else 1, r["variant"]))
+        bars.sort(key=lambda b: (b[0]["variant"].split("-")[0] if scenario != "momentum-ablation" else "",
+                                 0 if b[0]["variant"].endswith("all-native") else 2
+                                 if b[0]["variant"].endswith("all-matched") else 1, b[0]["variant"], pairs.index(b[1])))
         plt = _plt()
-        fig, ax = plt.subplots(figsize=(7.5, 1.5 + 0.35 * len(sel)))
-        names = [r["variant"] + (" (rules differ)" if r.get("unmatched") else "") for r in sel]
-        means = [r["gap"]["mean"] for r in sel]
-        err = [[m - r["gap"]["ci_low"] for m, r in zip(means, sel)], [r["gap"]["ci_high"] - m for m, r in zip(means, sel)]]
+        fig, ax = plt.subplots(figsize=(7.5, 1.5 + 0.35 * len(bars)))
+        names = [r["variant"] + (f" [{columns.column_label(fw)}]" if len(pairs) > 1 else "")
+                 + (" (rules differ)" if r.get("unmatched") else "") for r, fw, _ in bars]
+        gaps = [g for _, _, g in bars]
+        means = [g["mean"] for g in gaps]
+        err = [[m - g["ci_low"] for m, g in zip(means, gaps)], [g["ci_high"] - m for m, g in zip(means, gaps)]]
         ax.barh(names, means, xerr=err, color=["#c5221f" if m < 0 else "#188038" for m in means], capsize=4)
         ax.axvline(0, color="black", lw=0.8)
         ax.invert_yaxis()
         ax.set(title=f"Gap per {what} left native ({sel[0]['dataset']})",
-               xlabel="gap TF - torch, pp (95% CI)")
+               xlabel=f"gap {' / '.join(map(columns.column_label, pairs))} - "
+                      f"{columns.column_label(sel[0]['reference'])}, pp (95% CI)")
         name = "gap_attribution.png" if scenario == "momentum-ablation" else f"gap_attribution_{scenario.split('-')[0]}.png"
         paths.append(_save(plt, fig, out / name))
     return paths
@@ -144,15 +164,15 @@ def batch_size(rows: list[dict], out: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(6, 4))
     markers = {"bn": "o", "renorm": "s", "gn": "^"}
     for norm in ("bn", "renorm", "gn"):
-        for fw in ("tf", "torch"):
-            pts = sorted((int(r["variant"].split("-b")[1]), r[fw]) for r in sel
-                         if r["variant"].startswith(norm + "-b") and r.get(fw))
+        for fw in sel[0]["columns"]:
+            pts = sorted((int(r["variant"].split("-b")[1]), r["columns"][fw]) for r in sel
+                         if r["variant"].startswith(norm + "-b") and r["columns"].get(fw))
             if not pts:
                 continue
             x = [p[0] for p in pts]
             ax.errorbar(x, [p[1]["mean"] for p in pts],
                         yerr=[[p[1]["mean"] - p[1]["ci_low"] for p in pts], [p[1]["ci_high"] - p[1]["mean"] for p in pts]],
-                        marker=markers[norm], color=COLORS[fw], ls="-" if fw == "tf" else "--", capsize=3,
+                        marker=markers[norm], color=_color(fw), ls=LINES.get(fw, "-"), capsize=3,
                         label=f"{norm} ({fw})")
     ax.set_xscale("log", base=2)
     ax.set(title="Eval accuracy vs batch size", xlabel="images per batch", ylabel="eval accuracy (%)")
@@ -170,7 +190,7 @@ def throughput(data: dict | None, out: Path) -> list[Path]:
     labels = [f"{r['framework']} {r['mode']}{' +loader' if r['loader'] else ''}" for r in rows]
     med = [r["images_per_s"]["median"] for r in rows]
     err = [[m - r["images_per_s"]["min"] for m, r in zip(med, rows)], [r["images_per_s"]["max"] - m for m, r in zip(med, rows)]]
-    ax.barh(labels, med, xerr=err, color=[COLORS[r["framework"]] for r in rows], capsize=3)
+    ax.barh(labels, med, xerr=err, color=[_color(r["framework"]) for r in rows], capsize=3)
     ax.set(title=f"Train-step throughput ({rows[0].get('arch', 'resnet-tiny')}, {rows[0].get('image_size', 32)} px, "
                         f"{rows[0]['device']}, {rows[0]['threads']} threads)", xlabel="images/s")
     return [_save(plt, fig, out / "throughput.png")]

@@ -1,9 +1,27 @@
 """Aggregate job files into the parity table: parity.md, parity.csv, parity.json and the terminal.
 
-Rows are (scenario, dataset, variant, metric). A row compares TF and torch
-only where every seed saw the same data and started from the same weights
-(fingerprints and checksums recorded by each job); otherwise the row says why
-it refuses. Failed jobs are listed and never counted as results.
+Rows are (scenario, dataset, variant, metric). A row has one column per framework (registry
+order: the default tf and torch always, "—" where they did not run, and every other framework
+with a job) and one gap per column that is not the reference (``frameworks.REFERENCE``, torch
+unless ``parity report --reference NAME``): that framework minus the reference, paired over the
+seeds both completed. A gap is taken only where every seed of the pair saw the same data and
+started from the same weights (fingerprints and checksums recorded by each job); otherwise the
+row says why it refuses. Failed jobs are listed and never counted as results.
+
+parity.json (``"schema": 1``), each row:
+
+- always: ``tf``, ``torch``: each one's summary (mean, ci_low, ci_high, n, constant) or null;
+  ``gap``: TF − torch, paired (mean, ci_low, ci_high, constant) or null; ``verdict``: that gap's
+  (parity, gap, inconclusive, failed, "tf only" / "torch only" where the other has no job
+  files, "not run" where neither has); ``failed_jobs``, ``note``, ``not_installed``, ``unmatched``.
+  These are what the table held before it had more columns, whatever the reference.
+- the column keys, versioned by ``"columns_schema": 1`` at the top level. Present when the table has a framework other
+  than tf and torch or a reference other than torch; absent, they are implied by the keys
+  above (``read_table`` fills them in), so a two-framework table is written as it always was.
+  ``reference``: the framework the gaps are taken against; ``columns``: framework -> summary
+  or null, for every column of the table in registry order; ``gaps``: each column but the
+  reference -> that framework minus the reference: the gap's mean, ci_low, ci_high, constant
+  (absent where there is no gap) and its ``verdict``, as ``verdict`` above for that pair.
 """
 from __future__ import annotations
 
@@ -13,7 +31,10 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from parity import frameworks
 from parity.report import stats
+from parity.report.columns import (LEGACY_PAIR, column_cell, column_label, gap_of, gap_titles, n_text, table_shape,
+                                   verdicts_text, with_columns)
 from parity.results import ResultError, read_job, read_json, write_json_atomic, write_text_atomic
 from parity.spec.config import run_from_dict
 from parity.spec.knobs import UPDATE_RULES, unmatched_rules
@@ -21,6 +42,7 @@ from parity.spec.scenarios import NOT_PARITY_SCENARIOS, claim_of
 
 METRICS = ("eval_acc", "train_acc", "eval_loss")
 TABLE_SCHEMA = 1
+COLUMNS_SCHEMA = 1        # the version of parity.json's columns, gaps and reference keys
 
 
 def load_jobs(out_dir: str | Path) -> tuple[list[dict], list[str]]:
@@ -34,13 +56,23 @@ def load_jobs(out_dir: str | Path) -> tuple[list[dict], list[str]]:
     return jobs, problems
 
 
-def _mismatch(tf_jobs: dict, torch_jobs: dict) -> str | None:
-    for seed in sorted(set(tf_jobs) & set(torch_jobs)):
-        a, b = tf_jobs[seed], torch_jobs[seed]
+def _mismatch(sides: dict, pair: tuple[str, str]) -> str | None:
+    """Why the two frameworks' jobs of a row are not one experiment (named in registry order), or None."""
+    fa, fb = sorted(pair, key=frameworks.NAMES.index)
+    a_jobs, b_jobs = sides.get(fa, {}), sides.get(fb, {})
+    for seed in sorted(set(a_jobs) & set(b_jobs)):
+        a, b = a_jobs[seed], b_jobs[seed]
         for key, what in (("data_fingerprint", "data fingerprints"), ("init_checksum", "starting weights")):
             if a.get(key) != b.get(key):
-                return f"{what} differ for seed {seed} (tf {a.get(key)} vs torch {b.get(key)}): not compared"
+                return f"{what} differ for seed {seed} ({fa} {a.get(key)} vs {fb} {b.get(key)}): not compared"
     return None
+
+
+def table_columns(jobs: list[dict], reference: str = frameworks.REFERENCE) -> tuple[str, ...]:
+    """A table's framework columns, registry order: the default ones (shown even where they did not run,
+    as before there were more), the reference and every framework with a job."""
+    present = {j["framework"] for j in jobs} | set(frameworks.DEFAULT_NAMES) | set(LEGACY_PAIR) | {reference}
+    return tuple(fw for fw in frameworks.NAMES if fw in present)
 
 
 def _non_finite(job: dict) -> list[str]:
@@ -67,8 +99,12 @@ def _unmatched(jobs: list[dict]) -> list[str]:
     return sorted(out)
 
 
-def build_rows(jobs: list[dict]) -> list[dict]:
-    groups: dict[tuple, dict[str, dict[int, dict]]] = defaultdict(lambda: {"tf": {}, "torch": {}})
+def build_rows(jobs: list[dict], reference: str = frameworks.REFERENCE) -> list[dict]:
+    """The table's rows (see the module docstring); UnknownFramework for a reference the registry lacks."""
+    frameworks.get(reference)
+    columns = table_columns(jobs, reference)
+    gap_pairs = {fw: (fw, reference) for fw in columns if fw != reference}
+    groups: dict[tuple, dict[str, dict[int, dict]]] = defaultdict(dict)
     failed: dict[tuple, list[str]] = defaultdict(list)
     order: list[tuple] = []
     for job in jobs:
@@ -87,52 +123,75 @@ def build_rows(jobs: list[dict]) -> list[dict]:
     for key in order:
         scenario, dataset, variant = key
         sides = groups[key]
-        tf_jobs, torch_jobs = sides.get("tf", {}), sides.get("torch", {})
-        note = _mismatch(tf_jobs, torch_jobs)
-        unmatched = _unmatched([*tf_jobs.values(), *torch_jobs.values()])
+        # the pairs whose jobs are not one experiment: never compared, and the row says why
+        pairs = dict.fromkeys([*gap_pairs.values(), LEGACY_PAIR])
+        refused = {pair: why for pair in pairs if (why := _mismatch(sides, pair))}
+        note = "; ".join(dict.fromkeys(refused.values()))
+        unmatched = _unmatched([j for fw in columns for j in sides.get(fw, {}).values()])
         missing = sorted({f.split(" ", 1)[0] for f in failed.get(key, []) if "not installed" in f})
         if missing:
             note = f"{' and '.join(missing)} not installed: {'its' if len(missing) == 1 else 'their'} jobs did not run"
         # the frameworks that have a job here, finished or failed
-        ran = {fw for fw in ("tf", "torch") if sides.get(fw)} | {f.split(" ", 1)[0] for f in failed.get(key, [])}
+        ran = {fw for fw in columns if sides.get(fw)} | {f.split(" ", 1)[0] for f in failed.get(key, [])}
         for metric in METRICS:
-            tf_vals = {s: j["final"].get(metric) for s, j in tf_jobs.items()}
-            torch_vals = {s: j["final"].get(metric) for s, j in torch_jobs.items()}
+            vals = {fw: {s: j["final"].get(metric) for s, j in sides.get(fw, {}).items()} for fw in columns}
             bounds, gap_bounds = ((0.0, 100.0), (-100.0, 100.0)) if metric.endswith("_acc") else (None, None)
-            tf_sum = stats.summarize(list(tf_vals.values()), bounds)
-            torch_sum = stats.summarize(list(torch_vals.values()), bounds)
-            g = None if note else stats.gap(tf_vals, torch_vals, gap_bounds)
-            if len(ran) == 1 and not note:   # the other framework was not asked for (--frameworks)
-                verdict = f"{next(iter(ran))} only"
-            elif note or g is None:
-                verdict = "failed"
-            else:
-                tol = stats.PARITY_TOLERANCE_PP if metric.endswith("_acc") else 0.05
-                verdict = stats.verdict(g, tol)
+            sums = {fw: stats.summarize(list(v.values()), bounds) for fw, v in vals.items()}
+            tol = stats.PARITY_TOLERANCE_PP if metric.endswith("_acc") else 0.05
+
+            def compare(a: str, b: str) -> tuple[dict | None, str]:
+                """a minus b, paired by seed, and its verdict."""
+                if (a, b) in refused or (b, a) in refused or {a, b} & set(missing):
+                    return None, "failed"
+                present = [fw for fw in (a, b) if fw in ran]
+                if len(present) < 2:   # the other framework was not asked for (--frameworks), or neither was
+                    return None, f"{present[0]} only" if present else "not run"
+                g = stats.gap(vals[a], vals[b], gap_bounds)
+                if g is None:
+                    return None, "failed"
+                return {k: v for k, v in g.to_dict().items() if k != "n"}, stats.verdict(g, tol)
+
+            gap, verdict = compare(*LEGACY_PAIR)
+            gaps = {fw: compare(*pair) for fw, pair in gap_pairs.items()}
             rows.append({
                 "scenario": scenario, "dataset": dataset, "variant": variant, "metric": metric,
-                "tf": tf_sum.to_dict() if tf_sum else None,
-                "torch": torch_sum.to_dict() if torch_sum else None,
-                "gap": {k: v for k, v in g.to_dict().items() if k != "n"} if g else None,
+                "tf": sums["tf"].to_dict() if sums["tf"] else None,
+                "torch": sums["torch"].to_dict() if sums["torch"] else None,
+                "gap": gap,
                 "verdict": verdict,
                 "failed_jobs": failed.get(key, []),
-                "note": note or ("" if (tf_sum and torch_sum) or verdict.endswith(" only")
+                "note": note or ("" if len(ran) == 1 or all(sums.get(fw) for fw in ran)
                                  else "one framework has no successful job"),
                 "not_installed": missing,
                 "unmatched": unmatched,
+                "reference": reference,
+                "columns": {fw: sm.to_dict() if sm else None for fw, sm in sums.items()},
+                "gaps": {fw: {**(g or {}), "verdict": v} for fw, (g, v) in gaps.items()},
             })
     return rows
 
 
-def _n(row) -> str:
-    return f"{(row['tf'] or {}).get('n', 0)}/{(row['torch'] or {}).get('n', 0)}"
+COLUMN_KEYS = ("reference", "columns", "gaps")
+
+
+def _two_columns(rows: list[dict]) -> bool:
+    """Every row's columns and gap are the tf, torch, gap and verdict keys: nothing more to write."""
+    return all(tuple(r["columns"]) == LEGACY_PAIR and r["reference"] == LEGACY_PAIR[1] for r in rows)
+
+
+def to_json(table: dict) -> dict:
+    """parity.json's content: the column keys (and their schema) only where they say more than tf/torch/gap."""
+    if _two_columns(table["rows"]):
+        return {**table, "rows": [{k: v for k, v in r.items() if k not in COLUMN_KEYS} for r in table["rows"]]}
+    return {"schema": table["schema"], "columns_schema": COLUMNS_SCHEMA, **table}
 
 
 def markdown(table: dict, figures: list | None = None, out_dir: Path | None = None) -> str:
     rows = table["rows"]
     env = table.get("env", {})
     out = [f"# bn-parity: {table['suite']} suite", ""]
-    out.append("Eval accuracy (%) after fine-tuning: mean [95% CI] over seeds; gap = TF − torch in "
+    gaps = ", ".join(gap_titles(table_shape(rows)))
+    out.append(f"Eval accuracy (%) after fine-tuning: mean [95% CI] over seeds; gap = {gaps} in "
                "percentage points with its paired 95% CI.")
     out.append("")
     for metric, title, digits in (("eval_acc", "Eval accuracy (%)", 1), ("train_acc", "Train accuracy (%)", 1),
@@ -153,14 +212,14 @@ def markdown(table: dict, figures: list | None = None, out_dir: Path | None = No
 
 
 def _table(sel: list[dict], digits: int) -> list[str]:
-    out = ["| scenario | dataset | variant | TF | torch | gap (TF − torch) | n tf/torch | verdict |",
-           "|---|---|---|---|---|---|---|---|"]
+    head = ["scenario", "dataset", "variant", *map(column_label, sel[0]["columns"]),
+            *(f"gap ({t})" for t in gap_titles(sel[0])), f"n {'/'.join(sel[0]['columns'])}", "verdict"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in sel:
-        verdict = f"**{stats.verdict_text(r)}**" if r["verdict"] == "gap" else stats.verdict_text(r)
-        tf_cell = "not installed" if "tf" in r.get("not_installed", []) else stats.cell(r["tf"], digits)
-        torch_cell = "not installed" if "torch" in r.get("not_installed", []) else stats.cell(r["torch"], digits)
-        out.append(f"| {r['scenario']} | {r['dataset']} | {r['variant']} | {tf_cell} | "
-                   f"{torch_cell} | {stats.cell(r['gap'], digits, sign=True)} | {_n(r)} | {verdict} |")
+        cells = [r["scenario"], r["dataset"], r["variant"], *(column_cell(r, fw, digits) for fw in r["columns"]),
+                 *(stats.cell(gap_of(g), digits, sign=True) for g in r["gaps"].values()),
+                 n_text(r), verdicts_text(r, bold=True)]
+        out.append("| " + " | ".join(cells) + " |")
     return out + [""]
 
 
@@ -187,7 +246,7 @@ def _problems_and_notes(table: dict, rows: list[dict], figures, out_dir, env: di
     for sc in dict.fromkeys(r["scenario"] for r in rows):
         out.append(f"- **{sc}**: {claim_of(sc)}")
     out += ["", "## Environment", ""]
-    for side in ("tf", "torch"):
+    for side in frameworks.NAMES:
         if env.get(side):
             out.append(f"- {side}: " + ", ".join(f"{k} {v}" for k, v in env[side].items()))
     if env.get("machine"):
@@ -202,28 +261,38 @@ def _problems_and_notes(table: dict, rows: list[dict], figures, out_dir, env: di
 
 
 def to_csv(rows: list[dict]) -> str:
+    """The tf, torch and TF − torch columns first, as always; then any other framework's column and any
+    other gap (``gap_<framework>_minus_<reference>_*``), appended so that positions stay."""
     buf = io.StringIO()
     w = csv.writer(buf)
+    first = table_shape(rows)
+    extra_cols = [fw for fw in first["columns"] if fw not in LEGACY_PAIR]
+    extra_gaps = [fw for fw in first["gaps"] if (fw, first["reference"]) != LEGACY_PAIR]
+    stat = ("mean", "ci_low", "ci_high")
     w.writerow(["scenario", "dataset", "variant", "metric", "tf_mean", "tf_ci_low", "tf_ci_high", "tf_n",
                 "torch_mean", "torch_ci_low", "torch_ci_high", "torch_n", "gap_mean", "gap_ci_low",
-                "gap_ci_high", "verdict", "note"])
+                "gap_ci_high", "verdict", "note"]
+               + [f"{fw}_{k}" for fw in extra_cols for k in (*stat, "n")]
+               + [f"gap_{fw}_minus_{first['reference']}_{k}" for fw in extra_gaps for k in (*stat, "verdict")])
     for r in rows:
         t, p, g = r["tf"] or {}, r["torch"] or {}, r["gap"] or {}
         w.writerow([r["scenario"], r["dataset"], r["variant"], r["metric"],
                     t.get("mean"), t.get("ci_low"), t.get("ci_high"), t.get("n"),
                     p.get("mean"), p.get("ci_low"), p.get("ci_high"), p.get("n"),
-                    g.get("mean"), g.get("ci_low"), g.get("ci_high"), r["verdict"], r["note"]])
+                    g.get("mean"), g.get("ci_low"), g.get("ci_high"), r["verdict"], r["note"]]
+                   + [(r["columns"][fw] or {}).get(k) for fw in extra_cols for k in (*stat, "n")]
+                   + [r["gaps"][fw].get(k) for fw in extra_gaps for k in (*stat, "verdict")])
     return buf.getvalue()
 
 
 def terminal(table: dict) -> str:
     rows = [r for r in table["rows"] if r["metric"] == "eval_acc"]
-    head = ("scenario", "dataset", "variant", "TF eval %", "torch eval %", "gap pp [95% CI]", "n", "verdict")
-    def side(r, fw):
-        return "not installed" if fw in r.get("not_installed", []) else stats.cell(r[fw])
-
-    body = [(r["scenario"], r["dataset"], r["variant"], side(r, "tf"), side(r, "torch"), stats.cell(r["gap"], sign=True),
-             _n(r), stats.verdict_text(r)) for r in rows]
+    titles = gap_titles(table_shape(rows))
+    head = ("scenario", "dataset", "variant", *(f"{column_label(fw)} eval %" for fw in table_shape(rows)["columns"]),
+            *(["gap pp [95% CI]"] if len(titles) == 1 else [f"gap {t} pp" for t in titles]), "n", "verdict")
+    body = [(r["scenario"], r["dataset"], r["variant"], *(column_cell(r, fw) for fw in r["columns"]),
+             *(stats.cell(gap_of(g), sign=True) for g in r["gaps"].values()), n_text(r), verdicts_text(r))
+            for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
     return "\n".join([line(head), line(["-" * w for w in widths])] + [line(b) for b in body])
@@ -257,17 +326,18 @@ def _throughput_of(out_dir: Path) -> dict | None:
     return data if isinstance(data.get("rows"), list) else None
 
 
-def write_report(out_dir: str | Path, suite: str | None = None) -> dict:
-    """Rebuild tables, plots and report.html from DIR/jobs alone; returns the table (parity.json)."""
+def write_report(out_dir: str | Path, suite: str | None = None, reference: str = frameworks.REFERENCE) -> dict:
+    """Rebuild tables, plots and report.html from DIR/jobs alone; returns the table (parity.json's rows
+    with their column keys)."""
     from parity.report import html, plots
 
     out_dir = Path(out_dir)
     jobs, problems = load_jobs(out_dir)
     if suite is None:
         suite = next((j.get("suite") for j in jobs if j.get("suite")), out_dir.name)
-    table = {"schema": TABLE_SCHEMA, "suite": suite, "env": environment_of(jobs), "rows": build_rows(jobs),
-             "unreadable": problems}
-    write_json_atomic(out_dir / "parity.json", table)
+    table = {"schema": TABLE_SCHEMA, "suite": suite, "env": environment_of(jobs),
+             "rows": build_rows(jobs, reference), "unreadable": problems}
+    write_json_atomic(out_dir / "parity.json", to_json(table))
     write_text_atomic(out_dir / "parity.csv", to_csv(table["rows"]))
     throughput = _throughput_of(out_dir)
     figures = plots.write_all(jobs, table["rows"], throughput, out_dir)
@@ -277,11 +347,14 @@ def write_report(out_dir: str | Path, suite: str | None = None) -> dict:
 
 
 def read_table(path: str | Path) -> dict:
-    """Load a parity.json (or the one inside a folder), validated; ResultError on any problem."""
+    """Load a parity.json (or the one inside a folder), validated, every row with its column keys
+    (``with_columns``); ResultError on any problem."""
     path = Path(path)
     if path.is_dir():
         path = path / "parity.json"
     data = read_json(path, "results table", TABLE_SCHEMA)
     if not isinstance(data.get("rows"), list):
         raise ResultError(f"{path}: not a parity table of schema {TABLE_SCHEMA}")
-    return data
+    if data.get("columns_schema", COLUMNS_SCHEMA) != COLUMNS_SCHEMA:
+        raise ResultError(f"{path}: columns schema {data['columns_schema']!r}, this parity reads {COLUMNS_SCHEMA}")
+    return {**data, "rows": [with_columns(r) for r in data["rows"]]}

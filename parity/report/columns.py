@@ -1,0 +1,56 @@
+"""A table row's framework columns and gaps, as every table shows them (markdown, terminal, HTML, plots).
+
+Rows come from ``tables.build_rows`` (or ``tables.read_table``); the layout of their ``columns``,
+``gaps`` and ``reference`` keys is described in ``parity.report.tables``.
+"""
+from __future__ import annotations
+
+from parity import frameworks
+from parity.report import stats
+
+LEGACY_PAIR = ("tf", "torch")   # the pair the tf, torch, gap and verdict keys hold, for readers of the first tables
+
+
+def with_columns(row: dict) -> dict:
+    """A parity.json row with its column keys: as written, or (a two-framework table) from tf, torch, gap."""
+    if "columns" in row:
+        return row
+    return {**row, "reference": LEGACY_PAIR[1], "columns": {fw: row.get(fw) for fw in LEGACY_PAIR},
+            "gaps": {LEGACY_PAIR[0]: {**(row.get("gap") or {}), "verdict": row.get("verdict")}}}
+
+
+def table_shape(rows: list[dict]) -> dict:
+    """The columns, gaps and reference every row of a table shares (an empty table: tf and torch)."""
+    return rows[0] if rows else with_columns({})
+
+
+def column_label(fw: str) -> str:
+    return frameworks.get(fw).label if fw in frameworks.FRAMEWORKS else fw
+
+
+def gap_titles(row: dict) -> list[str]:
+    ref = column_label(row["reference"])
+    return [f"{column_label(fw)} − {ref}" for fw in row["gaps"]]
+
+
+def gap_of(entry: dict | None) -> dict | None:
+    """The gap of a ``gaps`` entry (its summary fields), None where the pair has none."""
+    return entry if entry and "mean" in entry else None
+
+
+def verdicts_text(r: dict, bold: bool = False) -> str:
+    """The row's verdicts, one per gap (named by its framework when there are several)."""
+    out = []
+    for fw, entry in r["gaps"].items():
+        text = stats.verdict_text({**r, "verdict": entry["verdict"]})
+        text = f"**{text}**" if bold and entry["verdict"] == "gap" else text
+        out.append(text if len(r["gaps"]) == 1 else f"{column_label(fw)} {text}")
+    return "; ".join(out) or "—"
+
+
+def column_cell(r: dict, fw: str, digits: int = 1) -> str:
+    return "not installed" if fw in r.get("not_installed", []) else stats.cell(r["columns"][fw], digits)
+
+
+def n_text(row) -> str:
+    return "/".join(str((s or {}).get("n", 0)) for s in row["columns"].values())
