@@ -44,13 +44,14 @@ def _stepper(model: keras.Model, plan: TrainPlan):
     variables = list(model.trainable_variables)
     optimizer = optim.make_optimizer(plan, variables, plan.lr)
     optimizer.build(variables)
-    update = train._make_update(model, optimizer, variables, jit=True)
+    update = train._make_update(model, optimizer, variables)
+    clipping = train._clipping(model)
     # every trainable variable trains here, so the trained values are also the model's trainable ones
     state = [[v.value for v in variables], [v.value for v in model.non_trainable_variables],
              [v.value for v in optimizer.variables]]
 
     def train_step(x, y):
-        loss, _logits, state[0], state[1], state[2] = update(state[0], state[0], state[1], state[2], x, y)
+        loss, _logits, state[0], state[1], state[2] = update(state[0], state[0], state[1], state[2], x, y, clipping)
         return loss
 
     return train_step

@@ -7,9 +7,11 @@ over ``model.stateless_call``, then ``optimizer.stateless_apply``, under ``jax.j
 state stays in the Keras variables between steps (read in, written back), so the shared loop's
 learning-rate setter, BN statistics and weights read them as on every other column.
 
-A model with renorm layers steps without jit: the schedule moves the clipping bounds
-between steps, and a traced step would keep the first ones as constants. mixed_float16
-is refused (its loss scale lives in optimizer state a stateless step would freeze).
+Renorm's clipping bounds, which the schedule moves between steps, are arguments of the jitted
+step: Keras reads them from each layer's ``renorm_clipping`` when it traces, so the step puts
+its traced arguments there while tracing (a traced step would otherwise keep the first bounds
+as constants). mixed_float16 is refused (its loss scale lives in optimizer state a stateless
+step would freeze).
 """
 from __future__ import annotations
 
@@ -53,12 +55,21 @@ def make_predict(model: keras.Model, precision: str = "float32"):
     return predict
 
 
-def _make_update(model: keras.Model, optimizer, variables: list, jit: bool):
+def _clipping(model: keras.Model) -> dict:
+    """The renorm bounds the layers hold now (the schedule wrote them), as the jitted step's argument."""
+    layers = list(renorm.renorm_layers(model).values())
+    if not layers:
+        return {}
+    return {k: jnp.float32(v) for k, v in layers[0].renorm_clipping.items() if v is not None}
+
+
+def _make_update(model: keras.Model, optimizer, variables: list, jit: bool = True):
     """(values in) -> (loss, logits, values out): the phase's trained variables are differentiated, the
     model's other trainable ones held, BN statistics and optimizer state carried through."""
     loss_fn = keras_train.loss_function()
     position = {id(v): i for i, v in enumerate(model.trainable_variables)}
     trained_at = [position[id(v)] for v in variables]
+    renorm_layers = list(renorm.renorm_layers(model).values())
 
     def loss_of(trained, all_trainable, non_trainable, x, y):
         values = list(all_trainable)
@@ -69,8 +80,15 @@ def _make_update(model: keras.Model, optimizer, variables: list, jit: bool):
 
     grad_of = jax.value_and_grad(loss_of, has_aux=True)
 
-    def update(trained, all_trainable, non_trainable, optimizer_state, x, y):
-        (loss, (logits, non_trainable)), grads = grad_of(trained, all_trainable, non_trainable, x, y)
+    def update(trained, all_trainable, non_trainable, optimizer_state, x, y, clipping):
+        held = [dict(layer.renorm_clipping) for layer in renorm_layers]
+        for layer in renorm_layers:   # while tracing, the layers read the bounds from the arguments
+            layer.renorm_clipping.update(clipping)
+        try:
+            (loss, (logits, non_trainable)), grads = grad_of(trained, all_trainable, non_trainable, x, y)
+        finally:
+            for layer, numbers in zip(renorm_layers, held):
+                layer.renorm_clipping.update(numbers)
         trained, optimizer_state = optimizer.stateless_apply(optimizer_state, grads, trained)
         return loss, logits, trained, non_trainable, optimizer_state
 
@@ -78,17 +96,17 @@ def _make_update(model: keras.Model, optimizer, variables: list, jit: bool):
 
 
 def prepare_phase(model: keras.Model, plan: TrainPlan, phase: str, lr: float) -> Phase:
-    """The phase's step and learning-rate setter; the step is traced once per phase (not with renorm layers)."""
+    """The phase's step and learning-rate setter; the step is traced once per phase."""
     variables, _bn_inference = configure_phase(model, plan, phase)
     optimizer = optim.make_optimizer(plan, variables, lr)
     optimizer.build(variables)
-    update = _make_update(model, optimizer, variables, jit=not renorm.renorm_layers(model))
+    update = _make_update(model, optimizer, variables)
     trainable, non_trainable = list(model.trainable_variables), list(model.non_trainable_variables)
 
     def step(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         loss, logits, trained, new_non_trainable, optimizer_state = update(
             [v.value for v in variables], [v.value for v in trainable], [v.value for v in non_trainable],
-            [v.value for v in optimizer.variables], to_tensor(x), jnp.asarray(y))
+            [v.value for v in optimizer.variables], to_tensor(x), jnp.asarray(y), _clipping(model))
         for group, values in ((variables, trained), (non_trainable, new_non_trainable),
                               (optimizer.variables, optimizer_state)):
             for v, value in zip(group, values):
