@@ -94,11 +94,23 @@ def expand(suite: SuiteConfig, out_dir: Path) -> list[Job]:
     return jobs
 
 
+def jobs_left_out(suite: SuiteConfig, out_dir: Path) -> list[Job]:
+    """The suite's jobs not run this time: its other scenarios (--scenarios) in every column, and its other
+    columns (--frameworks) for the runs chosen; with --resume their files stay."""
+    columns = [*suite.frameworks, *suite.other_frameworks]
+    out = []
+    if suite.other_runs:
+        out += expand(dataclasses.replace(suite, runs=suite.other_runs, frameworks=columns), out_dir)
+    if suite.other_frameworks:
+        out += expand(dataclasses.replace(suite, frameworks=suite.other_frameworks), out_dir)
+    return out
+
+
 def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log, others: list[Job] = ()) -> list[Job]:
     """With --resume keep every valid finished job; without it, set old results aside (never delete them).
 
-    ``others``: the suite's jobs not run this time (``--scenarios``): their files stay in the folder
-    (and in its report), under the same one-environment rule.
+    ``others``: the suite's jobs not run this time (``--scenarios``, ``--frameworks``): their files stay
+    in the folder (and in its report), under the same one-environment rule.
     """
     jobs_dir = out_dir / "jobs"
     for stale in jobs_dir.glob(".tmp-*") if jobs_dir.is_dir() else []:
@@ -462,7 +474,7 @@ def run_suite(suite: SuiteConfig, out_dir: str | Path, *, resume: bool = False, 
 def _run_locked(suite, out_dir: Path, resume: bool, threads, job_timeout, log, executor="local",
                 address=None) -> dict:
     jobs = expand(suite, out_dir)
-    others = expand(dataclasses.replace(suite, runs=suite.other_runs, other_runs=[]), out_dir) if suite.other_runs else []
+    others = jobs_left_out(suite, out_dir)
     pending = select_pending(jobs, out_dir, resume, log, others)
     frameworks = [fw for fw in suite.frameworks if any(j.framework == fw for j in pending)]
     cores = usable_cores()

@@ -128,6 +128,9 @@ class SuiteConfig:
     # the runs of the suite's scenarios left out this time (``--scenarios``): with --resume their
     # results in the output folder (these runs, these seeds) stay where they are and stay in the report
     other_runs: list[RunConfig] = field(default_factory=list)
+    # the suite's columns left out this time (``--frameworks`` narrowed it): likewise kept with --resume,
+    # so a column can be added to a results folder, or one rerun, without setting the others aside
+    other_frameworks: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- validation
@@ -405,6 +408,8 @@ def apply_overrides(suite: SuiteConfig, overrides: dict) -> None:
     if overrides.get("seeds") is not None:
         suite.seeds = overrides["seeds"]
     if overrides.get("frameworks") is not None:
+        suite.other_frameworks = [fw for fw in [*suite.frameworks, *suite.other_frameworks]
+                                  if fw not in overrides["frameworks"]]
         suite.frameworks = overrides["frameworks"]
 
 

@@ -202,6 +202,29 @@ def test_resume_with_some_scenarios_keeps_the_other_scenarios_results(tmp_path):
         runner.select_pending(jobs, out, resume=True, log=lambda m: None, others=others)
 
 
+def test_resume_with_some_frameworks_keeps_the_other_columns_results(tmp_path):
+    """`--suite cpu --frameworks keras-torch --resume` into a folder holding tf and torch: adding a column
+    keeps the others' files (they were set aside as not in the suite before)."""
+    from parity.results import write_json_atomic
+    from parity.run import runner
+    from parity.spec.config import BNConfig, RunConfig, SuiteConfig, apply_overrides
+
+    out = tmp_path / "out"
+    run = RunConfig(dataset="far", epochs=1, train_images=64, scenario="tiny", bn=BNConfig(momentum=0.9))
+    suite = SuiteConfig("t", [run], seeds=[0], frameworks=["tf", "torch", "keras-torch"])
+    apply_overrides(suite, {"frameworks": ["keras-torch"]})
+    assert suite.frameworks == ["keras-torch"] and suite.other_frameworks == ["tf", "torch"]
+    kept = [out / "jobs" / f"tiny__far__default__{fw}__s0.json" for fw in ("tf", "torch")]
+    foreign = out / "jobs" / "tiny__far__default__keras-jax__s0.json"   # a column the suite does not have
+    for path in (*kept, foreign):
+        write_json_atomic(path, {"schema": 1})
+    pending = runner.select_pending(runner.expand(suite, out), out, resume=True, log=lambda m: None,
+                                    others=runner.jobs_left_out(suite, out))
+    print(f"\nkept: {[p.name for p in kept if p.exists()]}; pending: {[j.id for j in pending]}")
+    assert all(p.exists() for p in kept) and not foreign.exists()
+    assert [j.framework for j in pending] == ["keras-torch"]
+
+
 def test_two_runs_with_the_same_name_are_a_config_error():
     from parity.spec.config import ConfigError, suite_from_dict
 
