@@ -65,10 +65,10 @@ def run(module: str, *args, python: str | None = None, capture: bool = True, tim
 
 
 def run_code(code: str, *, python: str | None = None, timeout: float | None = None,
-             extra_env: dict | None = None) -> subprocess.CompletedProcess:
+             extra_env: dict | None = None, framework: str | None = None) -> subprocess.CompletedProcess:
     """``python -c code`` (a version query in another environment), output captured."""
     return subprocess.run([python or sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
-                          env=child_env(python=python, extra=extra_env))
+                          env=child_env(python=python, extra=extra_env, framework=framework))
 
 
 def exit_reason(code: int | None) -> str:

@@ -61,7 +61,7 @@ def _devices() -> dict:
     out = {}
     for name in frameworks.NAMES:
         try:
-            proc = process.run_code(_DEVICE.format(name=name), timeout=120)
+            proc = process.run_code(_DEVICE.format(name=name), timeout=120, framework=name)
             out[name] = json.loads(proc.stdout.strip().splitlines()[-1])
         except Exception:  # machine info is best effort (a framework may be missing)
             pass

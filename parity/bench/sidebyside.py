@@ -88,9 +88,10 @@ def check(env: PythonEnv, frameworks, timeout: float = 300) -> dict:
 @functools.lru_cache(maxsize=None)   # one process checks an interpreter once
 def _check(label: str, python: str, extra: tuple, frameworks: tuple, timeout: float) -> dict:
     env = PythonEnv(label, python, dict(extra))
-    def run(code: str) -> subprocess.CompletedProcess:
+    def run(code: str, framework: str | None = None) -> subprocess.CompletedProcess:
         try:
-            return process.run_code(code, python=env.python, timeout=timeout, extra_env=env.extra_env)
+            return process.run_code(code, python=env.python, timeout=timeout, extra_env=env.extra_env,
+                                    framework=framework)
         except (OSError, subprocess.TimeoutExpired) as e:
             raise EnvError(f"environment {env.label} ({env.python}): {type(e).__name__}: {e}") from None
 
@@ -107,7 +108,7 @@ def _check(label: str, python: str, extra: tuple, frameworks: tuple, timeout: fl
         raise EnvError(f"environment {env.label} ({env.python}) answered no version list: is it a Python "
                        "interpreter?") from None
     for fw in frameworks:
-        proc = run(_IMPORT.format(name=fw))
+        proc = run(_IMPORT.format(name=fw), framework=fw)
         if proc.returncode != 0:
             raise EnvError(f"environment {env.label}: {fw} is missing or broken there: {last_line(proc)}")
     return versions
