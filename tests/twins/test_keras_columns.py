@@ -8,12 +8,14 @@ the column's trainer (``prepare_phase``), and the same three steps run twice (de
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from parity import frameworks, process
 
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.needs("torch")
 
 COLUMNS = ("keras-torch", "keras-jax")
@@ -33,12 +35,8 @@ import numpy as np
 import torch   # before anything imports TensorFlow (Keras may, on any backend): see tests/conftest.py
 from torch_impl import models as tmodels, weights as tweights
 from parity import frameworks
-from parity.assets import canonical
-from parity.assets.starting import default_checkpoint
-from parity.data import load_dataset, make_loaders
 from parity.spec.archs import get_arch
-from parity.train.initial import init_head, init_network
-from parity.train.plan import TrainPlan
+from parity.train.initial import init_network
 
 fw, out_path = sys.argv[1], sys.argv[2]
 backend, models, weights, train = (frameworks.load(fw, m) for m in ("backend", "models", "weights", "train"))
@@ -62,14 +60,8 @@ for mode, training in (("eval", False), ("train", True)):
     out[mode] = float(np.abs(lt - keras.ops.convert_to_numpy(k(x, training=training))).max())
 
 # steps: the column's trainer from the pretrained checkpoint, on the shared loader's batches
-plan = TrainPlan(arch="resnet-tiny", num_classes=5, image_size=32, seed=0, epochs=1, optimizer="sgd", lr=0.05,
-                 lr_schedule="constant", sgd_momentum=0.9, bn_momentum=0.9, bn_epsilon=1e-5, freeze="none")
-tensors, _, _ = canonical.load_checkpoint(default_checkpoint("resnet-tiny"))
-start = {n: v for n, v in tensors.items() if not n.startswith("fc.")}
-start.update(init_head(0, 128, 5))
-loader, _ = make_loaders(load_dataset("far", 32), 16, seed=0)
-it = loader.batches(0)
-batches = [next(it) for _ in range(3)]
+from tests.twins.test_keras_columns import step_setup
+plan, start, batches = step_setup()
 
 def run(n):
     model = train.build(plan, start)
@@ -93,7 +85,7 @@ def _column(framework: str, tmp_path) -> tuple[dict, dict]:
         pytest.skip(f"{framework}: {', '.join(missing)} not installed (make test installs the [jax] extra)")
     path = tmp_path / f"{framework}.npz"
     proc = subprocess.run([sys.executable, "-c", PROBE, framework, str(path)], capture_output=True, text=True,
-                          timeout=600, env=process.child_env(framework=framework))
+                          timeout=600, env=process.child_env(framework=framework), cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     return out, dict(np.load(path))
@@ -115,15 +107,14 @@ def test_the_column_builds_on_its_backend_and_its_forward_pass_matches_torch(col
     assert out["eval"] <= eval_atol and out["train"] <= train_atol
 
 
-def _torch_one_step():
-    import torch
-
+def step_setup():
+    """The plan, starting weights (the pretrained checkpoint, the shared head) and three loader batches
+    every trainer here steps from (imported by the columns' processes too)."""
     from parity.assets import canonical
     from parity.assets.starting import default_checkpoint
     from parity.data import load_dataset, make_loaders
     from parity.train.initial import init_head
     from parity.train.plan import TrainPlan
-    from torch_impl import train, weights
 
     plan = TrainPlan(arch="resnet-tiny", num_classes=5, image_size=32, seed=0, epochs=1, optimizer="sgd", lr=0.05,
                      lr_schedule="constant", sgd_momentum=0.9, bn_momentum=0.9, bn_epsilon=1e-5, freeze="none")
@@ -131,10 +122,20 @@ def _torch_one_step():
     start = {n: v for n, v in tensors.items() if not n.startswith("fc.")}
     start.update(init_head(0, 128, 5))
     loader, _ = make_loaders(load_dataset("far", 32), 16, seed=0)
+    it = loader.batches(0)
+    return plan, start, [next(it) for _ in range(3)]
+
+
+def _torch_one_step():
+    import torch
+
+    from torch_impl import train, weights
+
+    plan, start, batches = step_setup()
     torch.manual_seed(0)
     model = train.build(plan, start)
     phase = train.prepare_phase(model, plan, "train", plan.lr)
-    phase.step(*next(loader.batches(0)))
+    phase.step(*batches[0])
     return start, weights.to_canonical(model)
 
 
