@@ -5,6 +5,8 @@ threads and determinism are torch's, since torch runs every op.
 """
 from __future__ import annotations
 
+import os
+
 import keras
 import torch
 
@@ -32,10 +34,11 @@ def configure(threads: int, seed: int, deterministic: bool = True) -> dict:
         torch.set_num_interop_threads(1)
     except RuntimeError:  # can only be set once per process
         pass
-    torch.use_deterministic_algorithms(deterministic, warn_only=True)
-    if deterministic and torch.cuda.is_available():   # float32 means float32 (torch_impl/backend.py)
+    if deterministic and torch.cuda.is_available():   # as torch_impl/backend.py: see there why
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
     keras.utils.set_random_seed(seed)
     return {"intra_op_threads": torch.get_num_threads(), "deterministic": deterministic}
 

@@ -83,6 +83,6 @@ def prepare_phase(model: keras.Model, plan: TrainPlan, phase: str, lr: float) ->
 
     def step(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         loss, logits = train_step(to_tensor(x), keras.ops.convert_to_tensor(y))
-        return float(loss), _numpy_logits(logits)
+        return float(loss.detach()), _numpy_logits(logits)
 
     return Phase(step=step, set_lr=lambda lr: optim.set_lr(optimizer, lr))

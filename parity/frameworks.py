@@ -38,6 +38,9 @@ class Framework:
     # the top-level modules that must be importable for the framework to count as installed
     requires: tuple[str, ...] = ()
     zoo: str = ""            # whose model-zoo weights file its native-zoo network reads (parity/assets/zoo.py)
+    # the run precisions it can train with (the config checks a run's against them before anything runs)
+    precisions: tuple[str, ...] = ("float32", "mixed_float16", "mixed_bfloat16")
+    precision_note: str = ""   # why one is missing
     install_hint: str = ""   # how to install it, for the line that says it is missing
 
 
@@ -54,7 +57,8 @@ FRAMEWORKS: dict[str, Framework] = {f.name: f for f in (
               versions={"keras": ("keras",), "torch": ("torch",)}, requires=("keras", "torch"), zoo="tf"),
     Framework("keras-jax", "keras_jax_impl", "Keras/JAX", env={"KERAS_BACKEND": "jax"},
               bench_modes=("jit",), default_mode="jit",
-              versions={"keras": ("keras",), "jax": ("jax",), "jaxlib": ("jaxlib",)}, requires=("keras", "jax"), zoo="tf",
+              versions={"keras": ("keras",), "jax": ("jax",), "jaxlib": ("jaxlib",)}, requires=("keras", "jax"), zoo="tf", precisions=("float32", "mixed_bfloat16"),
+              precision_note="its dynamic loss scale is optimizer state a stateless jitted step would not update",
               install_hint="install the [jax] extra: pip install -e '.[jax]' (make test does)"),
 )}
 NAMES: tuple[str, ...] = tuple(FRAMEWORKS)
@@ -63,8 +67,6 @@ NAMES: tuple[str, ...] = tuple(FRAMEWORKS)
 DEFAULT_NAMES: tuple[str, ...] = ("tf", "torch")
 # The framework each column's gap is taken against unless a table asks for another.
 REFERENCE = "torch"
-# The gap columns are the first minus the second (TF minus torch, in percentage points).
-GAP_PAIR: tuple[str, str] = ("tf", "torch")
 
 
 class UnknownFramework(ValueError):

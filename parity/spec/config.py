@@ -324,6 +324,14 @@ def validate_suite(suite: SuiteConfig) -> None:
         p.append(f"seeds: {suite.seeds!r} is not allowed -- each seed once")
     if not isinstance(suite.frameworks, list) or not suite.frameworks or any(f not in FRAMEWORKS for f in suite.frameworks):
         p.append(f"frameworks: {suite.frameworks!r} is not allowed -- a non-empty list from {_allowed(FRAMEWORKS)}")
+    else:   # a precision a framework cannot train with: one line before anything runs
+        for fw in suite.frameworks:
+            info = frameworks.get(fw)
+            wrong = sorted({r.precision for r in suite.runs if r.precision in PRECISIONS
+                            and r.precision not in info.precisions})
+            if wrong:
+                p.append(f"precision: {', '.join(wrong)} is not supported by {fw} ({info.precision_note}); "
+                         f"it trains with {_allowed(info.precisions)} -- leave {fw} out (--frameworks) or change it")
     if p:
         raise ConfigError(p)
 

@@ -145,9 +145,9 @@ def test_keras_base_training_argument(torch_resnet):
     `trainable = False` on the BN layers keeps them in inference mode under fit().
     This pins the behaviour so an upgrade that changes it is noticed.
     """
-    from tf_impl import models as tf_models
+    from keras_impl import models as keras_models
 
-    model = tf_models._build_model("resnet-tiny", 3, 32, base_training=False)
+    model = keras_models._build_model("resnet-tiny", 3, 32, base_training=False)
     bn = model.get_layer("base").get_layer("bn1")
     x = np.random.default_rng(5).normal(2.0, 3.0, size=(4, 32, 32, 3)).astype(np.float32)
     before = bn.moving_mean.numpy().copy()
@@ -187,13 +187,14 @@ def test_first_divergence_finds_a_perturbed_layer(torch_resnet):
 
 
 def test_keras_same_padding_would_diverge_at_the_first_strided_conv(torch_resnet, monkeypatch):
-    """Why tf_impl pads explicitly: Keras' "same" pads bottom/right only for stride 2."""
-    from tf_impl import models as tf_models
+    """Why keras_impl pads explicitly: Keras' "same" pads bottom/right only for stride 2."""
+    from keras_impl import models as keras_models
 
     def same_conv(x, filters, kernel, stride, name):
-        return tf_models.layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False, name=name)(x)
+        return keras_models.layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
+                                          name=name)(x)
 
-    monkeypatch.setattr(tf_models, "_conv", same_conv)
+    monkeypatch.setattr(keras_models, "_conv", same_conv)   # the model code every Keras column builds
     torch_model, keras_model = _pair(torch_resnet, "resnet-tiny", 32)
     x = np.random.default_rng(7).normal(size=(2, 32, 32, 3)).astype(np.float32)
     report = _where(torch_model, keras_model, x, training=False)
