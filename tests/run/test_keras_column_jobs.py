@@ -37,7 +37,7 @@ def test_one_job_per_keras_column_beside_tf(tmp_path):
         gap = job["final"]["eval_acc"] - tf["final"]["eval_acc"]
         loss = job["final"]["eval_loss"] - tf["final"]["eval_loss"]
         print(f"\n{fw}: eval acc {job['final']['eval_acc']:.1f} vs tf {tf['final']['eval_acc']:.1f} ({gap:+.1f} pp, "
-              f"bound {ACC_PP}), eval loss {loss:+.2e}; versions {job['env'].get('keras')}, "
+              f"bound {ACC_PP}), eval loss {loss:+.2e} (bound {LOSS:g}); versions {job['env'].get('keras')}, "
               f"{job['env'].get('torch') or job['env'].get('jax')}")
         assert job["status"] == "ok"
         assert job["data_fingerprint"] == tf["data_fingerprint"] and job["init_checksum"] == tf["init_checksum"]
