@@ -86,3 +86,12 @@ def test_a_precision_a_column_cannot_train_with_stops_before_anything_runs(tmp_p
     print(f"\n{line}")
     assert "precision: mixed_float16 is not supported by keras-jax" in line
     assert not (tmp_path / "o").exists()
+
+
+def test_the_cpu_suite_runs_all_four_columns_and_make_run_s_quick_suite_two():
+    from parity.spec.scenarios import build_suite
+
+    columns = {name: build_suite(name).frameworks for name in ("quick", "smoke", "cpu")}
+    print(f"\n{columns}")
+    assert columns["cpu"] == list(frameworks.NAMES) == ["tf", "torch", "keras-torch", "keras-jax"]
+    assert columns["quick"] == columns["smoke"] == ["tf", "torch"]   # make run's budget: no JAX install
