@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from parity import frameworks
@@ -47,7 +48,9 @@ def equivalent(a, b) -> bool:
 def collect() -> dict:
     """Every installed framework's column (tf and torch always: the snapshot's pair)."""
     names = [fw for fw in frameworks.NAMES if fw in frameworks.DEFAULT_NAMES or not frameworks.missing_modules(fw)]
-    sides = {fw: read_framework(fw) for fw in names}
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:   # one process each, side by side
+        futures = {fw: pool.submit(read_framework, fw) for fw in names}
+        sides = {fw: future.result() for fw, future in futures.items()}
     knobs = {}
     for name, question in AUDITED.items():
         found = {fw: side["knobs"].get(name, {}) for fw, side in sides.items()}
