@@ -16,6 +16,17 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+from parity.results import cpu_model  # noqa: E402
+
+# Float results differ in the last bits from one CPU kind to another (the math kernels differ), so every
+# test that compares against a measured figure prints the CPU beside it. The bounds were set from the
+# larger of the figures measured on the two kinds this project runs on: AMD EPYC and Intel Xeon.
+CPU = cpu_model()
+
+
+def pytest_report_header(config):
+    return f"CPU: {CPU} (tolerances set from figures measured on AMD EPYC and Intel Xeon)"
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "needs(*frameworks): the test imports or runs these frameworks (registry "

@@ -332,6 +332,7 @@ def compare_dirs(baseline: str | Path, current: str | Path, acc_threshold: float
         raise ResultError(f"baseline: {base['unreadable'][0]}")
     result = compare_runs(base, cur, acc_threshold, loss_threshold, reference)
     be, ce = _flatten(base["env"]), _flatten(cur["env"])
+    result["cpus"] = [be.get("machine.cpu"), ce.get("machine.cpu")]
     result["environment"] = [f"{k}: {be.get(k)} -> {ce.get(k)}" for k in sorted(set(be) | set(ce))
                              if be.get(k) != ce.get(k) and not k.endswith(".commit")]
     bd, cd = _flatten(base["defaults"]), _flatten(cur["defaults"])
@@ -367,10 +368,19 @@ def is_clean(result: dict) -> bool:
     return not result["regressions"] and not result["defaults"] and not result.get("audit")
 
 
+def _cpu_note(result: dict) -> str:
+    """Which CPUs made the two runs, when they differ: their floats differ in the last bits, so no job is
+    bit-identical across them (a job is bit-reproducible on one CPU kind, not across kinds)."""
+    base, cur = result.get("cpus") or (None, None)
+    if not base or not cur or base == cur:
+        return ""
+    return f" (the baseline ran on {base}, this run on {cur}: jobs are bit-reproducible on one CPU kind, not across)"
+
+
 def summary_line(result: dict) -> str:
     """One line: reproduced (and how exactly), or how many findings."""
     c = result["counts"]
-    exact = f"{c['jobs_identical']}/{c['jobs']} jobs bit-identical"
+    exact = f"{c['jobs_identical']}/{c['jobs']} jobs bit-identical" + _cpu_note(result)
     notes = "".join(f"; {len(result.get(k) or [])} {what}" for k, what in (
         ("improvements", "improvement(s)"), ("changes", "verdict change(s)"),
         ("not_compared", "failed baseline job(s) not compared"), ("appeared", "new row(s) or job(s)"))

@@ -32,6 +32,17 @@ def _edit(folder: Path, run: str, fw: str, seeds, fn) -> None:
         path.write_text(json.dumps(job))
 
 
+def other_cpu(cpu):
+    """Every job rerun on another CPU: its env names that CPU and its final weights differ in the last bits."""
+    def plant(folder):
+        for path in (folder / "jobs").glob("*.json"):
+            job = json.loads(path.read_text())
+            job["env"]["cpu"] = cpu
+            job["final_weights_checksum"] = "other-cpu"
+            path.write_text(json.dumps(job))
+    return plant
+
+
 def shift(run, fw, metric, by, seeds=SEEDS):
     """``by`` added to ``metric`` on the given seeds (a number, or a function of the seed)."""
     def plant(folder):
@@ -98,6 +109,10 @@ CASES = [
     # exit 0
     ("improvement-alone", shift(HEADLINE, "tf", "eval_acc", +2), 0, "Improvements"),
     ("re-rendered", lambda folder: None, 0, "90/90 jobs bit-identical"),
+    # the same table rerun on another CPU kind: every job's floats differ in the last bits, and the line says why
+    ("another-cpu", other_cpu("Intel(R) Xeon(R) Processor"), 0,
+     "27/27 rows unchanged, 0/90 jobs bit-identical (the baseline ran on AMD EPYC, this run on Intel(R) Xeon(R) "
+     "Processor: jobs are bit-reproducible on one CPU kind, not across)"),
     ("below-threshold", shift(HEADLINE, "tf", "eval_acc", -0.5), 0, "27/27 rows unchanged"),
     # mean -1.2 pp, beyond the threshold, but the seeds disagree: the paired CI holds 0
     ("seeds-disagree", shift(HEADLINE, "torch", "eval_acc", lambda s: (-7, 5, -7, 5, -2)[s]), 0, "no regression"),

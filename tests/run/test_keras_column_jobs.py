@@ -9,15 +9,24 @@ import subprocess
 import sys
 
 import pytest
-from conftest import TINY_TORCH_CONFIG
+from conftest import CPU, TINY_TORCH_CONFIG
 
 from parity import frameworks
 from parity.cli import main
 
-# The tiny job (64 images, 2 steps), the Keras columns vs tf, measured 2026-11-26: eval accuracy 0.0 pp apart
-# on both; eval loss keras-torch -5.1e-6, keras-jax -5.3e-8. Bounds: 10x the loss figure; accuracy 0.2 pp
-# (one eval image in 500: a loss this close moves at most a borderline image).
-LOSS = 5e-5
+# The tiny job (64 images, 2 SGD steps, seed 0), the Keras columns vs tf. Eval accuracy 0.0 pp apart on both
+# CPU kinds; eval loss keras-torch -5.1e-6 (AMD EPYC, 2026-11-26) and -2.3e-4 (Intel Xeon, 2026-12-03),
+# keras-jax -5.3e-8 (AMD) and -3.9e-7 (Intel). The 45x is not a column's semantics: one element of one
+# layer's BN output lies within float32 rounding of zero (layer3.0.bn1, 1.0e-6 in float64), the CPUs'
+# kernels put it on different sides of the ReLU, and its whole gradient is kept or dropped: 2 % of that
+# channel's bias gradient in one step, which the next step carries into the eval loss (on Intel, after
+# step 1 torch, keras-torch and keras-jax agree and tf is the one that differs; after step 2 keras-jax
+# and tf agree). Such a figure is a sample of a discontinuous function, so this job-level bound is set from
+# the larger figure, 2.3e-4, with ~4x headroom; the tight float check of each column is the per-step one
+# (tests/twins/test_keras_columns.py: one SGD step within 5e-6, 4.4e-7 on Intel, 4.7e-7 on AMD), which
+# random data keeps away from such ties. A semantic difference moves the per-step check, not only this one.
+# Accuracy 0.2 pp: one eval image in 500 (0.0 on both CPUs).
+LOSS = 1e-3
 ACC_PP = 0.2
 
 
@@ -38,7 +47,7 @@ def test_one_job_per_keras_column_beside_tf(tmp_path):
         loss = job["final"]["eval_loss"] - tf["final"]["eval_loss"]
         print(f"\n{fw}: eval acc {job['final']['eval_acc']:.1f} vs tf {tf['final']['eval_acc']:.1f} ({gap:+.1f} pp, "
               f"bound {ACC_PP}), eval loss {loss:+.2e} (bound {LOSS:g}); versions {job['env'].get('keras')}, "
-              f"{job['env'].get('torch') or job['env'].get('jax')}")
+              f"{job['env'].get('torch') or job['env'].get('jax')}; CPU {CPU}")
         assert job["status"] == "ok"
         assert job["data_fingerprint"] == tf["data_fingerprint"] and job["init_checksum"] == tf["init_checksum"]
         assert job["plan"]["bn_momentum"] == tf["plan"]["bn_momentum"] == 0.9

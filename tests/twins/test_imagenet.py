@@ -1,7 +1,7 @@
 """--pretrained imagenet: torchvision's cached checkpoint -> canonical -> both frameworks."""
 import numpy as np
 import pytest
-from conftest import _randomize_bn
+from conftest import CPU, _randomize_bn
 
 pytestmark = pytest.mark.needs("tf", "torch")
 
@@ -52,9 +52,13 @@ def test_imagenet_weights_load_into_both_frameworks(torchvision_cache):
         a = t(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy()
         ref = torchvision_cache.eval()(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy()
     b = k(x, training=False).numpy()
-    print(f"\nImageNet-checkpoint logits: torch vs Keras max |diff| {np.max(np.abs(a - b)):.2e}")
+    # Measured: 7.5e-5 (AMD EPYC, 2026-11-26), 9.7e-5 (Intel Xeon, 2026-12-03): the bound was 1e-4, 3 % above the
+    # Intel figure. ResNet-50 at 1000 classes sums more float32 rounding than test_forward_parity's cases; the
+    # bound is ~10x the larger figure, as there.
+    print(f"\nImageNet-checkpoint logits: torch vs Keras max |diff| {np.max(np.abs(a - b)):.2e} "
+          f"(bound 1e-3; CPU {CPU})")
     assert np.array_equal(a, ref)                        # the torch side is torchvision's network exactly
-    assert np.max(np.abs(a - b)) <= 1e-4
+    assert np.max(np.abs(a - b)) <= 1e-3
 
 
 def test_missing_imagenet_weights_give_one_line(tmp_path, monkeypatch, capsys):

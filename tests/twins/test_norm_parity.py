@@ -6,6 +6,7 @@ same canonical weights; recalibration sets the same statistics on both sides.
 """
 import numpy as np
 import pytest
+from conftest import CPU
 
 from parity.assets import canonical
 from parity.train.initial import init_head
@@ -57,8 +58,10 @@ def test_logits_agree(norm, training):
         a = tm(torch_train.to_tensor(x)).numpy()
     b = km(tf.convert_to_tensor(x), training=training).numpy()
     diff = float(np.max(np.abs(a - b)))
-    print(f"\n{norm} training={training}: max |logit diff| {diff:.2e}")
-    assert diff <= 2e-5   # measured 1.9e-6 (gn) and 1.4e-6 (renorm), both modes (2026-11-26): ~10x headroom
+    print(f"\n{norm} training={training}: max |logit diff| {diff:.2e} (bound 2e-5; CPU {CPU})")
+    # measured, both modes: gn 1.9e-6 / renorm 1.4e-6 (AMD EPYC, 2026-11-26), 1.2e-6 / 9.5e-7 (Intel Xeon,
+    # 2026-12-03): ~10x headroom over the larger
+    assert diff <= 2e-5
 
 
 def test_groupnorm_keeps_gamma_beta_from_bn():
@@ -83,8 +86,8 @@ def test_recalibration_sets_the_same_statistics_on_both_sides():
     tf_train.recalibrate_bn(km, batches)
     t, k = torch_train.running_stats(tm), tf_train.running_stats(km)
     worst = max(float(np.max(np.abs(t[n][i] - k[n][i]) / (np.abs(k[n][i]) + 1e-3))) for n in t for i in (0, 1))
-    print(f"\nrecalibrated statistics: max relative difference {worst:.2e}")
-    assert worst <= 3e-4   # measured 6.2e-5 (2026-11-26): ~5x headroom
+    print(f"\nrecalibrated statistics: max relative difference {worst:.2e} (bound 3e-4; CPU {CPU})")
+    assert worst <= 3e-4   # measured 6.2e-5 (AMD EPYC), 5.0e-5 (Intel Xeon): ~5x headroom over the larger
     # and they moved away from the source checkpoint's statistics towards the far domain's
     assert not np.allclose(t["bn1"][0], init["bn1.running_mean"], atol=1e-2)
 
@@ -115,8 +118,9 @@ def test_the_clipping_bounds_a_schedule_sets_change_what_both_frameworks_compute
         k = km(x, training=True).numpy()
         logits[bounds] = (t, k)
         diff = float(np.abs(t - k).max())
-        print(f"\nrmax/rmin/dmax {bounds[0]:g}/{bounds[1]:.3g}/{bounds[2]:g}: max |logit diff| tf vs torch {diff:.2e}")
-        assert diff <= 2e-5   # the same as the renorm forward-parity figure (measured 1.4e-6)
+        print(f"\nrmax/rmin/dmax {bounds[0]:g}/{bounds[1]:.3g}/{bounds[2]:g}: max |logit diff| tf vs torch {diff:.2e} "
+              f"(bound 2e-5; CPU {CPU})")
+        assert diff <= 2e-5   # measured 1.7e-6 at most (AMD EPYC: 1.4e-6), as the renorm forward-parity figure
     (t1, k1), (t3, k3) = logits.values()
     moved_tf, moved_torch = float(np.abs(k3 - k1).max()), float(np.abs(t3 - t1).max())
     print(f"logits moved by the bounds: tf {moved_tf:.3g}, torch {moved_torch:.3g}")

@@ -10,6 +10,7 @@ import io
 
 import numpy as np
 import pytest
+from conftest import CPU
 
 from parity.data import synthetic
 from parity.data.loader import Loader
@@ -55,9 +56,10 @@ def test_native_pipelines_differ_by_the_antialias_default(far128):
     b = torch_p.preprocess(images, 32, MEAN, STD)
     assert a.shape == b.shape == (64, 32, 32, 3) and a.dtype == b.dtype == np.float32
     mean, worst = _pixel_diff(a, b)
-    print(f"\nnative 128 -> 32 px: mean |tf - torch| {mean:.3f}, max {worst:.2f} pixel levels")
-    # Measured (TF 2.21 / torchvision 0.29): mean 2.31, max 22.5. The band is 0.6x-1.5x of each: clearly
-    # non-zero, and well above the matched figures below (mean <= 0.5), which it must stay.
+    print(f"\nnative 128 -> 32 px: mean |tf - torch| {mean:.3f}, max {worst:.2f} pixel levels (CPU {CPU})")
+    # Measured (TF 2.21 / torchvision 0.29): mean 2.31, max 22.5, on an AMD EPYC and an Intel Xeon alike.
+    # The band is 0.6x-1.5x of each: clearly non-zero, and well above the matched figures below (mean <= 0.5),
+    # which it must stay.
     assert 1.4 <= mean <= 3.5, mean
     assert 13.0 <= worst <= 34.0, worst
 
@@ -78,9 +80,10 @@ def test_matched_antialias_leaves_only_uint8_rounding(far128, antialias):
     f = F.resize(torch.from_numpy(images).permute(0, 3, 1, 2).float(), [32, 32], antialias=antialias)
     kernel = float(np.abs(t - f.permute(0, 2, 3, 1).numpy()).max())
     print(f"\nantialias={antialias} on both, 128 -> 32 px: mean |tf - torch| {mean:.3f}, max {worst:.3f} pixel "
-          f"levels; float-input resize kernels: max {kernel:.2e}")
+          f"levels; float-input resize kernels: max {kernel:.2e} (CPU {CPU})")
     # Measured: antialias False mean 0.496 / max 1.000 (torchvision's uint8 bilinear rounds each of its two
-    # passes half up: biased +0.5 level), True mean 0.265 / max 0.902; float kernels 0 / 6.1e-5.
+    # passes half up: biased +0.5 level), True mean 0.265 / max 0.902; float kernels 0 / 6.1e-5 (AMD EPYC and
+    # Intel Xeon alike).
     # Headroom: mean +20% (0.60 / 0.32); max at one level, the most two rounded passes can add (+1% for
     # float32); kernels 1e-3 (16x the measured).
     assert mean <= (0.60 if not antialias else 0.32), mean
@@ -102,9 +105,9 @@ def test_without_resize_both_reproduce_the_shared_loader(far128, antialias):
                               antialias=antialias)
         diff = float(np.abs(got - expected).max())
         print(f"\n{name} (antialias={antialias}), pad 4 + crops/flips, no resize: max |pipeline - loader| "
-              f"{diff:.2e} (normalized units)")
-        # Measured: tf 4.8e-7, torch 7.2e-7 (float32 rounding of a differently ordered normalization);
-        # 5e-6 is ~7x that and ~3500x below one pixel level (1 / (255 * 0.225) = 0.017).
+              f"{diff:.2e} (normalized units; CPU {CPU})")
+        # Measured on an AMD EPYC and an Intel Xeon alike: tf 4.8e-7, torch 7.2e-7 (float32 rounding of a
+        # differently ordered normalization); 5e-6 is ~7x that and ~3500x below one pixel level (1 / (255 * 0.225) = 0.017).
         assert diff <= 5e-6, (name, diff)
 
 
@@ -128,7 +131,9 @@ def test_jpeg_decoders_differ_by_their_idct(far128):
         accurate = tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE").numpy()
         assert np.array_equal(accurate, b)
     mean, worst = float(np.mean(means)), int(np.max(worsts))
-    print(f"\nJPEG (PIL, quality 90, 8 images 128 px): mean |tf - torch| {mean:.3f}, max {worst} pixel levels")
-    # Measured: mean 1.00, max 4 (TF's default INTEGER_FAST vs ISLOW). Band 0.5x-2x on each.
+    print(f"\nJPEG (PIL, quality 90, 8 images 128 px): mean |tf - torch| {mean:.3f}, max {worst} pixel levels "
+          f"(CPU {CPU})")
+    # Measured on an AMD EPYC and an Intel Xeon alike: mean 1.00, max 4 (TF's default INTEGER_FAST vs ISLOW).
+    # Band 0.5x-2x on each.
     assert 0.5 <= mean <= 2.0, mean
     assert 2 <= worst <= 8, worst

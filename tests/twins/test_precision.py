@@ -7,6 +7,7 @@ and a short fine-tuning job lands where float32 does.
 """
 import numpy as np
 import pytest
+from conftest import CPU
 
 from parity.spec.config import BNConfig, ConfigError, RunConfig, SuiteConfig, run_to_dict, validate_suite
 
@@ -77,8 +78,9 @@ def test_a_mixed_bfloat16_job_runs_in_both_frameworks_and_records_it():
         assert np.isfinite(mixed["final"]["train_loss"])
         moved = mixed["final"]["eval_acc"] - full["final"]["eval_acc"]
         print(f"\n{fw}: eval accuracy float32 {full['final']['eval_acc']:.2f}, mixed_bfloat16 "
-              f"{mixed['final']['eval_acc']:.2f} ({moved:+.2f} pp)")
-        # measured +1.2 pp (tf) and +0.8 pp (torch) on 2026-11-26; 3 pp is ~2.5x that, where 15 pp hid anything
+              f"{mixed['final']['eval_acc']:.2f} ({moved:+.2f} pp, bound 3; CPU {CPU})")
+        # measured +1.2 pp (tf) and +0.8 pp (torch) on an AMD EPYC (2026-11-26), +0.6 / +0.1 on an Intel Xeon
+        # (2026-12-03); 3 pp is ~2.5x the larger, where 15 pp hid anything
         assert abs(moved) < 3.0, (fw, mixed["final"], full["final"])
     assert results["tf", "mixed_bfloat16"]["data_fingerprint"] == results["torch", "mixed_bfloat16"]["data_fingerprint"]
 
@@ -99,10 +101,14 @@ def test_bn_statistics_are_measured_in_the_training_precision_on_both_sides():
         return max(np.abs(stats[a][k][0] - stats[b][k][0]).max() for k in stats[a])
 
     tf, torch_ = tf_train.__name__, torch_train.__name__
-    assert diff((tf, "float32"), (torch_, "float32")) < 1e-5
+    float32, bf16, across = (diff((tf, "float32"), (torch_, "float32")),
+                             diff((tf, "mixed_bfloat16"), (torch_, "mixed_bfloat16")),
+                             diff((tf, "mixed_bfloat16"), (torch_, "float32")))
+    print(f"\nBN statistics, max |tf - torch|: float32 {float32:.1e} (bound 1e-5), both mixed_bfloat16 {bf16:.1e}, "
+          f"tf bfloat16 vs torch float32 {across:.1e}; CPU {CPU}")
+    assert float32 < 1e-5
     # bfloat16 on both sides: closer to each other than either is to float32 (measured 1.0e-3 vs 3.3e-3)
-    assert diff((tf, "mixed_bfloat16"), (torch_, "mixed_bfloat16")) < 0.5 * diff((tf, "mixed_bfloat16"),
-                                                                                 (torch_, "float32"))
+    assert bf16 < 0.5 * across
 
 
 def test_batch_renorm_takes_its_moments_in_float32_under_autocast():
