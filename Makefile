@@ -21,12 +21,12 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || test -n "$(PY)" || { echo "make: needs Python 3.11, 3.12 or 3.13 (none found; give PY=...)" >&2; exit 2; }
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt uv
-	$(UV_INSTALL) -e '.[tf-cpu,torch,ray]'
+	$(UV_INSTALL) -e '.[tf-cpu,torch,ray,real]'
 	@touch $(STAMP)
 
 # The tests also need Keras on JAX (the [jax] extra, ~700 MB, ~15 s); `make run` does without it.
 $(JAX_STAMP): $(STAMP)
-	$(UV_INSTALL) -e '.[tf-cpu,torch,ray,jax]'
+	$(UV_INSTALL) -e '.[tf-cpu,torch,ray,real,jax]'
 	@touch $(JAX_STAMP)
 
 # `make run` reproduces the published quick table, it does not overwrite it: the suite runs into

@@ -29,8 +29,9 @@ def _module_name(layer_name: str) -> str:
     return layer_name.replace("-", ".")
 
 
-_BLOCK_NAME = re.compile(r"^layer\d+\.\d+$")
-_CANONICAL_TYPES = (layers.Conv2D, layers.BatchNormalization, layers.GroupNormalization, layers.Dense)
+_BLOCK_NAME = re.compile(r"^(layer\d+\.\d+|_blocks\.\d+)$")   # ResNet blocks, EfficientNet's MBConv blocks
+_CANONICAL_TYPES = (layers.Conv2D, layers.DepthwiseConv2D, layers.BatchNormalization, layers.GroupNormalization,
+                    layers.Dense)
 _OUTPUT_TYPES = _CANONICAL_TYPES + (layers.MaxPooling2D, layers.GlobalAveragePooling2D)
 
 
@@ -181,7 +182,12 @@ def _build_model(arch: str, num_classes: int, image_size: int, bn_momentum: floa
     """
     spec = check_build(arch, num_classes, image_size)
     factory = _norm_factory(norm, bn_momentum, bn_epsilon, gn_groups, renorm_momentum, renorm_clipping)
-    base = _build_base(spec, image_size, factory)
+    if spec.family == "efficientnet-lite":
+        from keras_impl.efficientnet import build_base
+
+        base = build_base(spec, image_size, factory)
+    else:
+        base = _build_base(spec, image_size, factory)
     inputs = keras.Input((image_size, image_size, 3), name="image")
     features = base(inputs, training=base_training)
     bound = 1.0 / math.sqrt(spec.feature_dim)  # torch nn.Linear's default init

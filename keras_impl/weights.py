@@ -2,7 +2,8 @@
 
 Canonical tensors use torch's names and layouts; `keras_impl.models.canonical_layers`
 names each Keras layer by its torch module, so this file only converts layouts:
-conv HWIO -> OIHW is transpose (3, 2, 0, 1) (back: (2, 3, 1, 0)), Dense (in, out)
+conv HWIO -> OIHW is transpose (3, 2, 0, 1) (back: (2, 3, 1, 0)), a depthwise kernel (kh, kw, C, 1) ->
+torch's grouped (C, 1, kh, kw) is transpose (2, 3, 0, 1), Dense (in, out)
 -> Linear (out, in), BN gamma/beta/moving_mean/moving_variance ->
 weight/bias/running_mean/running_var.
 """
@@ -15,6 +16,7 @@ from parity.assets.canonical import check_compatible, split_skipped
 from keras_impl.models import canonical_layers
 
 _CONV_TO_TORCH = (3, 2, 0, 1)   # HWIO -> OIHW
+_DEPTHWISE_TO_TORCH = (2, 3, 0, 1)   # (kh, kw, C, 1) -> (C, 1, kh, kw)
 _DENSE_TO_TORCH = (1, 0)        # (in, out) -> (out, in)
 _BN = (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"),
        ("running_var", "moving_variance"))
@@ -26,6 +28,8 @@ def _slots(model) -> dict[str, tuple]:
     for name, layer in canonical_layers(model).items():
         if isinstance(layer, layers.Conv2D):
             slots[f"{name}.weight"] = (layer.kernel, _CONV_TO_TORCH)
+        elif isinstance(layer, layers.DepthwiseConv2D):
+            slots[f"{name}.weight"] = (layer.kernel, _DEPTHWISE_TO_TORCH)
         elif isinstance(layer, layers.BatchNormalization):
             for key, attr in _BN:
                 if getattr(layer, attr, None) is not None:

