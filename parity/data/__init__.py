@@ -25,6 +25,16 @@ def _synthetic(name: str, image_size: int) -> Dataset:
 
 
 @functools.lru_cache(maxsize=4)
+def _real(name: str, image_size: int) -> Dataset:
+    from parity.data import real
+
+    try:
+        return real.load(name, image_size)
+    except real.RealDataMissing as e:
+        raise DataError(str(e)) from None
+
+
+@functools.lru_cache(maxsize=4)
 def _folder(path: str, image_size: int, decode_jpeg=None) -> Dataset:
     from parity.data.folder import FolderError, load_folder
 
@@ -44,6 +54,8 @@ def load_dataset(name: str, image_size: int, decode_jpeg=None) -> Dataset:
     """
     if name in DOMAINS:
         return _synthetic(name, image_size)
+    if name in ("digits", "photos"):   # parity.data.real.DATASETS, without importing it for the others
+        return _real(name, image_size)
     if name.startswith("folder:"):
         return _folder(name[len("folder:"):], image_size, decode_jpeg)
     from parity.data import tfds_data
@@ -54,7 +66,7 @@ def load_dataset(name: str, image_size: int, decode_jpeg=None) -> Dataset:
         except tfds_data.NotPrepared as e:
             raise DataError(str(e)) from None
     raise DataError(f"dataset {name!r} is unknown; use a synthetic domain ({', '.join(DOMAINS)}), "
-                    f"{', '.join(tfds_data.SPECS)} or folder:PATH")
+                    f"real images (digits, photos), {', '.join(tfds_data.SPECS)} or folder:PATH")
 
 
 def area_downscale(ds: Dataset, size: int) -> Dataset:

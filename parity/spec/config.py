@@ -26,6 +26,7 @@ from parity.spec.archs import ARCHS, IMAGENET_ARCHS
 from parity.spec.knobs import UPDATE_RULES, rule_applies
 
 SYNTHETIC_DATASETS = ("source", "near", "far")
+REAL_DATASETS = ("digits", "photos")   # images shipped in scikit-learn / scikit-image (parity/data/real.py)
 TFDS_DATASETS = (
     "imagenette/160px",
     "imagenette/320px",
@@ -156,11 +157,12 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
 
     ds = run.dataset
     if not isinstance(ds, str) or not (
-        ds in SYNTHETIC_DATASETS or ds in TFDS_DATASETS or ds.startswith("folder:")
+        ds in SYNTHETIC_DATASETS or ds in REAL_DATASETS or ds in TFDS_DATASETS or ds.startswith("folder:")
     ):
-        close = difflib.get_close_matches(str(ds), SYNTHETIC_DATASETS + TFDS_DATASETS, n=1)
+        known = SYNTHETIC_DATASETS + REAL_DATASETS + TFDS_DATASETS
+        close = difflib.get_close_matches(str(ds), known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        bad("dataset", ds, f"one of {_allowed(SYNTHETIC_DATASETS + TFDS_DATASETS)} or folder:PATH{hint}")
+        bad("dataset", ds, f"one of {_allowed(known)} or folder:PATH{hint}")
     elif ds.startswith("folder:") and len(ds) == len("folder:"):
         bad("dataset", ds, "folder:PATH needs a path after the colon")
 
@@ -235,7 +237,10 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
                 "pipeline: it downscales by averaging whole blocks of pixels")
     if run.pipeline in PIPELINES and run.pipeline != "shared" and isinstance(ds, str):
         # say so rather than measure nothing: a framework's pipeline needs something of its own to do
-        if ds in TFDS_DATASETS:
+        if ds in REAL_DATASETS:
+            bad("pipeline", run.pipeline, "the real datasets are decoded once (PIL) and resized to image_size "
+                "in numpy, so nothing is left for a framework's pipeline to do; use an image folder")
+        elif ds in TFDS_DATASETS:
             bad("pipeline", run.pipeline, "tfds datasets are decoded once (by TF) and cached at image_size, so "
                 "nothing is left for a framework's pipeline to decode or resize; use a synthetic domain with "
                 "render_size, or an image folder (its JPEGs are decoded by each framework)")
