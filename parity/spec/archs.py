@@ -34,6 +34,11 @@ class ResNetSpec:
     def feature_dim(self) -> int:
         return self.widths[-1] * self.expansion
 
+    @property
+    def norm_channels(self) -> list[int]:
+        """The channel count of every normalization layer (GroupNorm's groups must divide each)."""
+        return sorted({w * (self.expansion if i else 1) for w in self.widths for i in (0, 1)})
+
 
 @dataclass(frozen=True)
 class MBConvStage:
@@ -80,6 +85,10 @@ class EfficientNetLiteSpec:
     @property
     def feature_dim(self) -> int:
         return self.head_width
+
+    @property
+    def norm_channels(self) -> list[int]:
+        return sorted({self.stem_width, self.head_width} | {c for b in self.blocks() for c in (b.mid, b.cout)})
 
     def blocks(self) -> list[MBConvBlock]:
         out = []

@@ -171,6 +171,11 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
         close = difflib.get_close_matches(str(run.model), list(ARCHS), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         bad("model", run.model, f"one of {_allowed(ARCHS)}{hint}")
+    if arch is not None and isinstance(ds, str) and (ds in REAL_DATASETS) != (arch.family == "efficientnet-lite"):
+        # the normalization is the dataset's (the loader applies it): each pairs with the network it was made for
+        bad("dataset", ds, "the real datasets (digits, photos) are normalized as EfficientNet-Lite was trained, "
+            "(pixel - 127) / 128, and the others with ImageNet's mean/std as the ResNets expect: "
+            "efficientnet-lite0 runs on digits or photos, the ResNets on the others")
 
     if not isinstance(run.pretrained, str) or not run.pretrained:
         bad("pretrained", run.pretrained, f"one of {_allowed(PRETRAINED_NAMES)} or a checkpoint path")
@@ -273,7 +278,7 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
     if not _is_int(bn.gn_groups) or bn.gn_groups < 1:
         bad("bn.gn_groups", bn.gn_groups, "an integer >= 1")
     elif bn.norm == "gn" and arch is not None:
-        channels = sorted({w * (arch.expansion if i else 1) for w in arch.widths for i in (0, 1)})
+        channels = arch.norm_channels
         if any(c % bn.gn_groups for c in channels):
             bad("bn.gn_groups", bn.gn_groups, f"must divide every layer width of {run.model} ({_allowed(channels)})")
     if not _is_number(bn.renorm_rmax) or bn.renorm_rmax < 1:

@@ -6,7 +6,10 @@ import pytest
 
 from parity.cli import main
 from parity.data import DataError, load_dataset, real
-from parity.spec.config import REAL_DATASETS
+from parity.spec.config import REAL_DATASETS, BNConfig, RunConfig, validate_run
+
+for _module in ("sklearn", "skimage"):   # the [real] extra, which make installs
+    pytest.importorskip(_module, reason="the [real] extra is not installed")
 
 
 @pytest.mark.parametrize("name,classes,train,evaluation", [("digits", 10, 1438, 359), ("photos", 5, 800, 200)])
@@ -35,6 +38,12 @@ def test_digits_are_scikit_learns_own_images():
 
 def test_the_config_accepts_them_and_names_them_on_a_typo(tmp_path, capsys):
     assert REAL_DATASETS == real.DATASETS
+    for name in REAL_DATASETS:
+        assert validate_run(RunConfig(dataset=name, model="efficientnet-lite0", pretrained="imagenet",
+                                      image_size=64, bn=BNConfig(norm="gn"))) == []
+    # their normalization is EfficientNet-Lite's: a ResNet on them (or Lite on the others) is refused
+    (line,) = validate_run(RunConfig(dataset="digits", model="resnet18", pretrained="imagenet"))
+    assert "efficientnet-lite0 runs on digits or photos" in line
     cfg = tmp_path / "c.toml"
     cfg.write_text('[run]\ndataset = "digit"\n')
     assert main(["run", "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
@@ -45,6 +54,7 @@ def test_the_config_accepts_them_and_names_them_on_a_typo(tmp_path, capsys):
 
 def test_a_missing_package_is_one_line(monkeypatch):
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "skimage" else find_spec(name, *a))
-    with pytest.raises(DataError, match=r"ship in scikit-image, which is not installed here: pip install -e '\.\[real\]'"):
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "skimage" else find_spec(name, *a))
+    with pytest.raises(DataError, match=r"ship in scikit-image, which is not installed here: pip install -e"):
         load_dataset("photos", 40)   # a size no other test caches

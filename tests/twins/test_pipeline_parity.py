@@ -107,7 +107,8 @@ def test_without_resize_both_reproduce_the_shared_loader(far128, antialias):
         print(f"\n{name} (antialias={antialias}), pad 4 + crops/flips, no resize: max |pipeline - loader| "
               f"{diff:.2e} (normalized units; CPU {CPU})")
         # Measured on an AMD EPYC and an Intel Xeon alike: tf 4.8e-7, torch 7.2e-7 (float32 rounding of a
-        # differently ordered normalization); 5e-6 is ~7x that and ~3500x below one pixel level (1 / (255 * 0.225) = 0.017).
+        # differently ordered normalization); 5e-6 is ~7x that and ~3500x below one pixel level
+        # (1 / (255 * 0.225) = 0.017).
         assert diff <= 5e-6, (name, diff)
 
 
