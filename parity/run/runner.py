@@ -84,7 +84,7 @@ def expand(suite: SuiteConfig, out_dir: Path) -> list[Job]:
     jobs = []
     for run in suite.runs:
         for seed in suite.seeds:
-            for fw in suite.frameworks:
+            for fw in suite.frameworks_of(run):
                 jid = f"{run.key()}__{fw}__s{seed}"
                 jobs.append(Job(jid, fw, seed, run, out_dir / "jobs" / f"{jid}.json"))
     ids = [j.id for j in jobs]

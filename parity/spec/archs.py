@@ -21,6 +21,9 @@ class ResNetSpec:
     widths: tuple[int, ...]    # planes per stage (before Bottleneck expansion)
     stem: str                  # "imagenet": 7x7/2 conv + 3x3/2 max-pool; "small": 3x3/1 conv, no pool
     min_image_size: int        # smallest input that still leaves >= 1x1 at the last stage
+    # BN epsilon the pretrained weights were trained with (torchvision's and the source checkpoint's;
+    # keras.applications' ResNet uses 1.001e-5): the suites' "matched" epsilon
+    trained_epsilon = 1e-5
 
     @property
     def expansion(self) -> int:
@@ -81,6 +84,7 @@ class EfficientNetLiteSpec:
     stem_width: int = 32
     head_width: int = 1280
     min_image_size: int = 32
+    trained_epsilon = 1e-3     # Google's TF training (momentum 0.99, epsilon 1e-3)
 
     @property
     def feature_dim(self) -> int:

