@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import CPU, _randomize_bn
 from divergence import first_divergence, max_abs_diff
+from photographs import PHOTOS, photograph
 
 pytestmark = pytest.mark.needs("tf", "torch")
 
@@ -107,24 +108,6 @@ def test_a_symmetric_padding_is_caught(monkeypatch):
     diff = max_abs_diff(*_logits(torch_model, keras_model, x, False))
     print(f"\nsymmetric padding planted: max |dlogit| {diff:.2e} (bound {ATOL:g})")
     assert diff > 100 * ATOL
-
-
-# scikit-image's bundled photographs and ImageNet classes an ImageNet model gives them
-PHOTOS = {"coffee": {"espresso"}, "chelsea": {"Egyptian cat", "tiger cat", "tabby"}}
-
-
-def photograph(name: str, size: int = 224) -> np.ndarray:
-    """The centre square of a bundled photograph, resized with PIL (bilinear), scaled as the network was
-    trained: (pixel - 127) / 128."""
-    from PIL import Image
-    from skimage import data
-
-    img = getattr(data, name)()[..., :3]
-    h, w = img.shape[:2]
-    s = min(h, w)
-    crop = img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
-    pixels = np.asarray(Image.fromarray(crop).resize((size, size), Image.BILINEAR), np.float32)
-    return (pixels - 127.0) / 128.0
 
 
 def test_imagenet_weights_classify_photographs_in_both_frameworks(tmp_path, monkeypatch):

