@@ -7,7 +7,8 @@ Keras 3.15 lets the outer ``training=True`` override it (keras-team/keras#20285)
 two_phase the Keras BN layers adapt again once the base is unfrozen; the suite measures
 that as it is (tests/twins/test_freeze.py). ``frozen_bn_batchstats`` -- the pre-TF2 Keras
 behaviour -- keeps the base trainable (so BN uses and updates batch statistics) and
-leaves its weights out of the optimizer.
+leaves its weights out of the optimizer. ``bn_frozen`` -- Detectron's FrozenBatchNorm2d -- sets
+``trainable = False`` on the BN layers alone: they run in inference mode, the rest trains.
 
 Everything here is Keras API, so it runs on the process's backend. What a backend does its
 own way -- the gradient step, tracing the prediction, renorm's clipping state -- is in each
@@ -106,6 +107,10 @@ def configure_phase(model: keras.Model, plan: TrainPlan, phase: str) -> tuple[li
         base.trainable = False            # Keras: also switches its BN layers to inference mode
         return list(head.trainable_variables), True
     base.trainable = True
+    if freeze == "bn_frozen":
+        for layer in bn_layers(model).values():
+            layer.trainable = False       # Keras: this BN layer in inference mode, gamma/beta fixed
+        return list(model.trainable_variables), True
     if freeze == "frozen_bn_batchstats":
         return list(head.trainable_variables), False
     return list(model.trainable_variables), freeze == "two_phase"
@@ -139,7 +144,7 @@ def true_bn_stats(model: keras.Model, batches: list) -> dict[str, tuple[np.ndarr
     # the zoo model turns the loader's batch into its own input first (keras_impl/zoo.py)
     preprocess = model.get_layer("preprocess") if "preprocess" in [l.name for l in model.layers] else None
     saved = [to_numpy(v).copy() for v in base.non_trainable_variables]   # renorm state included
-    was_trainable = base.trainable
+    was_trainable = {layer: layer.trainable for layer in [base, *layers.values()]}   # bn_frozen sets BN's own
     base.trainable = True   # a frozen Keras BN ignores training=True; this pass needs batch statistics
     sums = {n: [0.0, 0.0, 0] for n in layers}
     try:
@@ -153,7 +158,8 @@ def true_bn_stats(model: keras.Model, batches: list) -> dict[str, tuple[np.ndarr
                 s[1] = s[1] + (a * a).sum(axis=(0, 1, 2))
                 s[2] += a.size // a.shape[-1]
     finally:
-        base.trainable = was_trainable
+        for layer, trainable in was_trainable.items():   # base first: setting it sets every layer in it
+            layer.trainable = trainable
         for v, value in zip(base.non_trainable_variables, saved):
             v.assign(value)
     out = {}

@@ -6,6 +6,7 @@ schema is reported as such and never silently used.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -102,7 +103,10 @@ def read_job(path: str | os.PathLike) -> dict:
     return data
 
 
+@functools.lru_cache(maxsize=1)
 def git_commit() -> str | None:
+    """The checkout's commit, read once per process: a worker's jobs name the code it loaded at its start,
+    not a commit made while it ran."""
     try:
         here = CODE_ROOT
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True,

@@ -116,7 +116,10 @@ def configure_phase(model: nn.Module, plan: TrainPlan, phase: str) -> tuple[list
     base_frozen = freeze in ("frozen_bn_inference", "frozen_bn_batchstats") or (freeze == "two_phase" and phase == "head")
     for p in base_weights(model):
         p.requires_grad_(not base_frozen)
-    bn_inference = freeze in ("frozen_bn_inference", "two_phase")
+    if freeze == "bn_frozen":   # Detectron's FrozenBatchNorm2d: BN's statistics and affine fixed, the rest trains
+        for bn in bn_layers(model).values():
+            bn.requires_grad_(False)
+    bn_inference = freeze in ("frozen_bn_inference", "two_phase", "bn_frozen")
     params = [p for p in model.parameters() if p.requires_grad]
     return params, bn_inference
 

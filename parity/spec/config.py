@@ -37,7 +37,7 @@ FRAMEWORKS = frameworks.NAMES
 DEFAULT_FRAMEWORKS = frameworks.DEFAULT_NAMES
 OPTIMIZERS = ("sgd", "adam", "adamw")
 LR_SCHEDULES = ("constant", "cosine")
-FREEZE_MODES = ("none", "frozen_bn_inference", "frozen_bn_batchstats", "two_phase")
+FREEZE_MODES = ("none", "frozen_bn_inference", "frozen_bn_batchstats", "two_phase", "bn_frozen")
 NORMS = ("bn", "renorm", "gn")
 RENORM_SCHEDULES = ("paper", "constant")
 PRETRAINED_NAMES = ("source", "imagenet", "zoo", "none")
@@ -277,6 +277,8 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
         bad("bn.freeze", bn.freeze, f"one of {_allowed(FREEZE_MODES)}{hint}")
     if bn.norm not in NORMS:
         bad("bn.norm", bn.norm, f"one of {_allowed(NORMS)}")
+    elif bn.freeze == "bn_frozen" and bn.norm != "bn":
+        bad("bn.freeze", bn.freeze, "bn_frozen freezes the BN layers in inference mode: it needs norm = 'bn'")
     if not _is_int(bn.recalibrate_batches) or bn.recalibrate_batches < 0:
         bad("bn.recalibrate_batches", bn.recalibrate_batches, "an integer >= 0 (0 = off)")
     elif bn.recalibrate_batches and bn.norm != "bn":

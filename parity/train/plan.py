@@ -31,7 +31,7 @@ class TrainPlan:
     sgd_momentum: float
     bn_momentum: float         # Keras convention, resolved (native or matched)
     bn_epsilon: float | None   # None only for pretrained="zoo": the zoo network's own
-    freeze: str                # none | frozen_bn_inference | frozen_bn_batchstats | two_phase
+    freeze: str                # none | frozen_bn_inference | frozen_bn_batchstats | two_phase | bn_frozen
     reinject_momentum: float | None = None
     head_epochs: int = 1       # two_phase: epochs with the base frozen
     finetune_lr_factor: float = 0.1

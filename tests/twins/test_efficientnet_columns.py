@@ -16,6 +16,7 @@ import pytest
 from parity import frameworks, process
 from parity.results import cpu_model
 from tests.twins.photographs import PHOTOS, photograph
+from tests.twins.test_keras_columns import step_error
 
 ROOT = Path(__file__).resolve().parents[2]
 CPU = cpu_model()   # not conftest's: the probe imports this module in a process of its own
@@ -188,19 +189,6 @@ def test_a_wrong_input_scaling_is_caught(checkpoint, torch_side, tmp_path):
     assert not ok
 
 
-def step_error(step: dict, reference: dict, start: dict, counts: dict, torch_form: bool = False) -> tuple[str, float]:
-    """Max relative error over the tensors of one step against a torch step; a Keras step's running variance
-    (biased) is brought to torch's unbiased form first."""
-    worst = {}
-    for key, ref in reference.items():
-        got = step[key]
-        if key.endswith("running_var") and not torch_form:
-            n = counts[key.rsplit(".", 1)[0]]
-            got = 0.9 * start[key] + (got - 0.9 * start[key]) * n / (n - 1)
-        worst[key] = float(np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-12))
-    return max(worst.items(), key=lambda kv: kv[1])
-
-
 @pytest.mark.parametrize("framework", COLUMNS)
 def test_one_step_of_the_column_gives_torch_s_model(columns, torch_side, framework):
     """Measured against torch's step in float64: this step is ill-conditioned in float32 (torch's own float32
@@ -209,8 +197,8 @@ def test_one_step_of_the_column_gives_torch_s_model(columns, torch_side, framewo
     _, start, torch32, torch64, counts = torch_side
     keras_step = columns[framework]
     assert set(keras_step) - {"logits"} == set(torch64)
-    name, err = step_error(keras_step, torch64, start, counts)
-    t_name, t_err = step_error(torch32, torch64, start, counts, torch_form=True)
+    name, err = step_error(keras_step, torch64, start, count=lambda key: counts[key.rsplit(".", 1)[0]])
+    t_name, t_err = step_error(torch32, torch64, start, count=None)
     print(f"\n{framework}: one SGD step of EfficientNet-Lite0 vs torch's float64 step, max relative error "
           f"{err:.2e} at {name}; torch's float32 step: {t_err:.2e} at {t_name}; ratio {err / t_err:.2f} "
           f"(bound {FLOAT32_FACTOR:g}; CPU {CPU})")

@@ -159,13 +159,15 @@ def _bn_count(key: str) -> int:
     return 16 * side * side
 
 
-def step_error(keras_step: dict, torch_step: dict, start: dict, momentum: float = 0.9) -> tuple[str, float]:
-    """Max relative error over the tensors; torch's running variance is the unbiased one (N/(N-1))."""
+def step_error(keras_step: dict, torch_step: dict, start: dict, momentum: float = 0.9,
+               count=_bn_count) -> tuple[str, float]:
+    """Max relative error over the tensors; torch's running variance is the unbiased one (N/(N-1)), so
+    Keras' is brought to it with ``count(key)`` values per channel (``count=None``: two torch steps)."""
     worst = {}
     for key, t in torch_step.items():
         k = keras_step[key]
-        if key.endswith("running_var"):
-            n = _bn_count(key)
+        if key.endswith("running_var") and count is not None:
+            n = count(key)
             k = momentum * start[key] + (k - momentum * start[key]) * n / (n - 1)
         worst[key] = float(np.abs(k - t).max() / max(np.abs(t).max(), 1e-12))
     return max(worst.items(), key=lambda kv: kv[1])
