@@ -101,6 +101,9 @@ def load_suite(args):
                 suite.runs = [r for r in suite.runs if r.scenario in wanted]
             apply_overrides(suite, overrides)
             validate_suite(suite)
+            if not any(suite.frameworks_of(run) for run in suite.runs):
+                raise UsageError(f"--frameworks {','.join(suite.frameworks)} runs none of the chosen scenarios "
+                                 f"of suite {args.suite} (each scenario's columns: parity list)")
             return suite
         return load_config_file(args.config, overrides)
     except ConfigError as e:
@@ -115,7 +118,7 @@ def _preflight(suite) -> None:
     problems = []
     for run in suite.runs:
         try:   # weights first, on their own: a missing dataset must not hide a missing file
-            starting.check(run, suite.frameworks)
+            starting.check(run, suite.frameworks_of(run))
         except canonical.CheckpointError as e:
             problems.append(str(e))
         try:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from parity import frameworks
 from parity.report import columns, stats
-from parity.spec.scenarios import ABLATION_SCENARIOS
+from parity.spec.scenarios import ABLATION_SCENARIOS, FAR_DATASETS
 
 COLORS = {"tf": "#e8710a", "torch": "#1a73e8", "keras-torch": "#9334e6", "keras-jax": "#188038"}
 LINES = {"tf": "-", "torch": "--", "keras-torch": "-.", "keras-jax": ":"}   # batch_size.png
@@ -58,6 +58,11 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-")
 
 
+def figure_name(scenario: str, dataset: str, variant: str) -> str:
+    """A row's train/eval curves file (the report's key figure is the far domain's native row)."""
+    return f"curves_{_safe(scenario)}_{_safe(dataset)}_{_safe(variant)}.png"
+
+
 def _band(values_by_epoch: dict[int, list[float]], bounds=(0.0, 100.0)):
     """Mean and 95% band per epoch; accuracies (the default) stay within 0-100."""
     epochs = sorted(values_by_epoch)
@@ -91,7 +96,7 @@ def learning_curves(jobs: list[dict], out: Path) -> list[Path]:
         ax.set_xticks(sorted({h["epoch"] for j in group for h in j["history"]}))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        written.append(_save(plt, fig, out / f"curves_{_safe(scenario)}_{_safe(dataset)}_{_safe(variant)}.png"))
+        written.append(_save(plt, fig, out / figure_name(scenario, dataset, variant)))
     return written
 
 
@@ -110,7 +115,7 @@ def bn_lag(jobs: list[dict], out: Path) -> list[Path]:
             series[key][h["epoch"]].append(h["bn_mean_dist"])
     for (fw, scenario, dataset, momentum), by_epoch in sorted(series.items()):
         x, mean, lo, hi = _band(by_epoch, bounds=(0.0, float("inf")))   # a distance: >= 0, no upper bound
-        style = "-" if dataset == "far" else ":"
+        style = "-" if dataset in FAR_DATASETS else ":"
         ax.plot(x, mean, style, marker="o", color=_color(fw),
                 label=f"{fw} {dataset} momentum {momentum:g} ({scenario.split('-')[1]})")
         ax.fill_between(x, lo, hi, color=_color(fw), alpha=0.1)

@@ -38,7 +38,8 @@ from parity.report.columns import (LEGACY_PAIR, column_cell, column_label, gap_o
 from parity.results import ResultError, read_job, read_json, write_json_atomic, write_text_atomic
 from parity.spec.config import run_from_dict
 from parity.spec.knobs import UPDATE_RULES, unmatched_rules
-from parity.spec.scenarios import NOT_PARITY_SCENARIOS, claim_of
+from parity.report.plots import figure_name
+from parity.spec.scenarios import FAR_DATASETS, NOT_PARITY_SCENARIOS, claim_of
 
 METRICS = ("eval_acc", "train_acc", "eval_loss")
 TABLE_SCHEMA = 1
@@ -239,7 +240,7 @@ def _problems_and_notes(table: dict, rows: list[dict], figures, out_dir, env: di
     if figures:
         key = [f for f in figures if f.name in ("bn_lag.png", "gap_attribution.png", "gap_attribution_optimizer.png",
                                                           "batch_size.png")
-               or f.name == "curves_momentum-native_far_native.png"]
+               or f.name in {figure_name("momentum-native", d, "native") for d in FAR_DATASETS}]
         out += ["## Figures", ""] + [f"![{f.stem}]({f.relative_to(out_dir).as_posix()})" for f in key]
         out += ["", f"All {len(figures)} figures are in `plots/` and in `report.html`.", ""]
     out += ["## Scenarios", ""]

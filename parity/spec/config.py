@@ -133,13 +133,13 @@ class SuiteConfig:
     # so a column can be added to a results folder, or one rerun, without setting the others aside
     other_frameworks: list[str] = field(default_factory=list)
     # scenario -> the columns that run it, when not all of the suite's (the real suite's Keras columns
-    # run only some rows); the report shows "—" in the others
+    # run only some rows); the report shows "—" there
     scenario_frameworks: dict[str, list[str]] = field(default_factory=dict)
 
-    def frameworks_of(self, run: RunConfig, columns: list[str] | None = None) -> list[str]:
-        """The columns (of ``columns``, default the suite's) that run ``run``."""
+    def frameworks_of(self, run: RunConfig) -> list[str]:
+        """The suite's columns that run ``run``."""
         only = self.scenario_frameworks.get(run.scenario)
-        return [fw for fw in (self.frameworks if columns is None else columns) if only is None or fw in only]
+        return [fw for fw in self.frameworks if only is None or fw in only]
 
 
 # --------------------------------------------------------------------------- validation
