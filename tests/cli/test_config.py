@@ -137,6 +137,8 @@ USAGE_ERRORS = [
     ("seeds-not-int", ["run", "--suite", "smoke", "--seeds", "two"], "invalid int value"),
     ("frameworks-jax", ["run", "--suite", "smoke", "--frameworks", "tf,jax"], "--frameworks: unknown framework 'jax'"),
     ("frameworks-empty", ["run", "--suite", "smoke", "--frameworks", ","], "--frameworks: give at least one framework"),
+    ("frameworks-run-nothing", ["run", "--suite", "real", "--scenarios", "recalibrate", "--frameworks", "keras-jax"],
+     "--frameworks keras-jax runs none of the chosen scenarios of suite real"),
     ("unknown-command", ["frobnicate"], "invalid choice: 'frobnicate'"),
     ("no-command", [], "give a command"),
     ("unknown-option", ["run", "--suite", "smoke", "--sedes", "3"], "unrecognized arguments"),
