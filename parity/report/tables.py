@@ -35,10 +35,10 @@ from parity import frameworks
 from parity.report import stats
 from parity.report.columns import (LEGACY_PAIR, column_cell, column_label, gap_of, gap_titles, n_text, table_shape,
                                    verdicts_text, with_columns)
+from parity.report.plots import figure_name
 from parity.results import ResultError, read_job, read_json, write_json_atomic, write_text_atomic
 from parity.spec.config import run_from_dict
 from parity.spec.knobs import UPDATE_RULES, unmatched_rules
-from parity.report.plots import figure_name
 from parity.spec.scenarios import FAR_DATASETS, NOT_PARITY_SCENARIOS, claim_of
 
 METRICS = ("eval_acc", "train_acc", "eval_loss")

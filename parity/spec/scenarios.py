@@ -181,14 +181,11 @@ def frozen_bn(run):
                    "Keras' separate renorm_momentum default (0.99).", ("far",))
 def renorm_schedule(run):
     r = dataclasses.replace(run, batch_size=4, lr=_scaled_lr(run, 4))
-    common = dict(momentum=MATCHED_MOMENTUM, epsilon=matched_epsilon(run))
-    return [("bn", _with_bn(r, **common, norm="bn")),
-            ("renorm-paper", _with_bn(r, **common, norm="renorm", renorm_schedule="paper",
-                                      renorm_momentum=MATCHED_MOMENTUM)),
-            ("renorm-constant", _with_bn(r, **common, norm="renorm", renorm_schedule="constant",
+    return [("bn", _matched(r, norm="bn")),
+            ("renorm-paper", _matched(r, norm="renorm", renorm_schedule="paper", renorm_momentum=MATCHED_MOMENTUM)),
+            ("renorm-constant", _matched(r, norm="renorm", renorm_schedule="constant",
                                          renorm_momentum=MATCHED_MOMENTUM)),
-            ("renorm-paper-keras-0.99", _with_bn(r, **common, norm="renorm", renorm_schedule="paper",
-                                                 renorm_momentum=None))]
+            ("renorm-paper-keras-0.99", _matched(r, norm="renorm", renorm_schedule="paper", renorm_momentum=None))]
 
 
 @register_scenario("groupnorm", "Every BN layer of the pretrained model swapped for GroupNorm (8 groups, gamma/beta "
@@ -280,10 +277,10 @@ SUITES: dict[str, SuiteSpec] = {s.name: s for s in (
               SHORT_FINETUNE),
     SuiteSpec("upgrade", "framework upgrade check: the defaults that matter, freezing and renorm, 3 seeds (~3 min)",
               ("momentum-native", "momentum-matched", "freeze-modes", "renorm-schedule"), (0, 1, 2), SHORT_FINETUNE),
-    SuiteSpec("cpu", "every scenario (but frozen-bn, added after its results) on the synthetic domains, 5 seeds, all four columns (tf, torch, Keras on torch "
-              "and on JAX), 2 CPU cores",
+    SuiteSpec("cpu", "every scenario (but frozen-bn, added after its results) on the synthetic domains, 5 seeds, "
+              "all four columns (tf, torch, Keras on torch and on JAX), 2 CPU cores",
               tuple(n for n in SCENARIOS if n not in NOT_PARITY_SCENARIOS + ("frozen-bn",)), tuple(range(5)),
-              SHORT_FINETUNE, frameworks=registry.NAMES),   # frozen-bn came with the real suite, after results/cpu
+              SHORT_FINETUNE, frameworks=registry.NAMES),
     SuiteSpec("gpu", "the article on real data: ImageNet ResNet-50, imagenette/160px and colorectal_histology, "
               "every BN scenario, 3 seeds; needs a GPU both frameworks see, the prepared datasets and the "
               "weights (see README: The gpu suite)",
