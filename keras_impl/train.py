@@ -145,7 +145,8 @@ def true_bn_stats(model: keras.Model, batches: list) -> dict[str, tuple[np.ndarr
     preprocess = model.get_layer("preprocess") if "preprocess" in [l.name for l in model.layers] else None
     saved = [to_numpy(v).copy() for v in base.non_trainable_variables]   # renorm state included
     was_trainable = {layer: layer.trainable for layer in [base, *layers.values()]}   # bn_frozen sets BN's own
-    base.trainable = True   # a frozen Keras BN ignores training=True; this pass needs batch statistics
+    for layer in was_trainable:   # a frozen Keras BN ignores training=True; this pass needs batch statistics.
+        layer.trainable = True    # Each layer by name: Keras 3.15 skips the sublayers of a base already trainable
     sums = {n: [0.0, 0.0, 0] for n in layers}
     try:
         for x, _ in batches:
@@ -158,7 +159,7 @@ def true_bn_stats(model: keras.Model, batches: list) -> dict[str, tuple[np.ndarr
                 s[1] = s[1] + (a * a).sum(axis=(0, 1, 2))
                 s[2] += a.size // a.shape[-1]
     finally:
-        for layer, trainable in was_trainable.items():   # base first: setting it sets every layer in it
+        for layer, trainable in was_trainable.items():   # base first: setting it False sets every layer in it
             layer.trainable = trainable
         for v, value in zip(base.non_trainable_variables, saved):
             v.assign(value)

@@ -18,8 +18,10 @@ def test_tf_and_torch_run_every_row_and_the_keras_columns_theirs():
         columns.setdefault(job.run.scenario, set()).add(job.framework)
     assert set(columns) == set(REAL_SCENARIOS)
     for scenario, have in columns.items():
-        keras = {"keras-torch", "keras-jax"} if scenario in REAL_KERAS_SCENARIOS else set()
+        keras = {fw for fw, rows in REAL_KERAS_SCENARIOS.items() if scenario in rows}
         assert have == {"tf", "torch"} | keras, scenario
+    assert {s for s, have in columns.items() if "keras-jax" in have} == {"momentum-native", "momentum-matched",
+                                                                           "freeze-modes"}
     per_run = Counter((j.run.key(), j.framework) for j in jobs)
     assert set(per_run.values()) == {5}   # five seeds each
     assert {j.run.dataset for j in jobs} == {"digits", "photos"}
@@ -37,7 +39,7 @@ def test_matched_epsilon_is_the_one_the_weights_were_trained_with():
 def test_narrowing_the_columns_keeps_each_scenario_s_own():
     suite = build_suite("real")
     apply_overrides(suite, {"frameworks": ["keras-jax"]})
-    assert {j.run.scenario for j in runner.expand(suite, OUT)} == set(REAL_KERAS_SCENARIOS)
+    assert {j.run.scenario for j in runner.expand(suite, OUT)} == set(REAL_KERAS_SCENARIOS["keras-jax"])
     left_out = runner.jobs_left_out(suite, OUT)
     assert {j.framework for j in left_out} == set(frameworks.NAMES) - {"keras-jax"}
-    assert {j.run.scenario for j in left_out if j.framework == "keras-torch"} == set(REAL_KERAS_SCENARIOS)
+    assert {j.run.scenario for j in left_out if j.framework == "keras-torch"} == set(REAL_KERAS_SCENARIOS["keras-torch"])

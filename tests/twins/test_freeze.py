@@ -31,8 +31,10 @@ def _fit(framework, freeze, epochs=1):
 @pytest.mark.parametrize("freeze,updated", [("none", True), ("frozen_bn_inference", False),
                                             ("frozen_bn_batchstats", True), ("bn_frozen", False)])
 def test_freeze_modes_update_running_statistics_as_declared(framework, freeze, updated):
-    history = _fit(framework, freeze)
-    assert history[0]["bn_updated"] is updated
+    """bn_frozen runs two epochs: the BN-lag pass after the first (true_bn_stats) switches the layers to batch
+    statistics and must hand each one back frozen."""
+    history = _fit(framework, freeze, epochs=2 if freeze == "bn_frozen" else 1)
+    assert [h["bn_updated"] for h in history] == [updated] * len(history)
 
 
 def test_two_phase_keeps_bn_frozen_in_torch_and_shows_what_keras_does():
@@ -121,3 +123,27 @@ def test_bn_frozen_fixes_bn_alone_and_trains_the_rest_alike_in_both_frameworks()
     err = max(float(np.abs(tf_w[k] - torch_w[k]).max() / max(np.abs(torch_w[k]).max(), 1e-12)) for k in torch_w)
     print(f"\nbn_frozen, 3 steps: TF vs torch max relative weight difference {err:.2e} (bound 1e-4)")
     assert err <= 1e-4
+
+
+def test_true_bn_stats_sees_batch_statistics_and_hands_each_frozen_bn_layer_back_frozen():
+    """The BN-lag pass needs batch statistics whatever the freeze mode: with bn_frozen its figures are those of
+    the same weights unfrozen (a BN layer left frozen would pass its input on in inference mode and every layer
+    after it would be measured wrong), and the model comes back with every BN layer frozen, the rest trainable
+    (Keras on torch trains eagerly: a layer left trainable would update its statistics from the next step on)."""
+    from keras_impl.train import configure_phase, true_bn_stats
+    from parity.frameworks import load
+
+    run = RunConfig(dataset="far", epochs=1, train_images=64, batch_size=32,
+                    bn=BNConfig(momentum=0.9, epsilon=1e-5, freeze="bn_frozen"))
+    ds, _, _, stats_batches, _, init, _, _ = prepare(run, 0)
+    plan = make_plan(run, ds.num_classes, 0, load("tf").native_defaults(), "tf")
+    train = load("tf", "train")
+    model = train.build(plan, init)
+    reference = true_bn_stats(train.build(plan, init), stats_batches[:1])   # built, never frozen
+    configure_phase(model, plan, "train")
+    stats = true_bn_stats(model, stats_batches[:1])
+    assert stats.keys() == reference.keys()
+    assert all(np.array_equal(a, b) for n in stats for a, b in zip(stats[n], reference[n]))
+    layers = train.bn_layers(model)
+    assert layers and not any(layer.trainable for layer in layers.values())
+    assert model.get_layer("base").get_layer("conv1").trainable
