@@ -81,14 +81,22 @@ out["deterministic"] = all(np.array_equal(a[n], b[n]) for n in a)
 out["three_steps_moved"] = float(max(np.abs(a[n] - start[n]).max() for n in a if n in start))
 np.savez(out_path, **one)
 from dataclasses import replace
-plan = replace(plan, freeze="bn_frozen")   # the BN layers alone in inference mode, three steps
-np.savez(out_path.replace(".npz", "-bn_frozen.npz"), **run(3))
+from tests.twins.test_keras_columns import VARIANTS
+plain = plan
+for name, settings in VARIANTS.items():   # three steps each
+    plan = replace(plain, **settings)
+    np.savez(out_path.replace(".npz", f"-{name}.npz"), **run(3))
 print(json.dumps(out))
 """
 
 
+# Plans beside the plain one that each column's probe steps three times (the tests below compare them to torch's)
+VARIANTS = {"bn_frozen": {"freeze": "bn_frozen"},
+            "renorm": {"norm": "renorm", "renorm_schedule": "constant", "renorm_momentum": 0.9}}
+
+
 def _column(framework: str, tmp_path) -> tuple[dict, dict]:
-    """The column's figures and its trainers' weights: {"none": one step, "bn_frozen": three steps}."""
+    """The column's figures and its trainers' weights: {"none": one step, each of VARIANTS: three steps}."""
     missing = frameworks.missing_modules(framework)
     if missing:
         pytest.skip(f"{framework}: {', '.join(missing)} not installed (make test installs the [jax] extra)")
@@ -97,7 +105,8 @@ def _column(framework: str, tmp_path) -> tuple[dict, dict]:
                           timeout=600, env=process.child_env(framework=framework), cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    return out, {"none": dict(np.load(path)), "bn_frozen": dict(np.load(tmp_path / f"{framework}-bn_frozen.npz"))}
+    return out, {"none": dict(np.load(path)),
+                 **{name: dict(np.load(tmp_path / f"{framework}-{name}.npz")) for name in VARIANTS}}
 
 
 @pytest.fixture(scope="module")
@@ -144,13 +153,13 @@ def step_setup():
     return plan, start, [next(it) for _ in range(3)]
 
 
-def _torch_steps(freeze: str = "none", steps: int = 1):
+def _torch_steps(steps: int = 1, **settings):
     import torch
 
     from torch_impl import train, weights
 
     plan, start, batches = step_setup()
-    plan = replace(plan, freeze=freeze)
+    plan = replace(plan, **settings)
     torch.manual_seed(0)
     model = train.build(plan, start)
     phase = train.prepare_phase(model, plan, "train", plan.lr)
@@ -207,13 +216,17 @@ def test_the_column_is_deterministic(columns, framework):
 # (2026-12-03): keras-torch 6.9e-6, keras-jax 5.3e-6 (TF, tests/twins/test_freeze.py: 8.3e-6) -- three steps
 # with SGD momentum grow the one-step figure ~15x. Tolerance: ~14x the larger, as TF's twin.
 BN_FROZEN_REL_TOL = 1e-4
+# Keras' renorm on the column's backend vs torch_impl's BatchRenorm2d, three steps at rmax 3 / dmax 5 from the
+# first step: keras-torch 1.4e-6, keras-jax 7.4e-7 (Intel Xeon, 2026-12-03); torch at rmax 1.5 gave 0.57 (the
+# clipping binds). Tolerance: ~14x the larger.
+RENORM_REL_TOL = 2e-5
 
 
 @pytest.mark.parametrize("framework", COLUMNS)
 def test_bn_frozen_leaves_bn_as_loaded_and_steps_as_torch(columns, framework):
     _, steps = columns[framework]
     keras_w = steps["bn_frozen"]
-    start, torch_w = _torch_steps("bn_frozen", steps=3)
+    start, torch_w = _torch_steps(3, **VARIANTS["bn_frozen"])
     bn_layers = {k.rsplit(".", 1)[0] for k in start if k.endswith("running_mean")}
     bn_keys = [k for k in start if k.rsplit(".", 1)[0] in bn_layers]
     assert bn_keys and all(np.array_equal(w[k], start[k]) for w in (keras_w, torch_w) for k in bn_keys)
@@ -287,3 +300,17 @@ def test_keras_jax_s_jitted_step_takes_the_renorm_bounds_the_schedule_sets():
     assert out["weights"] <= 2.4e-6
     assert np.allclose(out["jit"], out["eager"], rtol=1e-6, atol=0)
     assert abs(out["frozen"][1] - out["jit"][1]) > 1e-3   # the bounds matter: freezing them would show
+
+
+@pytest.mark.parametrize("framework", COLUMNS)
+def test_renorm_steps_as_torch_s_batch_renorm(columns, framework):
+    """Keras' own renorm (BatchNormalization(renorm=True)) on this backend against torch_impl's BatchRenorm2d,
+    three steps at the final clipping bounds (rmax 3, dmax 5): on TF the layers agree op for op
+    (tests/twins/test_renorm.py); this is the same check through each other column's trainer."""
+    _, steps = columns[framework]
+    start, torch_w = _torch_steps(3, **VARIANTS["renorm"])
+    name, err = step_error(steps["renorm"], torch_w, start, count=None)
+    print(f"\n{framework}: renorm, three SGD steps vs torch, max relative error {err:.2e} at {name} "
+          f"(bound {RENORM_REL_TOL:g}; CPU {CPU})")
+    assert set(steps["renorm"]) == set(torch_w)
+    assert err <= RENORM_REL_TOL, f"{name}: relative error {err:.2e}"
