@@ -74,7 +74,8 @@ def main(framework: str, threads: int) -> int:
                 result = row(plan, batches, msg["times"], msg)
             elif cmd == "overhead":
                 plan, init, batches, _ = inputs(msg)
-                result = timing.harness_overhead(framework, trainer, impl, plan, init, batches)
+                result = timing.harness_overhead(framework, trainer, impl, plan, init, batches,
+                                                 rounds=msg.get("rounds", timing.OVERHEAD_ROUNDS))
             else:
                 raise ValueError(f"unknown command {cmd!r}")
             channel.send(result=result)

@@ -217,9 +217,11 @@ def test_the_column_is_deterministic(columns, framework):
 # with SGD momentum grow the one-step figure ~15x. Tolerance: ~14x the larger, as TF's twin.
 BN_FROZEN_REL_TOL = 1e-4
 # Keras' renorm on the column's backend vs torch_impl's BatchRenorm2d, three steps at rmax 3 / dmax 5 from the
-# first step: keras-torch 1.4e-6, keras-jax 7.4e-7 (Intel Xeon, 2026-12-03); torch at rmax 1.5 gave 0.57 (the
-# clipping binds). Tolerance: ~14x the larger.
-RENORM_REL_TOL = 2e-5
+# first step, measured on an Intel Xeon (2026-12-03): keras-torch 1.4e-6, keras-jax 7.4e-7 with this process's
+# torch on 2 threads, but 3.6e-4 in both (at layer3.0.bn1.bias) with torch on one core: a channel whose r or d
+# sits at its clip goes one way or the other with the summation order, as the ReLU's kink does (README:
+# floats across CPU kinds). Tolerance: ~3x the larger; torch at rmax 1.5 gave 0.57 (the clipping binds), caught.
+RENORM_REL_TOL = 1e-3
 
 
 @pytest.mark.parametrize("framework", COLUMNS)
