@@ -145,10 +145,13 @@ def true_bn_stats(model: keras.Model, batches: list) -> dict[str, tuple[np.ndarr
     preprocess = model.get_layer("preprocess") if "preprocess" in [l.name for l in model.layers] else None
     saved = [to_numpy(v).copy() for v in base.non_trainable_variables]   # renorm state included
     was_trainable = {layer: layer.trainable for layer in [base, *layers.values()]}   # bn_frozen sets BN's own
-    for layer in was_trainable:   # a frozen Keras BN ignores training=True; this pass needs batch statistics.
-        layer.trainable = True    # Each layer by name: Keras 3.15 skips the sublayers of a base already trainable
     sums = {n: [0.0, 0.0, 0] for n in layers}
     try:
+        # A frozen Keras BN ignores training=True, and this pass needs batch statistics. Each layer by name:
+        # base.trainable = True on a base already trainable left its frozen BN layers frozen (Keras 3.15.1, seen
+        # under bn_frozen; tests/twins/test_freeze.py).
+        for layer in was_trainable:
+            layer.trainable = True
         for x, _ in batches:
             xin = to_tensor(x) if preprocess is None else preprocess(to_tensor(x))
             outs = probe(xin, training=True)

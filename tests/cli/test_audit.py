@@ -77,7 +77,7 @@ def test_check_fails_against_an_edited_snapshot_and_refuses_a_bad_one(snapshot, 
 
 def test_committed_snapshot_matches_this_machine():
     """results/defaults.json is the baseline upgrades are checked against; it must be current (and a current
-    snapshot is what --check passes: the drift cases are below and above)."""
+    snapshot is what --check passes: the drift cases are above)."""
     proc = subprocess.run(PARITY + ["--check", str(ROOT / "results" / "defaults.json")], capture_output=True,
                           text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr

@@ -22,6 +22,8 @@ def test_tf_and_torch_run_every_row_and_the_keras_columns_theirs():
         assert have == {"tf", "torch"} | keras, scenario
     assert {s for s, have in columns.items() if "keras-jax" in have} == {"momentum-native", "momentum-matched",
                                                                            "freeze-modes"}
+    assert {s for s, have in columns.items() if "keras-torch" in have} == {
+        "momentum-native", "momentum-matched", "freeze-modes", "small-batch", "frozen-bn"}
     per_run = Counter((j.run.key(), j.framework) for j in jobs)
     assert set(per_run.values()) == {5}   # five seeds each
     assert {j.run.dataset for j in jobs} == {"digits", "photos"}
