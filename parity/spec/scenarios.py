@@ -259,7 +259,7 @@ REAL_SCENARIOS = ("momentum-native", "momentum-matched", "momentum-ablation", "r
 # tf and torch run every row; a Keras column the rows whose mechanism is Keras' own code. Keras on JAX only the
 # momentum and freezing rows: XLA's CPU depthwise convolution (jax-ml/jax#13800, #23713) makes its EfficientNet
 # epoch ~4x Keras on torch's (measured on an Intel Xeon, 2026-12-03: 61 s vs 14 s), so its small-batch rows
-# alone would take ~4 hours on 2 cores.
+# alone would be ~6 hours of job time (4x Keras on torch's 5,311 s).
 REAL_KERAS_SCENARIOS = {
     "keras-torch": ("momentum-native", "momentum-matched", "freeze-modes", "small-batch", "frozen-bn"),
     "keras-jax": ("momentum-native", "momentum-matched", "freeze-modes"),

@@ -92,6 +92,12 @@ def test_keras_trainable_false_stops_running_stat_updates():
     assert not np.array_equal(bn.moving_mean.numpy(), before)
 
 
+def bn_tensor_names(weights: dict) -> list[str]:
+    """Every canonical tensor of a BN layer (statistics, gamma, beta): what bn_frozen must leave as loaded."""
+    layers = {k.rsplit(".", 1)[0] for k in weights if k.endswith("running_mean")}
+    return [k for k in weights if k.rsplit(".", 1)[0] in layers]
+
+
 def _bn_frozen_steps(framework: str) -> tuple[dict, dict]:
     """Three SGD steps with the BN layers alone frozen (bn_frozen), through the column's own trainer."""
     from parity.frameworks import load
@@ -116,8 +122,7 @@ def test_bn_frozen_fixes_bn_alone_and_trains_the_rest_alike_in_both_frameworks()
     weights agree closely (measured on an Intel Xeon, 2026-12-03: 8.3e-6 relative; bound ~12x)."""
     init, tf_w = _bn_frozen_steps("tf")
     _, torch_w = _bn_frozen_steps("torch")
-    bn_layers = {k.rsplit(".", 1)[0] for k in init if k.endswith("running_mean")}
-    bn_keys = [k for k in init if k.rsplit(".", 1)[0] in bn_layers]
+    bn_keys = bn_tensor_names(init)
     assert bn_keys and all(np.array_equal(w[k], init[k]) for w in (tf_w, torch_w) for k in bn_keys)
     for w in (tf_w, torch_w):
         assert not np.array_equal(w["conv1.weight"], init["conv1.weight"])

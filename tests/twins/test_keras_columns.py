@@ -16,6 +16,7 @@ import pytest
 
 from parity import frameworks, process
 from parity.results import cpu_model
+from tests.twins.test_freeze import bn_tensor_names
 
 ROOT = Path(__file__).resolve().parents[2]
 CPU = cpu_model()   # not conftest's: the probes below import this module in a process of their own
@@ -229,8 +230,7 @@ def test_bn_frozen_leaves_bn_as_loaded_and_steps_as_torch(columns, framework):
     _, steps = columns[framework]
     keras_w = steps["bn_frozen"]
     start, torch_w = _torch_steps(3, **VARIANTS["bn_frozen"])
-    bn_layers = {k.rsplit(".", 1)[0] for k in start if k.endswith("running_mean")}
-    bn_keys = [k for k in start if k.rsplit(".", 1)[0] in bn_layers]
+    bn_keys = bn_tensor_names(start)
     assert bn_keys and all(np.array_equal(w[k], start[k]) for w in (keras_w, torch_w) for k in bn_keys)
     assert not np.array_equal(keras_w["conv1.weight"], start["conv1.weight"])
     name, err = step_error(keras_w, torch_w, start, count=None)   # no running variance moved: nothing to correct
