@@ -45,9 +45,11 @@ def equivalent(a, b) -> bool:
     return a == b
 
 
-def collect() -> dict:
-    """Every installed framework's column (tf and torch always: the snapshot's pair)."""
-    names = [fw for fw in frameworks.NAMES if fw in frameworks.DEFAULT_NAMES or not frameworks.missing_modules(fw)]
+def collect(columns: list[str] | None = None) -> dict:
+    """Every installed framework's column, or only ``columns`` (an upgrade check reads the ones it checks);
+    tf and torch always: the snapshot's pair."""
+    names = [fw for fw in frameworks.NAMES if fw in frameworks.DEFAULT_NAMES
+             or (fw in (columns or frameworks.NAMES) and not frameworks.missing_modules(fw))]
     with ThreadPoolExecutor(max_workers=len(names)) as pool:   # one process each, side by side
         futures = {fw: pool.submit(read_framework, fw) for fw in names}
         sides = {fw: future.result() for fw, future in futures.items()}

@@ -298,7 +298,7 @@ def cmd_audit(args) -> int:
 
     try:
         snapshot = audit.load_snapshot(args.check) if args.check else None
-        live = audit.collect()
+        live = audit.collect(_parse_frameworks(args.frameworks))
     except audit.AuditError as e:
         raise UsageError(str(e)) from None
     if args.json:
@@ -411,6 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--json", action="store_true", help="print JSON instead of the table")
     aud.add_argument("--check", metavar="FILE", help="compare with a snapshot instead of writing one")
     aud.add_argument("--out", default="results/defaults.json", help="where to write the snapshot")
+    aud.add_argument("--frameworks", help=f"comma-separated: read only these columns (tf and torch always; "
+                                          f"default: every installed one of {','.join(frameworks.NAMES)})")
     aud.set_defaults(fn=cmd_audit)
 
     pre = sub.add_parser("pretrain", help="train the source-domain checkpoint")

@@ -74,7 +74,8 @@ def run_upgrade_check(base: str, new: str, out: Path, *, frameworks=frameworks.D
     for env in (a, b):
         folder = out / env.label
         log(f"[{env.label}] defaults audit ...")
-        code = _child(env, ["audit", "--out", str(folder / "defaults.json")], folder / "audit.txt", log)
+        code = _child(env, ["audit", "--out", str(folder / "defaults.json"), "--frameworks", ",".join(frameworks)],
+                      folder / "audit.txt", log)
         if code != 0:
             raise UpgradeError(f"the defaults audit failed in {env.label} (exit {code}); see {folder / 'audit.txt'}")
         log(f"[{env.label}] the {SUITE} suite (resumable) ...")

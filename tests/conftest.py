@@ -12,6 +12,8 @@ try:
 except ImportError:  # torch missing: the tests that need it are skipped below
     pass
 
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -138,3 +140,14 @@ scenario = "tiny"
 momentum = 0.9
 epsilon = 1e-5
 """
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """One ``parity run --suite smoke`` (tf and torch, real workers), shared by the tests that read such a run:
+    (folder, the finished process). Read only: a test that changes the folder works on a copy."""
+    out = tmp_path_factory.mktemp("smoke-run") / "smoke"
+    proc = subprocess.run([sys.executable, "-m", "parity.cli", "run", "--suite", "smoke", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import torch_bn_momentum_patch
 
+from parity import audit
+
 pytestmark = pytest.mark.needs("tf", "torch")
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,18 +19,23 @@ PARITY = [sys.executable, "-m", "parity.cli", "audit"]
 # might: it patches torch.nn.modules.batchnorm right after torch imports it, in the
 # audit's torch probe process only (the TF probe never imports torch).
 PATCH = torch_bn_momentum_patch(0.5)
+COMMITTED = ROOT / "results" / "defaults.json"
 
 
 @pytest.fixture(scope="module")
 def snapshot(tmp_path_factory):
+    """One audit of every framework, checked against the committed snapshot (the test at the end reads that
+    verdict): the live snapshot (--json on stdout) written to a file for the tests, and the process."""
+    proc = subprocess.run(PARITY + ["--json", "--check", str(COMMITTED)], capture_output=True, text=True,
+                          timeout=600, cwd=ROOT)
+    assert proc.returncode in (0, 1), proc.stderr   # 1: drift, which test_committed_snapshot_matches reports
     out = tmp_path_factory.mktemp("audit") / "defaults.json"
-    proc = subprocess.run(PARITY + ["--out", str(out)], capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr
-    return out, proc.stdout
+    out.write_text(proc.stdout)
+    return out, proc
 
 
-def test_audit_prints_the_table_with_probes(snapshot):
-    path, stdout = snapshot
+def test_audit_reads_every_knob_with_probes(snapshot):
+    path, _ = snapshot
     data = json.loads(path.read_text())
     knobs = data["knobs"]
     assert len(knobs) >= 10
@@ -43,8 +50,8 @@ def test_audit_prints_the_table_with_probes(snapshot):
     wd = knobs["weight_decay"]
     print(f"\nweight_decay probe: tf {wd['tf']}, torch {wd['torch']}")
     assert wd["how"] == "probe" and (wd["tf"], wd["torch"]) == (pytest.approx(0.95), pytest.approx(0.9))
-    for name in knobs:
-        assert name in stdout
+    table = audit.table(data)   # what `parity audit` prints without --json
+    assert all(name in table for name in knobs)
 
 
 def test_check_fails_when_a_framework_default_changes(snapshot, tmp_path):
@@ -60,25 +67,25 @@ def test_check_fails_when_a_framework_default_changes(snapshot, tmp_path):
     assert not any(": tf " in line for line in drift)
 
 
-def test_check_fails_against_an_edited_snapshot_and_refuses_a_bad_one(snapshot, tmp_path):
+def test_an_edited_snapshot_drifts_and_a_bad_one_is_refused(snapshot, tmp_path):
+    """The comparison --check prints, on the audit just read (in process: a --check run is one more audit of
+    every framework, which the test above and the one below make)."""
     path, _ = snapshot
-    data = json.loads(path.read_text())
-    data["knobs"]["adam_epsilon"]["tf"] = 1e-3
-    edited = tmp_path / "edited.json"
-    edited.write_text(json.dumps(data))
-    proc = subprocess.run(PARITY + ["--check", str(edited)], capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert proc.returncode == 1 and "drift: adam_epsilon: tf 0.001 -> 1e-07" in proc.stderr
+    live = json.loads(path.read_text())
+    edited = json.loads(path.read_text())
+    edited["knobs"]["adam_epsilon"]["tf"] = 1e-3
+    assert audit.drift(edited, live) == ["adam_epsilon: tf 0.001 -> 1e-07"]
+    assert audit.drift(live, live) == []
 
     bad = tmp_path / "bad.json"
-    bad.write_text("{not json")
+    bad.write_text("{not json")   # refused before any framework is read
     proc = subprocess.run(PARITY + ["--check", str(bad)], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
 
 
-def test_committed_snapshot_matches_this_machine():
+def test_committed_snapshot_matches_this_machine(snapshot):
     """results/defaults.json is the baseline upgrades are checked against; it must be current (and a current
     snapshot is what --check passes: the drift cases are above)."""
-    proc = subprocess.run(PARITY + ["--check", str(ROOT / "results" / "defaults.json")], capture_output=True,
-                          text=True, timeout=600, cwd=ROOT)
+    _, proc = snapshot
     assert proc.returncode == 0, proc.stderr
-    assert "no drift" in proc.stderr
+    assert f"no drift against {COMMITTED}" in proc.stderr

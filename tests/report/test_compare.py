@@ -33,8 +33,8 @@ def _compare(a, b, *extra):
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory):
-    return _smoke(tmp_path_factory.mktemp("base") / "smoke")
+def baseline(smoke_run):
+    return smoke_run[0]   # read only: the tests below that change a baseline copy it first
 
 
 def test_two_reruns_compare_clean(baseline, tmp_path):

@@ -29,10 +29,8 @@ def _jobs(out: Path) -> dict[str, dict]:
 
 
 @pytest.mark.needs("tf", "torch")
-def test_smoke_suite_end_to_end(tmp_path):
-    out = tmp_path / "smoke"
-    proc = _run("run", "--suite", "smoke", "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
+def test_smoke_suite_end_to_end(smoke_run):
+    out, proc = smoke_run
     for name in ("parity.md", "parity.csv", "parity.json"):
         assert (out / name).stat().st_size > 0
     table = json.loads((out / "parity.json").read_text())
