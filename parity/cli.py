@@ -2,7 +2,8 @@
 
 Exit codes everywhere: 0 success, 1 a finding the command exists to report,
 2 bad input or usage (one line per problem on stderr, no traceback),
-130 interrupted (finished jobs are kept; ``--resume`` continues).
+70 an internal error -- a bug, never a finding: one line naming the file that holds the traceback,
+130 interrupted by SIGINT, SIGTERM or SIGHUP (finished jobs are kept; ``--resume`` continues).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from pathlib import Path
 from parity import frameworks
 from parity.spec.config import PRECISIONS
 
-EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 
 
 class UsageError(Exception):
@@ -31,7 +32,40 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _err(msg: str) -> None:
-    print(f"parity: {msg}", file=sys.stderr)
+    try:
+        print(f"parity: {msg}", file=sys.stderr)
+    except OSError:   # the terminal is gone (SIGHUP): the exit code still says what happened
+        pass
+
+
+def _output_file(path: str, flag: str) -> Path:
+    """A file the command will write, refused before any work when it cannot be one."""
+    out = Path(path)
+    if out.is_dir():
+        raise UsageError(f"{flag}: {path} is a folder; give a file name")
+    if not out.parent.is_dir():
+        raise UsageError(f"{flag}: the folder {out.parent} does not exist")
+    return out
+
+
+def _internal_error(argv: list[str]) -> int:
+    """An exception nothing expected: a bug, never a finding. One line; the traceback kept in a file."""
+    import tempfile
+    import traceback
+
+    exc = sys.exc_info()[1]
+    summary = (f"{type(exc).__name__}: {exc}".splitlines() or [type(exc).__name__])[0][:300]
+    try:
+        fd, path = tempfile.mkstemp(prefix="bn-parity-error-", suffix=".log")
+        with os.fdopen(fd, "w", encoding="utf-8") as log:
+            log.write(f"parity {' '.join(argv)}\n\n")
+            traceback.print_exc(file=log)
+        where = f"the traceback is in {path}"
+    except OSError:   # nowhere to write it: the traceback is all that can be said
+        traceback.print_exc()
+        where = "the traceback is above"
+    _err(f"internal error, not a finding ({summary}); {where}; please report it")
+    return EXIT_INTERNAL
 
 
 def cmd_list(args) -> int:
@@ -209,14 +243,18 @@ def cmd_compare(args) -> int:
         if not (math.isfinite(getattr(args, name)) and getattr(args, name) > 0):
             raise UsageError(f"--{name.replace('_', '-')}: {getattr(args, name)} is not allowed -- a finite number > 0")
     reference = _reference(args.reference)
+    md = _output_file(args.md, "--md") if args.md else None
     try:
         result = compare.compare_dirs(args.baseline, args.current, args.acc_threshold, args.loss_threshold, reference)
     except ResultError as e:
         raise UsageError(f"compare: {e}") from None
     text = compare.markdown(result)
     print(text)
-    if args.md:
-        write_text_atomic(args.md, text)
+    if md:
+        try:
+            write_text_atomic(md, text)
+        except OSError as e:
+            raise UsageError(f"--md: {md} could not be written ({e.strerror or e})") from None
     print(compare.summary_line(result), file=sys.stderr)
     return EXIT_OK if compare.is_clean(result) else EXIT_FINDING
 
@@ -426,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     def on_term(signum, frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_term)
+    for signum in (signal.SIGTERM, signal.SIGHUP):   # as Ctrl-C: finished jobs kept, one line, exit 130
+        signal.signal(signum, on_term)
     frameworks.set_process_env()   # tfds (dataset preparation) imports TensorFlow in this process
     try:
         args = build_parser().parse_args(argv)
@@ -441,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted: finished jobs are kept; rerun with --resume to finish the suite")
         return EXIT_INTERRUPTED
+    except Exception:
+        return _internal_error(sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@ A setup writes the bad thing into the test's folder and returns the CLI
 arguments that use it ({out} is the output folder that must stay empty).
 """
 import json
+import os
 import shutil
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +104,10 @@ CASES = [
     ("compare-missing", lambda t: ["compare", str(t / "a"), str(t / "b")], "no such results folder"),
     ("compare-truncated", lambda t: ["compare"] + _results(t, "truncated-job") * 2, "not a complete JSON"),
     ("compare-old-schema", lambda t: ["compare"] + _results(t, "old-schema-job") * 2, "schema 0"),
+    # output files, refused before any work
+    ("compare-md-is-a-folder", lambda t: ["compare"] + _results(t, "empty") * 2 + ["--md", str(t)], "is a folder"),
+    ("compare-md-in-no-folder", lambda t: ["compare"] + _results(t, "empty") * 2 + ["--md", str(t / "no" / "x.md")],
+     "does not exist"),
 ]
 
 
@@ -139,3 +146,45 @@ def test_a_good_image_folder_runs_end_to_end(tmp_path):
     assert main(["run", "--config", cfg, "--out", str(tmp_path / "out")]) == 0
     table = json.loads((tmp_path / "out" / "parity.json").read_text())
     assert {r["verdict"] for r in table["rows"]} != {"failed"}
+
+
+def test_an_internal_error_is_exit_70_one_line_and_the_traceback_in_a_file(monkeypatch, capsys):
+    """A bug is neither a finding (1) nor bad input (2): planted here as a command that raises."""
+    from parity import cli
+
+    def broken(args):
+        raise KeyError("planted bug")
+
+    monkeypatch.setattr(cli, "cmd_list", broken)
+    code = main(["list"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    print("\n" + "\n".join(lines))
+    assert code == 70 and len(lines) == 1, lines
+    assert lines[0].startswith("parity: internal error, not a finding (KeyError: 'planted bug')")
+    log = Path(lines[0].split("the traceback is in ")[1].split(";")[0])
+    text = log.read_text()
+    log.unlink()
+    assert text.startswith("parity list") and "Traceback" in text and "planted bug" in text
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM])
+def test_a_closed_terminal_or_a_kill_is_an_interrupt(monkeypatch, capsys, signum):
+    """SIGHUP and SIGTERM take Ctrl-C's path (130, one line; a run's finished jobs kept and its workers stopped:
+    tests/run/test_reliability.py sends SIGINT and SIGTERM to a real run)."""
+    from parity import cli
+
+    def killed(args):
+        os.kill(os.getpid(), signum)
+        time.sleep(5)   # the handler raises before this ends
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_list", killed)
+    previous = {s: signal.getsignal(s) for s in (signal.SIGHUP, signal.SIGTERM)}
+    try:
+        code = main(["list"])
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 130 and lines == ["parity: interrupted: finished jobs are kept; rerun with --resume to finish "
+                                     "the suite"], lines
