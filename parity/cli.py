@@ -180,8 +180,13 @@ def cmd_run(args) -> int:
 
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads: {args.threads} is not allowed -- an integer >= 1")
-    if args.job_timeout <= 0:
-        raise UsageError(f"--job-timeout: {args.job_timeout} is not allowed -- seconds > 0")
+    if not (math.isfinite(args.job_timeout) and args.job_timeout > 0):   # nan would mean no timeout at all
+        raise UsageError(f"--job-timeout: {args.job_timeout} is not allowed -- a finite number of seconds > 0")
+    from parity.data.loader import default_workers
+    try:   # read by every job: a bad value would fail them all, after the folder's results were set aside
+        default_workers()
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     suite = load_suite(args)
     _preflight(suite)
     out = Path(args.out or f"results/{suite.name}")

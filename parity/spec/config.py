@@ -34,6 +34,7 @@ TFDS_DATASETS = (
     "colorectal_histology",
 )
 FRAMEWORKS = frameworks.NAMES
+MAX_SEED = 2**32 - 1   # every framework's and numpy's seed fits 32 bits (TF refuses 2**32)
 DEFAULT_FRAMEWORKS = frameworks.DEFAULT_NAMES
 OPTIMIZERS = ("sgd", "adam", "adamw")
 LR_SCHEDULES = ("constant", "cosine")
@@ -338,12 +339,15 @@ def validate_suite(suite: SuiteConfig) -> None:
                 p.append(f"runs[{i}]: the same scenario/dataset/variant as runs[{seen[run.key()]}] -- give one of "
                          "them another 'variant' (or 'scenario') name")
             seen.setdefault(run.key(), i)
-    if not isinstance(suite.seeds, list) or not suite.seeds or not all(_is_int(s) and s >= 0 for s in suite.seeds):
-        p.append(f"seeds: {suite.seeds!r} is not allowed -- a non-empty list of integers >= 0")
+    if not isinstance(suite.seeds, list) or not suite.seeds or not all(_is_int(s) and 0 <= s <= MAX_SEED
+                                                                        for s in suite.seeds):
+        p.append(f"seeds: {suite.seeds!r} is not allowed -- a non-empty list of integers 0..{MAX_SEED}")
     elif len(set(suite.seeds)) != len(suite.seeds):   # a seed names a job: twice would be one job run twice
         p.append(f"seeds: {suite.seeds!r} is not allowed -- each seed once")
     if not isinstance(suite.frameworks, list) or not suite.frameworks or any(f not in FRAMEWORKS for f in suite.frameworks):
         p.append(f"frameworks: {suite.frameworks!r} is not allowed -- a non-empty list from {_allowed(FRAMEWORKS)}")
+    elif len(set(suite.frameworks)) != len(suite.frameworks):   # two workers of one column would share its files
+        p.append(f"frameworks: {suite.frameworks!r} is not allowed -- each framework once")
     else:   # a precision a framework cannot train with: one line before anything runs
         for fw in suite.frameworks:
             info = frameworks.get(fw)

@@ -104,6 +104,10 @@ CASES = [
     ("compare-missing", lambda t: ["compare", str(t / "a"), str(t / "b")], "no such results folder"),
     ("compare-truncated", lambda t: ["compare"] + _results(t, "truncated-job") * 2, "not a complete JSON"),
     ("compare-old-schema", lambda t: ["compare"] + _results(t, "old-schema-job") * 2, "schema 0"),
+    # values that validated and failed later
+    ("seed-beyond-32-bits", lambda t: ["run", "--config", _config(t, seeds=[4294967296])], "integers 0..4294967295"),
+    ("framework-twice", lambda t: ["run", "--config", _config(t, frameworks=["torch", "torch"])], "each framework once"),
+    ("job-timeout-nan", lambda t: ["run", "--config", _config(t), "--job-timeout", "nan"], "finite number of seconds"),
     # output files, refused before any work
     ("compare-md-is-a-folder", lambda t: ["compare"] + _results(t, "empty") * 2 + ["--md", str(t)], "is a folder"),
     ("compare-md-in-no-folder", lambda t: ["compare"] + _results(t, "empty") * 2 + ["--md", str(t / "no" / "x.md")],
@@ -188,3 +192,15 @@ def test_a_closed_terminal_or_a_kill_is_an_interrupt(monkeypatch, capsys, signum
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 130 and lines == ["parity: interrupted: finished jobs are kept; rerun with --resume to finish "
                                      "the suite"], lines
+
+
+def test_a_bad_loader_variable_is_refused_before_a_folder_s_results_move(tmp_path, capsys, monkeypatch):
+    """PARITY_LOADER_WORKERS is read by every job: refused at the start, the folder left as it was."""
+    out = tmp_path / "out"
+    (out / "jobs").mkdir(parents=True)
+    (out / "jobs" / "done.json").write_text("{}")
+    monkeypatch.setenv("PARITY_LOADER_WORKERS", "abc")
+    code = main(["run", "--config", _config(tmp_path), "--out", str(out)])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and lines == ["parity: PARITY_LOADER_WORKERS='abc' is not allowed -- an integer >= 1"], lines
+    assert sorted(p.name for p in out.rglob("*")) == ["done.json", "jobs"]
