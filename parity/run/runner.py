@@ -86,6 +86,8 @@ def expand(suite: SuiteConfig, out_dir: Path) -> list[Job]:
         for seed in suite.seeds:
             for fw in suite.frameworks_of(run):
                 jid = f"{run.key()}__{fw}__s{seed}"
+                if Path(jid).name != jid or jid.startswith("."):   # validation's SAFE_NAME rule keeps this out
+                    raise ValueError(f"the job id {jid!r} is not a file name inside {out_dir / 'jobs'}")
                 jobs.append(Job(jid, fw, seed, run, out_dir / "jobs" / f"{jid}.json"))
     ids = [j.id for j in jobs]
     dupes = sorted({i for i in ids if ids.count(i) > 1})

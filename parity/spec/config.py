@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,10 @@ TFDS_DATASETS = (
     "colorectal_histology",
 )
 FRAMEWORKS = frameworks.NAMES
+# Every name that becomes part of a file name (a run's scenario and variant, a suite's name): letters, digits
+# and . _ + = -, a letter or digit first, at most 64 characters -- no path separator, no "..", no space.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]{0,63}")
+SAFE_NAME_RULE = "letters, digits and . _ + = -, a letter or digit first, at most 64 characters"
 MAX_SEED = 2**32 - 1   # every framework's and numpy's seed fits 32 bits (TF refuses 2**32)
 DEFAULT_FRAMEWORKS = frameworks.DEFAULT_NAMES
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -163,6 +168,11 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
 
     def bad(name: str, value: Any, allowed: str) -> None:
         p.append(f"{where}.{name}: {value!r} is not allowed -- {allowed}")
+
+    for name in ("scenario", "variant"):   # part of every job's file name
+        value = getattr(run, name)
+        if not isinstance(value, str) or not SAFE_NAME.fullmatch(value):
+            bad(name, value, SAFE_NAME_RULE)
 
     ds = run.dataset
     if not isinstance(ds, str) or not (
@@ -329,6 +339,9 @@ def validate_match_rules(run: RunConfig, where: str = "run") -> list[str]:
 def validate_suite(suite: SuiteConfig) -> None:
     """Raise ConfigError listing every problem of the suite."""
     p: list[str] = []
+    if not isinstance(suite.name, str) or not SAFE_NAME.fullmatch(suite.name):   # the default results folder
+        p.append(f"name: {suite.name!r} is not allowed -- {SAFE_NAME_RULE} (a config file's name, unless it "
+                 "sets name = ...)")
     if not suite.runs:
         p.append(f"suite {suite.name!r}: no runs -- a suite needs at least one [run] or [[runs]] table")
     seen: dict[str, int] = {}

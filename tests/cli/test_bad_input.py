@@ -104,6 +104,12 @@ CASES = [
     ("compare-missing", lambda t: ["compare", str(t / "a"), str(t / "b")], "no such results folder"),
     ("compare-truncated", lambda t: ["compare"] + _results(t, "truncated-job") * 2, "not a complete JSON"),
     ("compare-old-schema", lambda t: ["compare"] + _results(t, "old-schema-job") * 2, "schema 0"),
+    # names that become paths
+    ("variant-escapes", lambda t: ["run", "--config", _config(t, variant="x/../../../ESCAPED")], "run.variant"),
+    ("scenario-dot-dot", lambda t: ["run", "--config", _config(t, scenario="..")], "run.scenario"),
+    ("scenario-too-long", lambda t: ["run", "--config", _config(t, scenario="s" * 300)], "at most 64 characters"),
+    ("suite-name-a-path", lambda t: ["run", "--config", str(_write(t / "n.toml", 'name = "../up"\n' + Path(
+        _config(t)).read_text()))], "name: '../up' is not allowed"),
     # values that validated and failed later
     ("seed-beyond-32-bits", lambda t: ["run", "--config", _config(t, seeds=[4294967296])], "integers 0..4294967295"),
     ("framework-twice", lambda t: ["run", "--config", _config(t, frameworks=["torch", "torch"])], "each framework once"),
