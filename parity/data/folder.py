@@ -28,12 +28,38 @@ class FolderError(ValueError):
 JPEG_SUFFIXES = {".jpg", ".jpeg"}
 
 
+MAX_PIXELS = 89_478_485   # PIL's own bound (Image.MAX_IMAGE_PIXELS), applied before any decoder allocates
+
+
+def _check_pixels(path: Path, data: bytes | None) -> None:
+    """Refuse an image whose header claims more pixels than any photo this suite resizes (a decompression
+    bomb: a few bytes that would decode to gigabytes); only the header is read."""
+    import io
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)   # the bound below says it
+            with Image.open(path if data is None else io.BytesIO(data)) as img:
+                width, height = img.size
+    except Image.DecompressionBombError:
+        raise FolderError(f"{path}: its header claims more than {2 * MAX_PIXELS:,} pixels -- not an image "
+                          "this suite reads (a decompression bomb?)") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise FolderError(f"{path}: unreadable image ({type(e).__name__})") from None
+    if width * height > MAX_PIXELS:
+        raise FolderError(f"{path}: {width}x{height} pixels, more than {MAX_PIXELS:,} -- downscale it first")
+
+
 def _load_image(path: Path, size: int, decode_jpeg=None, data: bytes | None = None) -> np.ndarray:
     """One image at size x size; ``data``, when given, is the file's bytes already read (read once)."""
     import io
 
     from PIL import Image, UnidentifiedImageError
 
+    _check_pixels(path, data)
     if decode_jpeg is not None and path.suffix.lower() in JPEG_SUFFIXES:
         try:   # the framework's own decoder; the resize to the stored size stays the shared one (PIL)
             pixels = decode_jpeg(path.read_bytes() if data is None else data)

@@ -69,7 +69,24 @@ def _folder(tmp: Path, kind: str) -> str:
         (root / "b" / "notes.txt").write_text("no images here")
     if kind == "unreadable":
         (root / "b" / "broken.png").write_bytes(b"\x89PNG not really")
+    if kind in ("bomb", "huge"):   # a header that claims 30000 x 30000 (900 M pixels) or 10000 x 10000
+        _images(root / "a", 40)
+        _images(root / "b", 40)
+        side = 30000 if kind == "bomb" else 10000
+        (root / "b" / "bomb.png").write_bytes(_png_header(side, side))
     return f"folder:{root}"
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG of a few dozen bytes whose header claims width x height RGB pixels (no pixel data follows)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
 
 
 def _results(tmp: Path, kind: str) -> list[str]:
@@ -95,6 +112,8 @@ CASES = [
     ("folder-one-class", lambda t: ["run", "--config", _config(t, dataset=_folder(t, "one-class"))], "at least two"),
     ("folder-class-without-images", lambda t: ["run", "--config", _config(t, dataset=_folder(t, "no-images"))], "class 'b' has no images"),
     ("folder-unreadable-image", lambda t: ["run", "--config", _config(t, dataset=_folder(t, "unreadable"))], "broken.png: unreadable image"),
+    ("folder-decompression-bomb", lambda t: ["run", "--config", _config(t, dataset=_folder(t, "bomb"))], "decompression bomb"),
+    ("folder-image-too-large", lambda t: ["run", "--config", _config(t, dataset=_folder(t, "huge"))], "10000x10000 pixels"),
     ("folder-grayscale-image", lambda t: ["run", "--config", _config(t, dataset=_folder(t, "grayscale"))], "L image, not RGB"),
     ("folder-fewer-than-a-batch", lambda t: ["run", "--config", _config(t, dataset=_folder(t, "few"), train_images=None)], "fewer than one batch"),
     ("folder-fewer-than-train-images", lambda t: ["run", "--config", _config(t, dataset=_folder(t, "few"), batch_size=4)], "has only 8"),
