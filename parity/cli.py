@@ -38,14 +38,45 @@ def _err(msg: str) -> None:
         pass
 
 
-def _output_file(path: str, flag: str) -> Path:
+def _output_file(path: str | Path, flag: str) -> Path:
     """A file the command will write, refused before any work when it cannot be one."""
     out = Path(path)
-    if out.is_dir():
-        raise UsageError(f"{flag}: {path} is a folder; give a file name")
-    if not out.parent.is_dir():
-        raise UsageError(f"{flag}: the folder {out.parent} does not exist")
+    try:
+        if out.is_dir():
+            raise UsageError(f"{flag}: {path} is a folder; give a file name")
+    except OSError as e:   # e.g. a name too long
+        raise UsageError(f"{flag}: {out} cannot be written ({e.strerror or type(e).__name__})") from None
+    _output_folder(out.parent, flag)
     return out
+
+
+def _output_folder(path: str | Path, flag: str) -> Path:
+    """A folder the command will write into, made (or found) and tried before any work."""
+    out = Path(path)
+    try:
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"{flag}: {out} is a file, not a folder")
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:   # a file somewhere above it
+        raise UsageError(f"{flag}: {out} cannot be made (a file is in its path)") from None
+    except OSError as e:
+        raise UsageError(f"{flag}: {out} cannot be made ({e.strerror or type(e).__name__})") from None
+    _try_writing(out, flag)
+    return out
+
+
+def _try_writing(folder: Path, flag: str) -> None:
+    """A file made and removed in ``folder``: a read-only, full or pseudo file system is found now, not
+    after the work."""
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".parity-write-test-") as f:
+            f.write(b"x" * 4096)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        raise UsageError(f"{flag}: {folder} cannot be written ({e.strerror or type(e).__name__})") from None
 
 
 def _internal_error(argv: list[str]) -> int:
@@ -189,7 +220,7 @@ def cmd_run(args) -> int:
         raise UsageError(str(e)) from None
     suite = load_suite(args)
     _preflight(suite)
-    out = Path(args.out or f"results/{suite.name}")
+    out = _output_folder(args.out or f"results/{suite.name}", "--out")
     t0 = time.perf_counter()
     if args.address and args.executor != "ray":
         raise UsageError("--address is for --executor ray")
@@ -278,6 +309,7 @@ def cmd_bench(args) -> int:
                                         batch_size=args.batch_size, modes=modes)
     if problems:   # every problem at once, before any worker starts
         raise UsageError("\n".join(problems))
+    _output_folder(args.out, "--out")   # before measuring: the figures must have somewhere to go
     try:
         data = driver.run_throughput(names, threads=args.threads, rounds=args.rounds, warmup=args.warmup,
                                        steps=args.steps,
@@ -319,7 +351,7 @@ def cmd_upgrade_check(args) -> int:
         modes = {fw: [m for m in wanted if m in driver.known_modes(fw)] for fw in names}
     if problems:
         raise UsageError("\n".join(problems))
-    out = Path(args.out)
+    out = _output_folder(args.out, "--out")
     try:
         result, code = upgrade.run_upgrade_check(
             args.base_env, args.new_env, out, frameworks=names, seeds=args.seeds, scenarios=args.scenarios,
@@ -339,6 +371,7 @@ def cmd_audit(args) -> int:
     from parity import audit
     from parity.results import write_json_atomic
 
+    out = None if args.check else _output_file(args.out, "--out")
     try:
         snapshot = audit.load_snapshot(args.check) if args.check else None
         live = audit.collect(_parse_frameworks(args.frameworks))
@@ -356,7 +389,6 @@ def cmd_audit(args) -> int:
             return EXIT_FINDING
         print(f"no drift against {args.check}", file=sys.stderr)
         return EXIT_OK
-    out = Path(args.out)
     write_json_atomic(out, live)
     print(f"snapshot written to {out}", file=sys.stderr)
     return EXIT_OK
@@ -366,7 +398,7 @@ def cmd_pretrain(args) -> int:
     from parity.assets.starting import default_checkpoint
     from parity import process
 
-    out = Path(args.out) if args.out else default_checkpoint("resnet-tiny")
+    out = _output_file(args.out, "--out") if args.out else default_checkpoint("resnet-tiny")
     done = process.run("parity.assets.pretrain", out, args.threads or (os.cpu_count() or 1), capture=False)
     return EXIT_OK if done.returncode == 0 else EXIT_FINDING
 

@@ -135,8 +135,18 @@ CASES = [
     ("job-timeout-nan", lambda t: ["run", "--config", _config(t), "--job-timeout", "nan"], "finite number of seconds"),
     # output files, refused before any work
     ("compare-md-is-a-folder", lambda t: ["compare"] + _results(t, "empty") * 2 + ["--md", str(t)], "is a folder"),
-    ("compare-md-in-no-folder", lambda t: ["compare"] + _results(t, "empty") * 2 + ["--md", str(t / "no" / "x.md")],
-     "does not exist"),
+    ("compare-md-under-a-file", lambda t: ["compare"] + _results(t, "empty") * 2 + ["--md", str(
+        _write(t / "f", "") / "x.md")], "is a file, not a folder"),
+    ("run-out-is-a-file", lambda t: ["run", "--config", _config(t), "--out", str(_write(t / "out-file", ""))],
+     "is a file, not a folder"),
+    ("run-out-under-proc", lambda t: ["run", "--config", _config(t), "--out", "/proc/parity-results"],
+     "cannot be made"),
+    ("run-out-name-too-long", lambda t: ["run", "--config", _config(t), "--out", str(t / ("x" * 300))],
+     "File name too long"),
+    ("bench-out-is-a-file", lambda t: ["bench", "--frameworks", "torch", "--out", str(_write(t / "b", ""))],
+     "is a file, not a folder"),
+    ("audit-out-is-a-folder", lambda t: ["audit", "--out", str(t)], "is a folder; give a file name"),
+    ("audit-out-name-too-long", lambda t: ["audit", "--out", str(t / ("y" * 300) / "d.json")], "File name too long"),
 ]
 
 
@@ -149,7 +159,7 @@ def _write(path: Path, text: str) -> Path:
 def test_bad_input_gets_one_line_and_exit_2(tmp_path, capsys, case_id, setup, expected):
     args = setup(tmp_path)
     out = tmp_path / "out"
-    if args[0] == "run":
+    if args[0] == "run" and "--out" not in args:
         args = args + ["--out", str(out)]
     code = main(args)
     err = capsys.readouterr().err
