@@ -38,7 +38,7 @@ def check_folder(folder: Path, versions: dict) -> None:
             continue   # the run reruns it
         for key, dists in frameworks.version_keys().items():
             have = next((versions[d] for d in dists if d in versions), None)
-            if key in env and have is not None and env[key].split("+")[0] != have.split("+")[0]:
+            if key in env and have is not None and str(env[key]).split("+")[0] != have.split("+")[0]:
                 raise sidebyside.EnvError(
                     f"{folder} holds jobs made with {key} {env[key]} ({path.name}), this environment has {have}: "
                     "give another --out or label, or remove that folder")
