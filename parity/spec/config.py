@@ -39,7 +39,8 @@ FRAMEWORKS = frameworks.NAMES
 # and . _ + = -, a letter or digit first, at most 64 characters -- no path separator, no "..", no space.
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]{0,63}")
 SAFE_NAME_RULE = "letters, digits and . _ + = -, a letter or digit first, at most 64 characters"
-MAX_SEED = 2**32 - 1   # every framework's and numpy's seed fits 32 bits (TF refuses 2**32)
+MAX_SEED = 2**32 - 1
+MAX_CONFIG_BYTES = 2**20   # a config file is a few KB   # every framework's and numpy's seed fits 32 bits (TF refuses 2**32)
 DEFAULT_FRAMEWORKS = frameworks.DEFAULT_NAMES
 OPTIMIZERS = ("sgd", "adam", "adamw")
 LR_SCHEDULES = ("constant", "cosine")
@@ -465,6 +466,9 @@ def load_config_file(path: str | os.PathLike, overrides: dict | None = None) -> 
         raise ConfigError([f"config: {str(path)!r} does not exist or is not a file"])
     suffix = path.suffix.lower()
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError([f"config: {path.name} is {path.stat().st_size:,} bytes; a config file is at most "
+                               f"{MAX_CONFIG_BYTES:,}"])
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError([f"config: cannot read {str(path)!r}: {e}"]) from None
@@ -481,6 +485,7 @@ def load_config_file(path: str | os.PathLike, overrides: dict | None = None) -> 
             data = yaml.load(text, Loader=_yaml_loader())
         except yaml.YAMLError as e:
             msg = " ".join(str(e).split())
+            msg = msg if len(msg) <= 300 else msg[:297] + "..."
             raise ConfigError([f"config: {path.name} is not valid YAML: {msg}"]) from None
         if data is None:
             raise ConfigError([f"config: {path.name} is empty"])
@@ -496,7 +501,12 @@ def _yaml_loader():
     import yaml
 
     class Loader(yaml.SafeLoader):
-        pass
+        def compose_node(self, parent, index):
+            """No aliases: a settings file needs none, and nested ones expand exponentially."""
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.composer.ComposerError(None, None, "aliases (*name) are not read in a config file",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
 
     Loader.add_implicit_resolver("tag:yaml.org,2002:float",
                                  re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),

@@ -129,6 +129,12 @@ CASES = [
     ("scenario-too-long", lambda t: ["run", "--config", _config(t, scenario="s" * 300)], "at most 64 characters"),
     ("suite-name-a-path", lambda t: ["run", "--config", str(_write(t / "n.toml", 'name = "../up"\n' + Path(
         _config(t)).read_text()))], "name: '../up' is not allowed"),
+    # bounded input
+    ("yaml-nested-aliases", lambda t: ["run", "--config", str(_write(t / "laughs.yaml", "a: &a [x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(9))))],
+     "aliases (*name) are not read"),
+    ("config-too-large", lambda t: ["run", "--config", str(_write(t / "big.toml", "# " + "x" * 2**21 + "\n"))],
+     "a config file is at most"),
     # values that validated and failed later
     ("seed-beyond-32-bits", lambda t: ["run", "--config", _config(t, seeds=[4294967296])], "integers 0..4294967295"),
     ("framework-twice", lambda t: ["run", "--config", _config(t, frameworks=["torch", "torch"])], "each framework once"),
@@ -166,6 +172,7 @@ def test_bad_input_gets_one_line_and_exit_2(tmp_path, capsys, case_id, setup, ex
     lines = err.strip().splitlines()
     assert code == 2, err
     assert len(lines) == 1 and lines[0].startswith("parity"), err
+    assert len(lines[0]) <= 1000, f"{len(lines[0])} characters"   # a line a person reads
     assert expected in lines[0], lines[0]
     assert "Traceback" not in err
     assert not out.exists() or not any(out.iterdir())
