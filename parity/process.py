@@ -52,8 +52,9 @@ def start(module: str, *args, python: str | None = None, threads: int | None = N
     that framework's variables); stderr where the caller says."""
     popen.setdefault("stdin", subprocess.PIPE)
     popen.setdefault("stdout", subprocess.PIPE)
+    extra = {**(extra_env or {}), DRIVER_PID_VAR: str(os.getpid())}
     return subprocess.Popen(command(module, *args, python=python), stderr=stderr, text=True,
-                            env=child_env(python=python, threads=threads, extra=extra_env, drop=drop_env,
+                            env=child_env(python=python, threads=threads, extra=extra, drop=drop_env,
                                           framework=framework), **popen)
 
 
@@ -102,15 +103,43 @@ def decode(line: str) -> dict | None:
     return msg if isinstance(msg, dict) else None
 
 
+DRIVER_PID_VAR = "PARITY_DRIVER_PID"   # set by ``start`` for its worker: the process it must not outlive
+
+
+class DriverGone(BaseException):
+    """The driver closed the channel (it exited or was killed). A BaseException: no job's ``except Exception``
+    may turn it into a result file, since nobody is left to read one."""
+
+
+def die_with_driver() -> None:
+    """Linux: ask the kernel to kill this process when the one that started it dies (PR_SET_PDEATHSIG), so a
+    SIGKILLed driver leaves no worker computing on; exit now if it is already gone."""
+    driver = os.environ.get(DRIVER_PID_VAR)
+    if sys.platform != "linux" or not driver:
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if str(os.getppid()) != driver:   # died before the request took effect
+        os._exit(0)
+
+
 class Channel:
     """The worker's end: replies on the original stdout, requests from stdin; stdout itself becomes stderr."""
 
     def __init__(self) -> None:
+        die_with_driver()
         self._out = os.fdopen(os.dup(1), "w", buffering=1)
         os.dup2(2, 1)
 
     def send(self, **msg) -> None:
-        send(self._out, **msg)
+        try:
+            send(self._out, **msg)
+        except (BrokenPipeError, ValueError):   # ValueError: the pipe's file was closed
+            raise DriverGone from None
 
     def requests(self) -> Iterator[dict]:
         for line in sys.stdin:

@@ -12,7 +12,7 @@ import os
 import sys
 import traceback
 
-from parity.process import Channel, one_line
+from parity.process import Channel, DriverGone, one_line
 
 
 def _inject_fault(job: dict) -> None:
@@ -46,7 +46,13 @@ def _inject_fault(job: dict) -> None:
 def main(argv: list[str]) -> int:
     framework, threads = argv[0], int(argv[1])
     channel = Channel()   # before any framework import: their prints go to stderr
+    try:
+        return _serve(channel, framework, threads)
+    except DriverGone:   # nobody reads a result any more: write none (a resumed run reruns the job)
+        return 0
 
+
+def _serve(channel: Channel, framework: str, threads: int) -> int:
     from parity.frameworks import FrameworkUnavailable, load
     from parity.results import write_json_atomic
     from parity.run.job import execute, failed_result

@@ -144,3 +144,42 @@ def test_interrupt_keeps_finished_jobs_and_resume_finishes(tmp_path, sig):
                              capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0 and "1 already done, 2 to run" in resumed.stderr
     assert all(json.loads(p.read_text())["status"] == "ok" for p in (out / "jobs").glob("*.json"))
+
+
+def test_a_killed_driver_takes_its_worker_and_leaves_no_result(tmp_path):
+    """SIGKILL of `parity run` (nothing can catch it): its worker dies with it (the kernel's parent-death
+    signal), instead of computing on and writing a result nobody reads (it wrote 'failed: BrokenPipeError')."""
+    import signal
+    import time
+
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY)
+    out = tmp_path / "out"
+    env = dict(os.environ, PARITY_INJECT_FAULT="hang:__s1")   # the worker is inside job 2 when the driver dies
+    proc = subprocess.Popen(PARITY + ["run", "--config", str(cfg), "--out", str(out), "--frameworks", "torch"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 300
+    while not list((out / "jobs").glob("*__s0.json")) and time.time() < deadline:
+        time.sleep(0.2)
+    pid_file = next((out / "logs").glob("*.pid"))
+    worker = int(pid_file.read_text())
+    time.sleep(1.0)
+    proc.kill()
+    proc.wait(timeout=10)
+    t0 = time.time()
+    while _alive(worker) and time.time() - t0 < 10:
+        time.sleep(0.05)
+    gone_after = time.time() - t0
+    print(f"\nworker {worker} gone {gone_after:.2f} s after its driver was killed")
+    if _alive(worker):
+        os.kill(worker, signal.SIGKILL)
+        pytest.fail("the worker outlived its driver by 10 s")
+    assert sorted(p.name for p in (out / "jobs").iterdir()) == [p.name for p in (out / "jobs").glob("*__s0.json")]
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its new parent to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
