@@ -18,15 +18,43 @@ from parity.paths import CODE_ROOT
 
 SCHEMA = 1
 JOB_KEYS = ("schema", "id", "scenario", "variant", "dataset", "framework", "seed", "status")
-# The type of every field a reader (report, compare, run --resume) takes from a job file: anything else is a
-# named problem, never a traceback or a silent "not run". Metrics may be NaN (the tables name those).
-_NUMBER = (int, float)
-_FIELD_TYPES = {"schema": int, "id": str, "scenario": str, "variant": str, "dataset": str, "framework": str,
-                "seed": int, "status": str}
-_OPTIONAL_TYPES = {"config": dict, "env": dict, "plan": dict, "native_defaults": dict, "history": list,
-                   "final": (dict, type(None)), "error": (str, type(None)), "wall_s": _NUMBER,
-                   "computed_by": (str, type(None)), "unmatched": list}
 FINAL_METRICS = ("train_loss", "train_acc", "eval_loss", "eval_acc")
+_NUM, _NUM_OR_NULL, _STR = {"type": "number"}, {"type": ["number", "null"]}, {"type": "string"}
+_STR_OR_NULL = {"type": ["string", "null"]}
+# What a job file holds, as far as any reader (report, compare, run --resume) takes it: anything else is a
+# named problem, never a traceback or a silent "not run". Metrics may be NaN (the tables name those).
+_EPOCH = {"type": "object", "required": ["epoch", *FINAL_METRICS],
+          "properties": {"epoch": {"type": "integer"}, "phase": _STR, "lr": _NUM, "elapsed_s": _NUM,
+                         "bn_updated": {"type": "boolean"}, "recalibrated": {"type": "boolean"},
+                         **{m: _NUM for m in FINAL_METRICS},
+                         "bn_mean_dist": _NUM_OR_NULL, "bn_var_dist": _NUM_OR_NULL,
+                         "bn_layers": {"type": "object", "additionalProperties": {
+                             "type": "array", "items": _NUM, "minItems": 2, "maxItems": 2}}}}
+_FINAL = {"type": "object", "properties": {**{m: _NUM for m in FINAL_METRICS},
+                                           "bn_mean_dist": _NUM_OR_NULL, "bn_var_dist": _NUM_OR_NULL}}
+JOB_SCHEMA = {
+    "type": "object",
+    "required": list(JOB_KEYS),
+    "properties": {
+        "schema": {"const": SCHEMA}, "id": _STR, "suite": _STR, "scenario": _STR, "variant": _STR,
+        "dataset": _STR, "framework": _STR, "seed": {"type": "integer", "minimum": 0}, "status": _STR,
+        "error": _STR_OR_NULL, "computed_by": _STR_OR_NULL, "worker": _STR_OR_NULL,
+        "config": {"type": "object"}, "plan": {"type": "object"},
+        "env": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "null"]}},
+        "native_defaults": {"type": "object", "additionalProperties": _NUM_OR_NULL},
+        "history": {"type": "array", "items": _EPOCH},
+        "final": {"anyOf": [_FINAL, {"type": "null"}]},
+        "unmatched": {"type": "array", "items": _STR},
+        "wall_s": _NUM, "steps_per_epoch": {"type": ["integer", "null"]},
+        "renorm_trace": {"type": ["array", "null"]}, "zoo_bn": {"type": ["object", "null"]},
+    },
+    # a finished job carries its metrics
+    "if": {"properties": {"status": {"const": "ok"}}},
+    "then": {"required": ["final", "plan"],
+             "properties": {"final": {"type": "object", "required": list(FINAL_METRICS)},
+                            "plan": {"type": "object", "required": ["bn_momentum"],
+                                     "properties": {"bn_momentum": _NUM, "precision": _STR}}}},
+}
 MAX_FILE_BYTES = 64 * 2**20   # a job file is ~10-100 KB; anything near this is not one
 
 
@@ -121,39 +149,26 @@ def read_job(path: str | os.PathLike) -> dict:
 
 
 def _job_problem(data: dict) -> str | None:
-    """What makes a parsed job file unusable (a field of the wrong type, an unknown column, an ok job without
-    its metrics), or None."""
-    from parity import frameworks
+    """What makes a parsed job file unusable (a field of another type, an unknown column, an ok job without
+    its metrics, settings this code cannot read), or None."""
+    import jsonschema
 
-    for key, kind in {**_FIELD_TYPES, **{k: t for k, t in _OPTIONAL_TYPES.items() if k in data}}.items():
-        value = data[key]
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            return f"{key} is {_short(value)}, not {_kind_name(kind)}"
+    from parity import frameworks
+    from parity.spec.config import run_from_dict
+
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(JOB_SCHEMA).iter_errors(data))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path) or "the file"
+        message = error.message if len(error.message) <= 160 else error.message[:157] + "..."
+        return f"{where}: {message}"
     if data["framework"] not in frameworks.NAMES:
         return f"framework {data['framework']!r} is none of this suite's columns ({', '.join(frameworks.NAMES)})"
-    if any(not isinstance(h, dict) for h in data.get("history", [])):
-        return "history holds something other than epoch records"
-    if data["status"] == "ok":
-        final = data.get("final")
-        if not isinstance(final, dict):
-            return "status ok but no final metrics"
-        for name in FINAL_METRICS:
-            value = final.get(name)
-            if not isinstance(value, _NUMBER) or isinstance(value, bool):
-                return f"status ok but final.{name} is {_short(value)}, not a number"
+    if "config" in data:
+        try:
+            run_from_dict(data["config"])
+        except (TypeError, ValueError) as e:
+            return f"config: settings this code cannot read ({' '.join(str(e).split())[:160]})"
     return None
-
-
-def _short(value) -> str:
-    text = json.dumps(value) if not isinstance(value, float) else repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _kind_name(kind) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {int: "an integer", float: "a number", str: "a string", dict: "an object", list: "a list",
-             type(None): "null"}
-    return " or ".join(dict.fromkeys(names[k] for k in kinds))
 
 
 @functools.lru_cache(maxsize=1)

@@ -112,7 +112,8 @@ def bn_lag(jobs: list[dict], out: Path) -> list[Path]:
         momentum = j.get("plan", {}).get("bn_momentum")
         key = (j["framework"], j["scenario"], j["dataset"], momentum)
         for h in j["history"]:
-            series[key][h["epoch"]].append(h["bn_mean_dist"])
+            if h.get("bn_mean_dist") is not None:   # None: not measured in that epoch
+                series[key][h["epoch"]].append(h["bn_mean_dist"])
     for (fw, scenario, dataset, momentum), by_epoch in sorted(series.items()):
         x, mean, lo, hi = _band(by_epoch, bounds=(0.0, float("inf")))   # a distance: >= 0, no upper bound
         style = "-" if dataset in FAR_DATASETS else ":"

@@ -60,7 +60,8 @@ class ConfigError(ValueError):
     """One or more invalid settings; ``problems`` holds one line per problem."""
 
     def __init__(self, problems: list[str]):
-        self.problems = list(problems)
+        # one line each, however odd the names a file holds (a key may contain a newline)
+        self.problems = [" ".join(str(p).split()) for p in problems]
         super().__init__("\n".join(self.problems))
 
 
