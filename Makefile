@@ -91,7 +91,7 @@ env:
 	@test -n "$(NAME)" || { echo "make env: give NAME=... (and TF=, KERAS=, TORCH=, TORCHVISION= to change)" >&2; exit 2; }
 	@test -x $(ENV_VENV)/bin/python || $(PY) -m venv $(ENV_VENV)
 	$(ENV_PIP_INSTALL) "tensorflow-cpu==$(TF)" "keras==$(KERAS)" "torch==$(TORCH)" \
-		"torchvision==$(TORCHVISION)" tensorflow-datasets "safetensors>=0.4" "numpy<3" scipy pyyaml matplotlib \
+		"torchvision==$(TORCHVISION)" tensorflow-datasets "safetensors>=0.4" "numpy<3" scipy pyyaml matplotlib jsonschema \
 		pytest pytest-benchmark
 	$(ENV_PIP_INSTALL) --no-deps -e .
 	@$(ENV_VENV)/bin/python -c "import torch, torchvision, tensorflow as tf, keras; \
