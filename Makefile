@@ -59,8 +59,10 @@ publish-quick: $(STAMP)
 	cp -r $(QUICK_RUN)/jobs results/quick/jobs
 	$(BIN)/parity report results/quick > /dev/null
 
+# Two test processes (pytest-xdist), each taking a whole file at a time, so a module's fixtures run once:
+# most tests wait on child processes and imports, so two overlap well even on 2 cores.
 test: $(STAMP) $(JAX_STAMP)
-	$(BIN)/python -m pytest tests parity -q
+	$(BIN)/python -m pytest tests parity -q -n 2 --dist loadfile
 
 bench: $(STAMP)
 	@mkdir -p results/throughput
