@@ -220,14 +220,14 @@ def cmd_run(args) -> int:
         raise UsageError(str(e)) from None
     suite = load_suite(args)
     _preflight(suite)
-    out = _output_folder(args.out or f"results/{suite.name}", "--out")
-    t0 = time.perf_counter()
     if args.address and args.executor != "ray":
         raise UsageError("--address is for --executor ray")
     if args.executor == "ray":
         import importlib.util
         if importlib.util.find_spec("ray") is None:
             raise UsageError("--executor ray needs Ray: pip install '.[ray]' (or pip install ray)")
+    out = _output_folder(args.out or f"results/{suite.name}", "--out")   # the last check: it makes the folder
+    t0 = time.perf_counter()
     from parity.run.ray_executor import RayUnavailable
 
     try:

@@ -36,7 +36,7 @@ JOB_SCHEMA = {
     "type": "object",
     "required": list(JOB_KEYS),
     "properties": {
-        "schema": {"const": SCHEMA}, "id": _STR, "suite": _STR, "scenario": _STR, "variant": _STR,
+        "schema": {"const": SCHEMA}, "id": _STR, "suite": _STR_OR_NULL, "scenario": _STR, "variant": _STR,
         "dataset": _STR, "framework": _STR, "seed": {"type": "integer", "minimum": 0}, "status": _STR,
         "error": _STR_OR_NULL, "computed_by": _STR_OR_NULL, "worker": _STR_OR_NULL,
         "config": {"type": "object"}, "plan": {"type": "object"},

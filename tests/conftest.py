@@ -151,3 +151,9 @@ def smoke_run(tmp_path_factory):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     return out, proc
+
+
+# A finished job's metrics and plan as small as the job-file reader accepts (parity/results.py JOB_SCHEMA):
+# tests that write result files by hand add these to the fields they are about.
+OK_FIELDS = {"status": "ok", "plan": {"bn_momentum": 0.9}, "history": [],
+             "final": {"train_loss": 0.1, "train_acc": 90.0, "eval_loss": 0.2, "eval_acc": 88.0}}

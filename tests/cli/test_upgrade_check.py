@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import torch_bn_momentum_patch
+from conftest import OK_FIELDS, torch_bn_momentum_patch
 
 from parity.bench.sidebyside import PythonEnv, compare_environments
 from parity.bench.timing import SLOWDOWN_VAR
@@ -65,7 +65,7 @@ def _other_versions_folder(tmp: Path) -> bool:
     jobs.mkdir(parents=True)
     (jobs / "x__torch__s0.json").write_text(json.dumps({
         "schema": 1, "id": "x", "scenario": "s", "variant": "v", "dataset": "far", "framework": "torch", "seed": 0,
-        "status": "ok", "final": {}, "env": {"torch": "0.0.1"}}))
+        **OK_FIELDS, "env": {"torch": "0.0.1"}}))
     return True
 
 

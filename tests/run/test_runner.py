@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY_TORCH_CONFIG
+from conftest import OK_FIELDS, TINY_TORCH_CONFIG
 
 PARITY = [sys.executable, "-m", "parity.cli"]
 TINY = TINY_TORCH_CONFIG.replace("{seeds}", "[0, 1]")
@@ -158,8 +158,8 @@ def test_resume_reruns_a_job_whose_settings_changed_and_sets_aside_foreign_resul
     old = dict(run_to_dict(run), epochs=2)
     for job in jobs:
         write_json_atomic(job.path, {"schema": 1, "id": job.id, "scenario": "tiny", "variant": "default",
-                                     "dataset": "far", "framework": "torch", "seed": job.seed, "status": "ok",
-                                     "final": {}, "config": old if job.seed == 0 else run_to_dict(run)})
+                                     "dataset": "far", "framework": "torch", "seed": job.seed, **OK_FIELDS,
+                                     "config": old if job.seed == 0 else run_to_dict(run)})
     write_json_atomic(out / "jobs" / "tiny__far__default__torch__s7.json", {"schema": 1})
     lines = []
     pending = runner.select_pending(jobs, out, resume=True, log=lines.append)
@@ -194,7 +194,7 @@ def test_resume_with_some_scenarios_keeps_the_other_scenarios_results(tmp_path):
     from parity import frameworks
     from parity.run.job import base_result
     job = {"id": others[0].id, "framework": "torch", "seed": 0, "run": run_to_dict(other)}
-    write_json_atomic(kept, {**base_result(job), "status": "ok", "final": {},
+    write_json_atomic(kept, {**base_result(job), **OK_FIELDS,
                              "env": {k: "0.0.1" for k in frameworks.version_keys()}})
     with pytest.raises(runner.ResumeMismatch):
         runner.select_pending(jobs, out, resume=True, log=lambda m: None, others=others)

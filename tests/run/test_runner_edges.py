@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import OK_FIELDS
 
 from parity import process
 from parity.report import tables
@@ -40,7 +41,7 @@ def test_a_result_written_just_before_the_deadline_stands(tmp_path):
     w.lines.put({"event": "done", "job": job.id, "status": "ok", "error": None})   # arrived as time ran out
     assert w._finished_meanwhile(job, started) == ("ok", None)
     job.path.parent.mkdir(parents=True, exist_ok=True)       # or: the file is there, the message is not
-    job.path.write_text(json.dumps(dict(base_result(job.spec("t")), status="ok", final={})))
+    job.path.write_text(json.dumps(dict(base_result(job.spec("t")), **OK_FIELDS)))
     assert w._finished_meanwhile(job, started) == ("ok", None)
     # an older run's file (left by --resume when the settings changed) is not this attempt's result
     os.utime(job.path, (started - 3600, started - 3600))
@@ -62,7 +63,7 @@ def test_a_bug_in_the_job_loop_costs_one_job_not_the_rest(tmp_path, monkeypatch)
         if job.seed == 1:
             raise OSError("disk full while recording")
         if job.seed == 2:   # the worker wrote its result, then the runner's own bookkeeping failed
-            job.path.write_text(json.dumps(dict(base_result(job.spec("t")), status="ok", final={})))
+            job.path.write_text(json.dumps(dict(base_result(job.spec("t")), **OK_FIELDS)))
             raise BrokenPipeError("progress line to a closed terminal")
         done.append(job.seed)
 
