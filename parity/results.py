@@ -50,7 +50,7 @@ JOB_SCHEMA = {
     },
     # a finished job carries its metrics
     "if": {"properties": {"status": {"const": "ok"}}},
-    "then": {"required": ["final", "plan"],
+    "then": {"required": ["final", "plan", "history"],
              "properties": {"final": {"type": "object", "required": list(FINAL_METRICS)},
                             "plan": {"type": "object", "required": ["bn_momentum"],
                                      "properties": {"bn_momentum": _NUM, "precision": _STR}}}},
