@@ -96,6 +96,6 @@ env:
 		"torchvision==$(TORCHVISION)" tensorflow-datasets "safetensors>=0.4" "numpy<3" scipy pyyaml matplotlib jsonschema \
 		pytest pytest-benchmark
 	$(ENV_PIP_INSTALL) --no-deps -e .
-	@$(ENV_VENV)/bin/python -c "import torch, torchvision, tensorflow as tf, keras; \
+	@$(ENV_VENV)/bin/python -c "import torch, torchvision, tensorflow as tf, keras, jsonschema; \
 		print('$(ENV_VENV):', 'tensorflow', tf.__version__, 'keras', keras.__version__, 'torch', torch.__version__, \
 		'torchvision', torchvision.__version__)"

@@ -20,6 +20,7 @@ from parity import frameworks
 from parity.spec.config import PRECISIONS
 
 EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
+MAX_SEEDS = 1000   # --seeds N runs seeds 0..N-1: a bound before the list is built
 
 
 class UsageError(Exception):
@@ -32,9 +33,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _err(msg: str) -> None:
+    _say(f"parity: {msg}")
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a closed terminal (SIGHUP) cannot turn it into a traceback."""
     try:
-        print(f"parity: {msg}", file=sys.stderr)
-    except OSError:   # the terminal is gone (SIGHUP): the exit code still says what happened
+        print(line, file=sys.stderr)
+    except OSError:   # the exit code still says what happened
         pass
 
 
@@ -139,8 +145,8 @@ def load_suite(args):
     from parity.spec.config import ConfigError, apply_overrides, load_config_file, validate_suite
     from parity.spec.scenarios import SUITES, build_suite
 
-    if args.seeds is not None and args.seeds < 1:
-        raise UsageError(f"--seeds: {args.seeds} is not allowed -- an integer >= 1")
+    if args.seeds is not None and not 1 <= args.seeds <= MAX_SEEDS:
+        raise UsageError(f"--seeds: {args.seeds} is not allowed -- an integer 1..{MAX_SEEDS}")
     overrides = {"seeds": list(range(args.seeds)) if args.seeds else None,
                  "frameworks": _parse_frameworks(args.frameworks), "precision": args.precision}
     if args.scenarios and not args.suite:
@@ -358,6 +364,9 @@ def cmd_upgrade_check(args) -> int:
             throughput=not args.skip_throughput, bench_modes=modes, threshold=args.threshold / 100,
             min_pairs=args.pairs, max_pairs=args.max_pairs, acc_threshold=args.acc_threshold,
             loss_threshold=args.loss_threshold, log=lambda m: print(m, file=sys.stderr, flush=True))
+    except upgrade.ChildCrashed as e:   # a bug in parity itself, in one environment: not bad input
+        _err(f"upgrade-check: {e}")
+        return EXIT_INTERNAL
     except (sidebyside.EnvError, upgrade.UpgradeError) as e:
         raise UsageError(f"upgrade-check: {e}") from None
     report_dir = out / f"{result['labels']['base']}-vs-{result['labels']['new']}"
@@ -512,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args)
     except UsageError as e:
         for line in str(e).splitlines():
-            print(line if line.startswith(("parity:", "parity ")) else f"parity: {line}", file=sys.stderr)
+            _say(line if line.startswith(("parity:", "parity ")) else f"parity: {line}")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         _err("interrupted: finished jobs are kept; rerun with --resume to finish the suite")

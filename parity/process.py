@@ -138,8 +138,12 @@ class Channel:
     def send(self, **msg) -> None:
         try:
             send(self._out, **msg)
-        except (BrokenPipeError, ValueError):   # ValueError: the pipe's file was closed
+        except BrokenPipeError:
             raise DriverGone from None
+        except ValueError:   # a closed file; any other ValueError (e.g. a message JSON cannot hold) is a bug
+            if self._out.closed:
+                raise DriverGone from None
+            raise
 
     def requests(self) -> Iterator[dict]:
         for line in sys.stdin:

@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import jsonschema   # at the top: an environment without it fails upgrade-check's import probe, not after its jobs
+
 from parity.paths import CODE_ROOT
 
 SCHEMA = 1
@@ -151,16 +153,14 @@ def read_job(path: str | os.PathLike) -> dict:
 def _job_problem(data: dict) -> str | None:
     """What makes a parsed job file unusable (a field of another type, an unknown column, an ok job without
     its metrics, settings this code cannot read), or None."""
-    import jsonschema
-
     from parity import frameworks
     from parity.spec.config import run_from_dict
 
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(JOB_SCHEMA).iter_errors(data))
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path) or "the file"
-        message = error.message if len(error.message) <= 160 else error.message[:157] + "..."
-        return f"{where}: {message}"
+        text = " ".join(f"{where}: {error.message}".split())   # one line, whatever the file's keys hold
+        return text if len(text) <= 200 else text[:197] + "..."
     if data["framework"] not in frameworks.NAMES:
         return f"framework {data['framework']!r} is none of this suite's columns ({', '.join(frameworks.NAMES)})"
     if "config" in data:

@@ -28,6 +28,15 @@ class UpgradeError(RuntimeError):
     """A step could not run; one line."""
 
 
+class ChildCrashed(UpgradeError):
+    """A step's parity process ended with an internal error (exit 70): a bug, reported as one."""
+
+
+def _check_exit(code: int, step: str, env, log_file: Path) -> None:
+    if code == 70:
+        raise ChildCrashed(f"{step} in {env.label} ended with an internal error (exit 70); see {log_file}")
+
+
 def check_folder(folder: Path, versions: dict) -> None:
     """A result folder reused with --resume must hold jobs of this environment's versions only."""
     jobs = folder / "jobs"
@@ -76,6 +85,7 @@ def run_upgrade_check(base: str, new: str, out: Path, *, frameworks=frameworks.D
         log(f"[{env.label}] defaults audit ...")
         code = _child(env, ["audit", "--out", str(folder / "defaults.json"), "--frameworks", ",".join(frameworks)],
                       folder / "audit.txt", log)
+        _check_exit(code, "the defaults audit", env, folder / "audit.txt")
         if code != 0:
             raise UpgradeError(f"the defaults audit failed in {env.label} (exit {code}); see {folder / 'audit.txt'}")
         log(f"[{env.label}] the {SUITE} suite (resumable) ...")
@@ -84,6 +94,7 @@ def run_upgrade_check(base: str, new: str, out: Path, *, frameworks=frameworks.D
         code = _child(env, args, folder / "run.txt", log)
         if code == 130:
             raise KeyboardInterrupt
+        _check_exit(code, f"the {SUITE} suite", env, folder / "run.txt")
         if code not in (0, 1) or not (folder / "jobs").is_dir():   # 1 with jobs: some failed, the gate reads them
             raise UpgradeError(f"the {SUITE} suite could not run in {env.label} (exit {code}); see {folder / 'run.txt'}")
     try:

@@ -1,8 +1,9 @@
 """Throughput through pytest-benchmark, one framework worker at a time.
 
 Each round runs in the framework's own worker process (``parity.bench.worker``);
-pytest-benchmark times the request with ``benchmark.pedantic`` and the row the
-worker computes from its own synchronised timings goes to ``extra_info``.
+pytest-benchmark times the request with ``benchmark.pedantic`` (where it is disabled, as
+under pytest-xdist, the test calls the rounds itself) and the row the worker computes
+from its own synchronised timings goes to ``extra_info``.
 """
 import os
 

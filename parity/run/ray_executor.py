@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import tempfile
 import time
@@ -27,16 +26,6 @@ MAX_RETRIES = 2
 
 class RayUnavailable(RuntimeError):
     """Ray is not installed or the cluster cannot be reached; one line for the user."""
-
-
-def _die_with_parent() -> None:
-    """In the job's process: die when the Ray worker that started it dies (Linux prctl PDEATHSIG)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)
-    except OSError:
-        pass
 
 
 def run_job(spec: dict, framework: str, threads: int, timeout: float, attempts_dir: str | None) -> dict:
@@ -52,8 +41,7 @@ def run_job(spec: dict, framework: str, threads: int, timeout: float, attempts_d
             f.write(f"{os.getpid()}\n")
     with tempfile.TemporaryDirectory(prefix="parity-ray-") as tmp:
         local = dict(spec, path=str(Path(tmp) / "result.json"))
-        proc = process.start("parity.run.worker", framework, threads, threads=threads, framework=framework, stderr=subprocess.DEVNULL,
-                             preexec_fn=_die_with_parent)
+        proc = process.start("parity.run.worker", framework, threads, threads=threads, framework=framework, stderr=subprocess.DEVNULL)   # it dies with this process: process.die_with_driver
         t0 = time.perf_counter()
         path = Path(local["path"])
         try:

@@ -39,8 +39,8 @@ FRAMEWORKS = frameworks.NAMES
 # and . _ + = -, a letter or digit first, at most 64 characters -- no path separator, no "..", no space.
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]{0,63}")
 SAFE_NAME_RULE = "letters, digits and . _ + = -, a letter or digit first, at most 64 characters"
-MAX_SEED = 2**32 - 1
-MAX_CONFIG_BYTES = 2**20   # a config file is a few KB   # every framework's and numpy's seed fits 32 bits (TF refuses 2**32)
+MAX_SEED = 2**32 - 1   # every framework's and numpy's seed fits 32 bits (TF refuses 2**32)
+MAX_CONFIG_BYTES = 2**20   # a config file is a few KB
 DEFAULT_FRAMEWORKS = frameworks.DEFAULT_NAMES
 OPTIMIZERS = ("sgd", "adam", "adamw")
 LR_SCHEDULES = ("constant", "cosine")

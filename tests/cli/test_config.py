@@ -133,7 +133,7 @@ USAGE_ERRORS = [
     ("run-without-source", ["run"], "give exactly one of --suite NAME or --config FILE"),
     ("run-with-both", ["run", "--suite", "smoke", "--config", "x.toml"], "give exactly one of --suite NAME or --config FILE"),
     ("unknown-suite", ["run", "--suite", "smok"], "--suite: unknown suite 'smok' (did you mean 'smoke'?)"),
-    ("seeds-0", ["run", "--suite", "smoke", "--seeds", "0"], "--seeds: 0 is not allowed -- an integer >= 1"),
+    ("seeds-0", ["run", "--suite", "smoke", "--seeds", "0"], "--seeds: 0 is not allowed -- an integer 1..1000"),
     ("seeds-not-int", ["run", "--suite", "smoke", "--seeds", "two"], "invalid int value"),
     ("frameworks-jax", ["run", "--suite", "smoke", "--frameworks", "tf,jax"], "--frameworks: unknown framework 'jax'"),
     ("frameworks-empty", ["run", "--suite", "smoke", "--frameworks", ","], "--frameworks: give at least one framework"),

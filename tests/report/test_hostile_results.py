@@ -55,6 +55,8 @@ CASES = {   # name: (how the victim file is damaged, what the problem line says)
     "status-a-number": (_edit(lambda d: d.update(status=5)), "status: 5 is not of type 'string'"),
     "history-of-numbers": (_edit(lambda d: d.update(history=[1, 2])), "history.1: 2 is not of type 'object'"),
     "config-a-list": (_edit(lambda d: d.update(config=[])), "config: [] is not of type 'object'"),
+    "history-missing": (_edit(lambda d: d.pop("history")), "'history' is a required property"),
+    "a-key-with-a-newline": (_edit(lambda d: d["env"].update({"a\nb": [1]})), "env.a b: [1] is not of type"),
     "a-list": (_replace("[1, 2]"), "expected a JSON object"),
     "not-utf8": (lambda p: p.write_bytes(b'{"schema": 1, "id": "\xff"}'), "UnicodeDecodeError"),
     "empty": (_replace(""), "not a complete JSON"),
@@ -78,6 +80,7 @@ def test_report_and_compare_name_the_damaged_file(tmp_path, capsys, case):
     assert "Traceback" not in err
     problems = (folder / "parity.md").read_text().split("## Problems")[1]
     assert f"{VICTIM}: " in problems and expected in problems, problems[:600]
+    assert len([line for line in err.splitlines() if VICTIM in line]) == 1, err   # one line on stderr too
     assert "97.1" in (folder / "parity.md").read_text()   # the readable torch job is still reported
 
     clean = tmp_path / "clean"
