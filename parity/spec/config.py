@@ -350,6 +350,12 @@ def validate_suite(suite: SuiteConfig) -> None:
     for i, run in enumerate(suite.runs):
         p.extend(validate_run(run, "run" if len(suite.runs) == 1 else f"runs[{i}]"))
         if isinstance(run.scenario, str) and isinstance(run.variant, str) and isinstance(run.dataset, str):
+            longest = len(f"{run.key()}__keras-torch__s{MAX_SEED}.json")
+            names_ok = all(SAFE_NAME.fullmatch(n) for n in (run.scenario, run.variant))   # else said above
+            if names_ok and longest > 255:   # a job's file name: most file systems allow 255 bytes
+                where = "run" if len(suite.runs) == 1 else f"runs[{i}]"
+                p.append(f"{where}: its job files' names would be up to {longest} characters (at most 255) -- "
+                         "shorten the scenario, the variant or the image folder's path")
             if run.key() in seen:
                 p.append(f"runs[{i}]: the same scenario/dataset/variant as runs[{seen[run.key()]}] -- give one of "
                          "them another 'variant' (or 'scenario') name")

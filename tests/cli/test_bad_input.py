@@ -126,6 +126,8 @@ CASES = [
     # names that become paths
     ("variant-escapes", lambda t: ["run", "--config", _config(t, variant="x/../../../ESCAPED")], "run.variant"),
     ("scenario-dot-dot", lambda t: ["run", "--config", _config(t, scenario="..")], "run.scenario"),
+    ("job-file-name-too-long", lambda t: ["run", "--config", _config(t, scenario="s" * 60, variant="v" * 60,
+                                                                     dataset="folder:/" + "d" * 150)], "at most 255"),
     ("scenario-too-long", lambda t: ["run", "--config", _config(t, scenario="s" * 300)], "at most 64 characters"),
     ("suite-name-a-path", lambda t: ["run", "--config", str(_write(t / "n.toml", 'name = "../up"\n' + Path(
         _config(t)).read_text()))], "name: '../up' is not allowed"),
