@@ -48,7 +48,8 @@ run: $(STAMP)
 	$(call reproduce,quick,results/quick,$(QUICK_RUN))
 
 # `make real`: the real network on real images (EfficientNet-Lite0, digits and photos), all four
-# columns, ~3 h on 2 cores (5.7 h of job time), against the published results/real.
+# columns, ~5 h on 2 cores (~10.5 h of job time, ~4.8 h of it Keras on JAX's small-batch rows), against
+# the published results/real.
 real: $(STAMP) $(JAX_STAMP)
 	$(call reproduce,real,results/real,results/real-run)
 

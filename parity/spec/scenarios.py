@@ -259,7 +259,7 @@ REAL_SCENARIOS = ("momentum-native", "momentum-matched", "momentum-ablation", "r
 # tf and torch run every row; a Keras column the rows whose mechanism is Keras' own code: momentum, freezing and
 # small batches. Keras on JAX is the slowest column here: XLA's CPU depthwise convolution (jax-ml/jax#13800,
 # #23713) is ~20x torch's (fwd+bwd of a 32x24x24x96 3x3 depthwise layer: 150 ms vs 6.8 ms, Intel Xeon,
-# 2026-12-03), so its EfficientNet jobs take ~3.8x tf's.
+# 2026-12-03), so its EfficientNet jobs take 3.6x (batch 32) to 6.9x (batch 2 and 4) tf's.
 REAL_KERAS_SCENARIOS = {
     "keras-torch": ("momentum-native", "momentum-matched", "freeze-modes", "small-batch", "frozen-bn"),
     "keras-jax": ("momentum-native", "momentum-matched", "freeze-modes", "small-batch", "frozen-bn"),
