@@ -3,7 +3,8 @@
 Exit codes everywhere: 0 success, 1 a finding the command exists to report,
 2 bad input or usage (one line per problem on stderr, no traceback),
 70 an internal error -- a bug, never a finding: one line naming the file that holds the traceback,
-130 interrupted by SIGINT, SIGTERM or SIGHUP (finished jobs are kept; ``--resume`` continues).
+130 interrupted by SIGINT, SIGTERM or SIGHUP (finished jobs are kept; ``--resume`` continues),
+141 the output's reader went away (``parity list | head``).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from parity import frameworks
 from parity.spec.config import PRECISIONS
 
 EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
+EXIT_PIPE_CLOSED = 141   # what a shell reports for a process ended by SIGPIPE
 MAX_SEEDS = 1000   # --seeds N runs seeds 0..N-1: a bound before the list is built
 
 
@@ -526,6 +528,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted: finished jobs are kept; rerun with --resume to finish the suite")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:   # the reader went away (`parity list | head`): nothing more to say, no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # Python's exit flush must not fail too
+        return EXIT_PIPE_CLOSED
     except Exception:
         return _internal_error(sys.argv[1:] if argv is None else argv)
 

@@ -249,3 +249,16 @@ def test_a_bad_loader_variable_is_refused_before_a_folder_s_results_move(tmp_pat
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and lines == ["parity: PARITY_LOADER_WORKERS='abc' is not allowed -- an integer >= 1"], lines
     assert sorted(p.name for p in out.rglob("*")) == ["done.json", "jobs"]
+
+
+def test_a_reader_that_goes_away_is_not_a_crash():
+    """`parity list | head -1`: the pipe closes under the command; exit 141 as SIGPIPE would, no traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "parity.cli", "list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()   # the reader is gone before the command writes
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert err == "", err
