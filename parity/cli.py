@@ -92,8 +92,9 @@ def _internal_error(argv: list[str]) -> int:
     import tempfile
     import traceback
 
-    exc = sys.exc_info()[1]
-    summary = (f"{type(exc).__name__}: {exc}".splitlines() or [type(exc).__name__])[0][:300]
+    from parity.process import one_line
+
+    summary = one_line(sys.exc_info()[1], limit=300)
     try:
         fd, path = tempfile.mkstemp(prefix="bn-parity-error-", suffix=".log")
         with os.fdopen(fd, "w", encoding="utf-8") as log:
