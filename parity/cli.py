@@ -9,6 +9,7 @@ Exit codes everywhere: 0 success, 1 a finding the command exists to report,
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import os
@@ -21,6 +22,7 @@ from parity import frameworks
 from parity.spec.config import PRECISIONS
 
 EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
+EXIT_UNWRITABLE = 74   # sysexits' EX_IOERR: the output could not be written (a full disk) mid-run
 EXIT_PIPE_CLOSED = 141   # what a shell reports for a process ended by SIGPIPE
 MAX_SEEDS = 1000   # --seeds N runs seeds 0..N-1: a bound before the list is built
 
@@ -216,7 +218,7 @@ def _preflight(suite) -> None:
 def cmd_run(args) -> int:
     from parity.assets.starting import PretrainFailed
     from parity.report import tables
-    from parity.run.runner import OutputLocked, ResumeMismatch, run_suite
+    from parity.run.runner import OutputLocked, OutputUnwritable, ResumeMismatch, run_suite
 
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads: {args.threads} is not allowed -- an integer >= 1")
@@ -247,7 +249,16 @@ def cmd_run(args) -> int:
     except PretrainFailed as e:
         _err(str(e))
         return EXIT_FINDING
-    table = tables.write_report(out, suite.name)
+    except OutputUnwritable as e:
+        _err(f"{e}: the run stopped; every finished job in {out / 'jobs'} is kept -- free space (or mend the "
+             f"folder) and run the same command with --resume to finish")
+        return EXIT_UNWRITABLE
+    try:
+        table = tables.write_report(out, suite.name)
+    except OSError as e:
+        _err(f"cannot write the tables in {out}: {e.strerror or e}; every job result is kept -- free space and "
+             f"run: parity report {out}")
+        return EXIT_UNWRITABLE
     print(tables.terminal(table))
     failed = len(tables.failed_jobs(table))
     missing = sorted({fw for r in table["rows"] for fw in r.get("not_installed", [])})
@@ -532,6 +543,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:   # the reader went away (`parity list | head`): nothing more to say, no traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # Python's exit flush must not fail too
         return EXIT_PIPE_CLOSED
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            return _internal_error(sys.argv[1:] if argv is None else argv)
+        _err(f"no space left on device writing {e.filename or 'the output'}: free space and run the command again")
+        return EXIT_UNWRITABLE
     except Exception:
         return _internal_error(sys.argv[1:] if argv is None else argv)
 

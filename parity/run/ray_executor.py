@@ -74,8 +74,8 @@ def run(jobs, suite_name: str, out_dir: Path, threads: int, job_timeout: float, 
         import ray
     except ImportError:
         raise RayUnavailable("--executor ray needs Ray: pip install '.[ray]' (or pip install ray)") from None
-    from parity.results import write_json_atomic
     from parity.run.job import failed_result
+    from parity.run.runner import OutputUnwritable, write_result
 
     started_here = not ray.is_initialized()
     if started_here:
@@ -107,10 +107,10 @@ def run(jobs, suite_name: str, out_dir: Path, threads: int, job_timeout: float, 
                     reason = " ".join(str(e).split())[:300]
                     result = failed_result(job.spec(suite_name),
                                            f"ray: {type(e).__name__} after {MAX_RETRIES} retries: {reason}")
-                write_json_atomic(job.path, result)
+                write_result(job.path, result)
                 progress.finished(job, result["status"], (result.get("executor") or {}).get("seconds", 0.0),
                                   result.get("error"))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, OutputUnwritable):   # stopped, or no result can be written any more
         for ref in waiting:
             ray.cancel(ref, force=True)
         raise

@@ -37,6 +37,14 @@ class OutputLocked(RuntimeError):
     """Another parity run holds the output folder."""
 
 
+class OutputUnwritable(RuntimeError):
+    """A result could not be written into the output folder (a full disk, a folder made read-only or removed):
+    every later job would be lost the same way, so the run stops; the finished jobs stay for --resume."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"cannot write {path}: {reason}")
+
+
 class _FolderLock:
     """An exclusive flock on DIR/.lock for the whole run: two runs never write one folder."""
 
@@ -305,12 +313,18 @@ class FrameworkWorker:
     # -- the worker process ------------------------------------------------------------------
     def _start(self) -> None:
         logs = self.out_dir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        stderr = open(logs / f"{self.name}.log", "a")
+        try:
+            logs.mkdir(parents=True, exist_ok=True)
+            stderr = open(logs / f"{self.name}.log", "a")
+        except OSError as e:
+            raise OutputUnwritable(logs / f"{self.name}.log", e.strerror or str(e)) from e
         self.proc = process.start("parity.run.worker", self.framework, self.threads, threads=self.threads,
                                   framework=self.framework, stderr=stderr, start_new_session=True)
         stderr.close()
-        (logs / f"{self.name}.pid").write_text(str(self.proc.pid))
+        try:
+            (logs / f"{self.name}.pid").write_text(str(self.proc.pid))
+        except OSError as e:
+            raise OutputUnwritable(logs / f"{self.name}.pid", e.strerror or str(e)) from e
         self.lines = queue.Queue()
         threading.Thread(target=self._read, args=(self.proc, self.lines), daemon=True).start()
 
@@ -348,6 +362,9 @@ class FrameworkWorker:
             t0 = time.time()
             try:
                 self._run_one(job)
+            except OutputUnwritable:
+                self.kill()
+                raise   # the pool stops the run
             except Exception as e:   # a bug here must cost this job, never the rest silently
                 self.kill()
                 if not _fresh_ok_result(job, t0):   # a result the worker already wrote stands
@@ -422,6 +439,8 @@ class FrameworkWorker:
                 self._record_failed(job, self.unavailable, 0.0)
                 return "failed", self.unavailable
             if event == "done" and msg.get("job") == job.id:
+                if msg.get("status") == "unwritten":   # the worker could not write the result file
+                    raise OutputUnwritable(job.path, msg.get("error") or "unknown error")
                 if msg.get("restart"):   # the worker asked to be replaced (e.g. after running out of memory)
                     self._close()
                 self.computed_by = msg.get("computed_by")   # answered from the worker's record of that job
@@ -441,7 +460,15 @@ class FrameworkWorker:
         return ("ok", None) if _fresh_ok_result(job, started) else None
 
     def _record_failed(self, job: Job, reason: str, seconds: float) -> None:
-        write_json_atomic(job.path, failed_result(job.spec(self.suite), reason, wall_s=round(seconds, 3)))
+        write_result(job.path, failed_result(job.spec(self.suite), reason, wall_s=round(seconds, 3)))
+
+
+def write_result(path: Path, result: dict) -> None:
+    """A job's result file; OutputUnwritable (which stops the run) if the folder cannot take it."""
+    try:
+        write_json_atomic(path, result)
+    except OSError as e:
+        raise OutputUnwritable(path, e.strerror or str(e)) from e
 
 
 def _fresh_ok_result(job: Job, since: float) -> bool:
@@ -518,6 +545,7 @@ class _WorkerPool:
         self.lock = threading.Lock()
         self.workers: list[FrameworkWorker] = []
         self.started: dict[str, int] = {}   # framework -> worker processes started for it
+        self.unwritable: OutputUnwritable | None = None   # the first result that could not be written
 
     def _new_worker(self, framework: str) -> FrameworkWorker | None:
         with self.lock:
@@ -538,8 +566,21 @@ class _WorkerPool:
                     self.log(f"{framework}: another worker for its {self.board.left(framework)} jobs left")
                 except (OSError, ValueError):
                     pass
-            worker.run()
+            try:
+                worker.run()
+            except OutputUnwritable as e:   # no later result could be written either: stop every slot
+                with self.lock:
+                    self.unwritable = self.unwritable or e
+                self._stop_all()
+                return
             framework, first = self.board.needing_a_worker(), False
+
+    def _stop_all(self) -> None:
+        with self.lock:
+            self.stop.set()
+            workers = list(self.workers)
+        for w in workers:
+            w.kill()
 
     def run(self, firsts: list[str]) -> None:
         threads_ = [threading.Thread(target=self._slot, args=(fw,), name=f"slot-{i}", daemon=True)
@@ -551,14 +592,12 @@ class _WorkerPool:
                 for t in threads_:
                     t.join(timeout=0.2)
         except KeyboardInterrupt:
-            with self.lock:
-                self.stop.set()
-                workers = list(self.workers)
-            for w in workers:
-                w.kill()
+            self._stop_all()
             for t in threads_:
                 t.join(timeout=10)
             raise
+        if self.unwritable:
+            raise self.unwritable
 
 
 def usable_cores() -> int:
@@ -573,5 +612,4 @@ def _no_job_without_result(jobs: list[Job], suite_name: str) -> None:
     """A job that ended without a result file (lost by a bug) is recorded as failed, never silently absent."""
     for job in jobs:
         if not job.path.exists():
-            write_json_atomic(job.path, failed_result(job.spec(suite_name), "runner error: the job ended without "
-                                                                           "a result"))
+            write_result(job.path, failed_result(job.spec(suite_name), "runner error: the job ended without a result"))

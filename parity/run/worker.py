@@ -54,7 +54,6 @@ def main(argv: list[str]) -> int:
 
 def _serve(channel: Channel, framework: str, threads: int) -> int:
     from parity.frameworks import FrameworkUnavailable, load
-    from parity.results import write_json_atomic
     from parity.run.job import execute, failed_result
     from parity.train.plan import Diverged
 
@@ -76,16 +75,29 @@ def _serve(channel: Channel, framework: str, threads: int) -> int:
             result = failed_result(job, f"diverged: {e}")
         except MemoryError as e:  # the process's memory may be in a bad state: ask for a fresh one
             result = failed_result(job, f"out of memory: MemoryError: {e}"[:500])
-            write_json_atomic(job["path"], result)
-            channel.send(event="done", job=job["id"], status="failed", error=result["error"], restart=True)
+            if _written(channel, job, result):
+                channel.send(event="done", job=job["id"], status="failed", error=result["error"], restart=True)
             return 4
         except Exception as e:  # one job's error must not end the worker
             traceback.print_exc()
             result = failed_result(job, one_line(e))
-        write_json_atomic(job["path"], result)
+        if not _written(channel, job, result):
+            return 5
         channel.send(event="done", job=job["id"], status=result["status"], error=result.get("error"),
                      computed_by=result.get("computed_by"))
     return 0
+
+
+def _written(channel: Channel, job: dict, result: dict) -> bool:
+    """Write the result file; if the folder cannot take it (a full disk), say so and let the driver stop."""
+    from parity.results import write_json_atomic
+
+    try:
+        write_json_atomic(job["path"], result)
+        return True
+    except OSError as e:
+        channel.send(event="done", job=job["id"], status="unwritten", error=one_line(e))
+        return False
 
 
 if __name__ == "__main__":
