@@ -237,6 +237,11 @@ def cmd_run(args) -> int:
         import importlib.util
         if importlib.util.find_spec("ray") is None:
             raise UsageError("--executor ray needs Ray: pip install '.[ray]' (or pip install ray)")
+        from parity.run.ray_executor import RayUnavailable, check_address
+        try:
+            check_address(args.address)
+        except RayUnavailable as e:
+            raise UsageError(str(e)) from None
     out = _output_folder(args.out or f"results/{suite.name}", "--out")   # the last check: it makes the folder
     t0 = time.perf_counter()
     from parity.run.ray_executor import RayUnavailable
@@ -299,11 +304,11 @@ def cmd_compare(args) -> int:
         if not (math.isfinite(getattr(args, name)) and getattr(args, name) > 0):
             raise UsageError(f"--{name.replace('_', '-')}: {getattr(args, name)} is not allowed -- a finite number > 0")
     reference = _reference(args.reference)
-    md = _output_file(args.md, "--md") if args.md else None
-    try:
+    try:   # the inputs first (a few seconds): a refused comparison leaves no --md folder behind
         result = compare.compare_dirs(args.baseline, args.current, args.acc_threshold, args.loss_threshold, reference)
     except ResultError as e:
         raise UsageError(f"compare: {e}") from None
+    md = _output_file(args.md, "--md") if args.md else None
     text = compare.markdown(result)
     print(text)
     if md:
@@ -371,6 +376,10 @@ def cmd_upgrade_check(args) -> int:
         modes = {fw: [m for m in wanted if m in driver.known_modes(fw)] for fw in names}
     if problems:
         raise UsageError("\n".join(problems))
+    try:   # the environments first: a refused check leaves no --out folder behind
+        upgrade.check_environments(args.base_env, args.new_env, Path(args.out), names)
+    except sidebyside.EnvError as e:
+        raise UsageError(f"upgrade-check: {e}") from None
     out = _output_folder(args.out, "--out")
     try:
         result, code = upgrade.run_upgrade_check(
@@ -394,10 +403,11 @@ def cmd_audit(args) -> int:
     from parity import audit
     from parity.results import write_json_atomic
 
+    names = _parse_frameworks(args.frameworks)
     out = None if args.check else _output_file(args.out, "--out")
     try:
         snapshot = audit.load_snapshot(args.check) if args.check else None
-        live = audit.collect(_parse_frameworks(args.frameworks))
+        live = audit.collect(names)
     except audit.AuditError as e:
         raise UsageError(str(e)) from None
     if args.json:

@@ -65,12 +65,9 @@ def _child(env: sidebyside.PythonEnv, args: list[str], log_path: Path, log) -> i
         return proc.wait()
 
 
-def run_upgrade_check(base: str, new: str, out: Path, *, frameworks=frameworks.DEFAULT_NAMES, seeds: int | None = None,
-                      scenarios: str | None = None, throughput: bool = True, bench_modes: dict | None = None, threshold: float = sidebyside.THRESHOLD,
-                      min_pairs: int = sidebyside.MIN_PAIRS, max_pairs: int = sidebyside.MAX_PAIRS,
-                      acc_threshold: float = compare.ACC_THRESHOLD_PP, loss_threshold: float = compare.LOSS_THRESHOLD,
-                      log=print) -> tuple[dict, int]:
-    """Everything, in order; returns (the report's data, the exit code). EnvError before anything runs."""
+def check_environments(base: str, new: str, out: Path, frameworks=frameworks.DEFAULT_NAMES):
+    """(base env, new env, {label: versions}); EnvError for a missing or broken environment, two equal
+    labels, or an --out folder holding jobs of other versions. Reads only."""
     a, b = sidebyside.resolve(base), sidebyside.resolve(new)
     if a.label == b.label:
         raise sidebyside.EnvError(f"both environments are labelled {a.label!r}: name them, e.g. old=PATH new=PATH")
@@ -78,6 +75,17 @@ def run_upgrade_check(base: str, new: str, out: Path, *, frameworks=frameworks.D
     for env in (a, b):   # silent: a problem is the one line the user sees
         versions[env.label] = sidebyside.check(env, frameworks)
         check_folder(out / env.label, versions[env.label])
+    return a, b, versions
+
+
+def run_upgrade_check(base: str, new: str, out: Path, *, frameworks=frameworks.DEFAULT_NAMES, seeds: int | None = None,
+                      scenarios: str | None = None, throughput: bool = True, bench_modes: dict | None = None, threshold: float = sidebyside.THRESHOLD,
+                      min_pairs: int = sidebyside.MIN_PAIRS, max_pairs: int = sidebyside.MAX_PAIRS,
+                      acc_threshold: float = compare.ACC_THRESHOLD_PP, loss_threshold: float = compare.LOSS_THRESHOLD,
+                      log=print) -> tuple[dict, int]:
+    """Everything, in order; returns (the report's data, the exit code). EnvError before anything runs
+    (``check_environments`` may be called first, before the output folder is made)."""
+    a, b, versions = check_environments(base, new, out, frameworks)
     log(f"environments checked: {a.label} ({a.python}), {b.label} ({b.python})")
     report_dir = out / f"{a.label}-vs-{b.label}"
     for env in (a, b):

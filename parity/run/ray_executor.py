@@ -22,6 +22,7 @@ from pathlib import Path
 from parity import process
 
 MAX_RETRIES = 2
+CONNECT_TIMEOUT_S = 10   # a cluster's head answers a TCP connection at once when it is up
 
 
 class RayUnavailable(RuntimeError):
@@ -67,26 +68,58 @@ def run_job(spec: dict, framework: str, threads: int, timeout: float, attempts_d
         return result
 
 
-def run(jobs, suite_name: str, out_dir: Path, threads: int, job_timeout: float, progress, log,
-        address: str | None = None, gpus_per_job: float | None = None) -> None:
-    """Submit every job, write each result as it comes back, retry dead workers through Ray."""
+def connect(address: str | None) -> bool:
+    """Join the cluster at ``address`` (or start a local Ray) before any result moves; True if this
+    process started Ray (and so must shut it down: ``disconnect``)."""
     try:
         import ray
     except ImportError:
         raise RayUnavailable("--executor ray needs Ray: pip install '.[ray]' (or pip install ray)") from None
+    if ray.is_initialized():
+        return False
+    check_address(address)
+    try:
+        if address:
+            ray.init(address=address, log_to_driver=False, include_dashboard=False)
+        else:
+            ray.init(num_cpus=os.cpu_count() or 1, log_to_driver=False, include_dashboard=False)
+    except Exception as e:  # a cluster that cannot be reached: one line, no traceback
+        raise RayUnavailable(f"cannot connect to Ray at {address or 'a new local instance'}: "
+                             f"{' '.join(str(e).split())[:200]}") from None
+    return True
+
+
+def disconnect(started_here: bool) -> None:
+    if started_here:
+        import ray
+
+        ray.shutdown()
+
+
+def check_address(address: str | None) -> None:
+    """A HOST:PORT where nothing answers is said at once (ray.init waits on it for many minutes)."""
+    import socket
+
+    if not address or address in ("auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise RayUnavailable(f"--address: {address!r} is not allowed -- auto, local, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as e:
+        raise RayUnavailable(f"cannot connect to Ray at {address}: nothing answers there "
+                             f"({e.strerror or type(e).__name__})") from None
+
+
+def run(jobs, suite_name: str, out_dir: Path, threads: int, job_timeout: float, progress, log,
+        gpus_per_job: float | None = None) -> None:
+    """Submit every job, write each result as it comes back, retry dead workers through Ray (``connect`` first)."""
+    import ray
+
     from parity.run.job import failed_result
     from parity.run.runner import OutputUnwritable, write_result
 
-    started_here = not ray.is_initialized()
-    if started_here:
-        try:
-            if address:
-                ray.init(address=address, log_to_driver=False, include_dashboard=False)
-            else:
-                ray.init(num_cpus=os.cpu_count() or 1, log_to_driver=False, include_dashboard=False)
-        except Exception as e:  # a cluster that cannot be reached: one line, no traceback
-            raise RayUnavailable(f"cannot connect to Ray at {address or 'a new local instance'}: "
-                                 f"{' '.join(str(e).split())[:200]}") from None
     resources = ray.cluster_resources()
     if gpus_per_job is None:   # a cluster with GPUs gives every job one of them
         gpus_per_job = 1 if resources.get("GPU", 0) >= 1 else 0
@@ -114,6 +147,3 @@ def run(jobs, suite_name: str, out_dir: Path, threads: int, job_timeout: float, 
         for ref in waiting:
             ray.cancel(ref, force=True)
         raise
-    finally:
-        if started_here:
-            ray.shutdown()

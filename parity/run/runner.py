@@ -502,6 +502,18 @@ def run_suite(suite: SuiteConfig, out_dir: str | Path, *, resume: bool = False, 
 
 def _run_locked(suite, out_dir: Path, resume: bool, threads, job_timeout, log, executor="local",
                 address=None) -> dict:
+    if executor == "ray":   # an unreachable cluster is found before any result moves
+        from parity.run import ray_executor
+
+        started_ray = ray_executor.connect(address)
+        try:
+            return _run_jobs(suite, out_dir, resume, threads, job_timeout, log, executor)
+        finally:
+            ray_executor.disconnect(started_ray)
+    return _run_jobs(suite, out_dir, resume, threads, job_timeout, log, executor)
+
+
+def _run_jobs(suite, out_dir: Path, resume: bool, threads, job_timeout, log, executor: str) -> dict:
     jobs = expand(suite, out_dir)
     others = jobs_left_out(suite, out_dir)
     pending = select_pending(jobs, out_dir, resume, log, others)
@@ -522,7 +534,7 @@ def _run_locked(suite, out_dir: Path, resume: bool, threads, job_timeout, log, e
         from parity.run import ray_executor
 
         t0 = time.perf_counter()
-        ray_executor.run(pending, suite.name, out_dir, threads, job_timeout, progress, log, address=address)
+        ray_executor.run(pending, suite.name, out_dir, threads, job_timeout, progress, log)
         _no_job_without_result(pending, suite.name)
         return {"jobs": len(jobs), "ran": len(pending), "seconds": time.perf_counter() - t0, "threads": threads}
     t0 = time.perf_counter()

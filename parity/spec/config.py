@@ -342,8 +342,7 @@ def validate_suite(suite: SuiteConfig) -> None:
     """Raise ConfigError listing every problem of the suite."""
     p: list[str] = []
     if not isinstance(suite.name, str) or not SAFE_NAME.fullmatch(suite.name):   # the default results folder
-        p.append(f"name: {suite.name!r} is not allowed -- {SAFE_NAME_RULE} (a config file's name, unless it "
-                 "sets name = ...)")
+        p.append(f"name: {suite.name!r} is not allowed -- {SAFE_NAME_RULE} (set name = ... in the file)")
     if not suite.runs:
         p.append(f"suite {suite.name!r}: no runs -- a suite needs at least one [run] or [[runs]] table")
     seen: dict[str, int] = {}
@@ -498,7 +497,14 @@ def load_config_file(path: str | os.PathLike, overrides: dict | None = None) -> 
             raise ConfigError([f"config: {path.name} is empty"])
     else:
         raise ConfigError([f"config: {path.name}: unknown file type {suffix or '(none)'!r} -- use .toml, .yaml or .yml"])
-    return suite_from_dict(data, name=path.stem, overrides=overrides)
+    return suite_from_dict(data, name=name_from_file(path.stem), overrides=overrides)
+
+
+def name_from_file(stem: str) -> str:
+    """A suite named after its config file, made safe ("my runs (v2)" -> "my-runs-v2"); a name set in the
+    file (``name = ...``) is checked as written instead."""
+    safe = re.sub(r"[^A-Za-z0-9._+=-]+", "-", stem).strip("-._+=")[:64]
+    return safe or stem
 
 
 def _yaml_loader():

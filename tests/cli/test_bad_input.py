@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import OK_FIELDS
+
 from parity.cli import main
 
 
@@ -96,6 +98,10 @@ def _results(tmp: Path, kind: str) -> list[str]:
         (d / "jobs" / "a.json").write_text('{"schema": 1, "id": "a", ')
     if kind == "old-schema-job":
         (d / "jobs" / "a.json").write_text(json.dumps({"schema": 0, "id": "a"}))
+    if kind == "ok-job":
+        (d / "jobs" / "a.json").write_text(json.dumps({
+            "schema": 1, "id": "a", "scenario": "s", "variant": "v", "dataset": "far", "framework": "torch",
+            "seed": 0, **OK_FIELDS}))
     return [str(d)]
 
 
@@ -143,8 +149,8 @@ CASES = [
     ("seeds-too-many", lambda t: ["run", "--config", _config(t), "--seeds", str(10**12)], "an integer 1..1000"),
     ("job-timeout-nan", lambda t: ["run", "--config", _config(t), "--job-timeout", "nan"], "finite number of seconds"),
     # output files, refused before any work
-    ("compare-md-is-a-folder", lambda t: ["compare"] + _results(t, "empty") * 2 + ["--md", str(t)], "is a folder"),
-    ("compare-md-under-a-file", lambda t: ["compare"] + _results(t, "empty") * 2 + ["--md", str(
+    ("compare-md-is-a-folder", lambda t: ["compare"] + _results(t, "ok-job") * 2 + ["--md", str(t)], "is a folder"),
+    ("compare-md-under-a-file", lambda t: ["compare"] + _results(t, "ok-job") * 2 + ["--md", str(
         _write(t / "f", "") / "x.md")], "is a file, not a folder"),
     ("run-out-is-a-file", lambda t: ["run", "--config", _config(t), "--out", str(_write(t / "out-file", ""))],
      "is a file, not a folder"),
@@ -155,6 +161,18 @@ CASES = [
     ("bench-out-is-a-file", lambda t: ["bench", "--frameworks", "torch", "--out", str(_write(t / "b", ""))],
      "is a file, not a folder"),
     ("audit-out-is-a-folder", lambda t: ["audit", "--out", str(t)], "is a folder; give a file name"),
+    # nothing made where a refused command would have written (OUT is the folder the test checks)
+    ("compare-refused-md-not-made", lambda t: ["compare", str(t / "a"), str(t / "b"), "--md", str(t / "out" / "c.md")],
+     "no such results folder"),
+    ("audit-refused-out-not-made", lambda t: ["audit", "--frameworks", "tff", "--out", str(t / "out" / "d.json")],
+     "did you mean 'tf'"),
+    ("config-file-name-with-spaces-is-no-problem", lambda t: ["run", "--config", str(_write(
+        t / "my runs (v2).toml", Path(_config(t, epochs=0)).read_text()))], "run.epochs: 0"),   # the only line
+    # a Ray cluster that cannot be reached: said before the folder is made or any result moves
+    ("ray-address-nothing-answers", lambda t: ["run", "--config", _config(t), "--executor", "ray",
+                                               "--address", "127.0.0.1:1"], "nothing answers there"),
+    ("ray-address-not-host-port", lambda t: ["run", "--config", _config(t), "--executor", "ray",
+                                             "--address", "nowhere"], "auto, local, HOST:PORT"),
     ("audit-out-name-too-long", lambda t: ["audit", "--out", str(t / ("y" * 300) / "d.json")], "File name too long"),
 ]
 
@@ -178,7 +196,7 @@ def test_bad_input_gets_one_line_and_exit_2(tmp_path, capsys, case_id, setup, ex
     assert len(lines[0]) <= 1000, f"{len(lines[0])} characters"   # a line a person reads
     assert expected in lines[0], lines[0]
     assert "Traceback" not in err
-    assert not out.exists() or not any(out.iterdir())
+    assert not out.exists(), sorted(out.rglob("*"))   # nothing made, nothing written
 
 
 @pytest.mark.needs("tf", "torch")

@@ -232,6 +232,14 @@ def test_toml_and_yaml_load_to_the_same_suite(tmp_path):
                                     frameworks=["tf", "torch"])
 
 
+def test_a_suite_named_after_its_file_gets_a_safe_name(tmp_path):
+    """The name becomes the default results folder: a file name with spaces is made safe, not refused."""
+    suite = load_config_file(_write(tmp_path, '[run]\nscenario = "s"\n', ".toml", "my runs (v2)"))
+    assert suite.name == "my-runs-v2"
+    named = load_config_file(_write(tmp_path, 'name = "mine"\n[run]\nscenario = "s"\n', ".toml", "my runs"))
+    assert named.name == "mine"
+
+
 def test_yaml_exponent_without_dot_is_a_number(tmp_path):
     suite = load_config_file(_write(tmp_path, "run:\n  bn:\n    epsilon: 1e-3\n", ".yaml"))
     assert suite.runs[0].bn.epsilon == pytest.approx(1e-3)

@@ -72,12 +72,15 @@ def _other_versions_folder(tmp: Path) -> bool:
 @pytest.mark.parametrize("case_id,args,expected", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_is_one_line_and_exit_2_before_anything_runs(tmp_path, capsys, case_id, args, expected):
     out = tmp_path / "out"
-    code = main(["upgrade-check", *args(tmp_path), "--out", str(out), "--skip-throughput"])
+    given = args(tmp_path)
+    existed = out.exists()
+    code = main(["upgrade-check", *given, "--out", str(out), "--skip-throughput"])
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
     assert code == 2, err
     assert len(lines) == 1 and lines[0].startswith("parity") and expected in lines[0], err
     assert "Traceback" not in err
+    assert existed or not out.exists()   # a refused check makes no --out folder
     written = [p for p in out.rglob("*") if p.is_file()] if out.exists() else []
     assert all("x__torch__s0.json" in str(p) for p in written), written   # nothing new written
 
