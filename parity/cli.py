@@ -24,7 +24,10 @@ from parity.spec.config import PRECISIONS
 EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 EXIT_UNWRITABLE = 74   # sysexits' EX_IOERR: the output could not be written (a full disk) mid-run
 EXIT_PIPE_CLOSED = 141   # what a shell reports for a process ended by SIGPIPE
-MAX_SEEDS = 1000   # --seeds N runs seeds 0..N-1: a bound before the list is built
+MAX_SEEDS = 1000
+# Where commands write by default: an ignored working folder, never a tracked file. Publishing into
+# results/ (or the package's checkpoint) is a command of its own, with --out given on purpose.
+WORK_DIR = Path("runs")   # --seeds N runs seeds 0..N-1: a bound before the list is built
 
 
 class UsageError(Exception):
@@ -242,7 +245,7 @@ def cmd_run(args) -> int:
             check_address(args.address)
         except RayUnavailable as e:
             raise UsageError(str(e)) from None
-    out = _output_folder(args.out or f"results/{suite.name}", "--out")   # the last check: it makes the folder
+    out = _output_folder(args.out or WORK_DIR / suite.name, "--out")   # the last check: it makes the folder
     t0 = time.perf_counter()
     from parity.run.ray_executor import RayUnavailable
 
@@ -404,7 +407,9 @@ def cmd_audit(args) -> int:
     from parity.results import write_json_atomic
 
     names = _parse_frameworks(args.frameworks)
-    out = None if args.check else _output_file(args.out, "--out")
+    if args.check and args.out:
+        raise UsageError("audit: give --check FILE (compare) or --out FILE (write), not both")
+    out = _output_file(args.out, "--out") if args.out else None
     try:
         snapshot = audit.load_snapshot(args.check) if args.check else None
         live = audit.collect(names)
@@ -422,16 +427,16 @@ def cmd_audit(args) -> int:
             return EXIT_FINDING
         print(f"no drift against {args.check}", file=sys.stderr)
         return EXIT_OK
-    write_json_atomic(out, live)
-    print(f"snapshot written to {out}", file=sys.stderr)
+    if out:
+        write_json_atomic(out, live)
+        print(f"snapshot written to {out}", file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_pretrain(args) -> int:
-    from parity.assets.starting import default_checkpoint
     from parity import process
 
-    out = _output_file(args.out, "--out") if args.out else default_checkpoint("resnet-tiny")
+    out = _output_file(args.out, "--out")
     done = process.run("parity.assets.pretrain", out, args.threads or (os.cpu_count() or 1), capture=False)
     return EXIT_OK if done.returncode == 0 else EXIT_FINDING
 
@@ -481,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(fn=cmd_compare)
 
     b = sub.add_parser("bench", help="throughput per framework and mode, and the harness overhead")
-    b.add_argument("--out", default="results/throughput")
+    b.add_argument("--out", default=str(WORK_DIR / "throughput"), help="default: %(default)s")
     b.add_argument("--frameworks", help=f"comma-separated: {','.join(frameworks.NAMES)}")
     b.add_argument("--threads", type=int, help="threads for each framework (default: all cores)")
     b.add_argument("--rounds", type=int, default=5)
@@ -501,7 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
                                               "exit 1 on a regression or changed default")
     u.add_argument("base_env", help="[LABEL=]PATH: the environment upgraded from (a venv folder or its python)")
     u.add_argument("new_env", help="[LABEL=]PATH: the environment upgraded to")
-    u.add_argument("--out", default="results/upgrades", help="one folder per environment label, and the report")
+    u.add_argument("--out", default=str(WORK_DIR / "upgrades"),
+                   help="one folder per environment label, and the report (default: %(default)s)")
     u.add_argument("--frameworks", help=f"comma-separated: {','.join(frameworks.NAMES)}")
     u.add_argument("--seeds", type=int, help="run seeds 0..N-1 of the upgrade suite (default: its 3)")
     u.add_argument("--scenarios", help="comma-separated: only these scenarios of the upgrade suite")
@@ -518,13 +524,15 @@ def build_parser() -> argparse.ArgumentParser:
     aud = sub.add_parser("audit", help="both frameworks' defaults, side by side; --check exits 1 on drift")
     aud.add_argument("--json", action="store_true", help="print JSON instead of the table")
     aud.add_argument("--check", metavar="FILE", help="compare with a snapshot instead of writing one")
-    aud.add_argument("--out", default="results/defaults.json", help="where to write the snapshot")
+    aud.add_argument("--out", metavar="FILE", help="write the snapshot there (results/defaults.json is the published one)")
     aud.add_argument("--frameworks", help=f"comma-separated: read only these columns (tf and torch always; "
                                           f"default: every installed one of {','.join(frameworks.NAMES)})")
     aud.set_defaults(fn=cmd_audit)
 
     pre = sub.add_parser("pretrain", help="train the source-domain checkpoint")
-    pre.add_argument("--out")
+    pre.add_argument("--out", default=str(WORK_DIR / "resnet-tiny_source.safetensors"),
+                     help="default: %(default)s (the package's own checkpoint only when named: --out "
+                          "parity/assets/checkpoints/resnet-tiny_source.safetensors)")
     pre.add_argument("--threads", type=int)
     pre.set_defaults(fn=cmd_pretrain)
     return p
