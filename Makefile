@@ -24,9 +24,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(UV_INSTALL) -e '.[tf-cpu,torch,ray,real]'
 	@touch $(STAMP)
 
-# The tests also need Keras on JAX (the [jax] extra, ~700 MB, ~15 s); `make run` does without it.
+# The tests also need Keras on JAX (the [jax] extra, ~700 MB, ~15 s) and the [test] extra (hypothesis,
+# pytest-xdist); `make run` does without them.
 $(JAX_STAMP): $(STAMP)
-	$(UV_INSTALL) -e '.[tf-cpu,torch,ray,real,jax]'
+	$(UV_INSTALL) -e '.[tf-cpu,torch,ray,real,jax,test]'
 	@touch $(JAX_STAMP)
 
 # $(call reproduce,SUITE,PUBLISHED,RUN): run SUITE into the ignored scratch folder RUN (replaced each

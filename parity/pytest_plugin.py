@@ -1,4 +1,5 @@
-"""pytest plugin (``pytest11`` entry point): ``pytest parity/ [--benchmark]``.
+"""pytest plugin, loaded by this checkout's pytest settings (``-p parity.pytest_plugin`` in pyproject.toml;
+elsewhere give it yourself): ``pytest parity/ [--benchmark]``.
 
 Without ``--benchmark`` the parity benchmarks in ``parity/benchmarks/`` run at
 smoke size, fast enough for CI. With it they run ``--parity-suite`` at full
