@@ -48,6 +48,12 @@ def verdicts_text(r: dict, bold: bool = False) -> str:
     return "; ".join(out) or "—"
 
 
+def gap_cell(r: dict, fw: str, digits: int = 1) -> str:
+    """The cell of fw's gap to the row's reference; one seed on either side gives a value, not an interval."""
+    seeds = [(r["columns"].get(name) or {}).get("n") for name in (fw, r["reference"])]
+    return stats.cell(gap_of(r["gaps"][fw]), digits, sign=True, n=1 if 1 in seeds else None)
+
+
 def column_cell(r: dict, fw: str, digits: int = 1) -> str:
     return "not installed" if fw in r.get("not_installed", []) else stats.cell(r["columns"][fw], digits)
 

@@ -13,7 +13,7 @@ import html
 from collections import Counter
 from pathlib import Path
 
-from parity.report import columns, stats
+from parity.report import columns
 from parity.spec.scenarios import claim_of
 
 STYLE = """
@@ -61,8 +61,7 @@ def render(table: dict, plots: list[Path], throughput: dict | None = None) -> st
         css = next(iter(verdicts)) if len(verdicts) == 1 else "gap" if "gap" in verdicts else "inconclusive"
         out.append(f"<tr><td>{e(r['scenario'])}</td><td>{e(r['dataset'])}</td><td>{e(r['variant'])}</td>"
                    + "".join(f"<td class='num'>{e(columns.column_cell(r, fw))}</td>" for fw in r["columns"])
-                   + "".join(f"<td class='num'>{stats.cell(columns.gap_of(g), sign=True)}</td>"
-                             for g in r["gaps"].values())
+                   + "".join(f"<td class='num'>{columns.gap_cell(r, fw)}</td>" for fw in r["gaps"])
                    + f"<td class='num'>{columns.n_text(r)}</td>"
                    f"<td class='{e(css)}'>{e(columns.verdicts_text(r))}</td></tr>")
     out.append("</table>")

@@ -44,7 +44,7 @@ class Summary:
 def summarize(values: list[float], bounds: tuple[float, float] | None = None) -> Summary | None:
     """Mean with a t-based 95% CI, clipped to ``bounds`` where the quantity has them (0-100 for accuracy).
 
-    One value gives a zero-width interval (n says so); equal values are ``constant``.
+    One value gives a zero-width interval (n says so; ``cell`` prints "n=1: no CI"); equal values are ``constant``.
     """
     vals = [float(v) for v in values if v is not None and math.isfinite(v)]
     n = len(vals)
@@ -65,11 +65,14 @@ def _clip(low: float, high: float, bounds: tuple[float, float] | None) -> tuple[
     return (max(low, bounds[0]), min(high, bounds[1])) if bounds else (low, high)
 
 
-def cell(s: dict | None, digits: int = 1, sign: bool = False) -> str:
-    """A table cell for a summary (``to_dict``): mean [CI], or how the seeds agreed when they all did."""
+def cell(s: dict | None, digits: int = 1, sign: bool = False, n: int | None = None) -> str:
+    """A table cell for a summary (``to_dict``): mean [CI], or how the seeds agreed when they all did.
+    ``n``: the seeds behind it, where the summary does not say (a gap)."""
     if not s:
         return "—"
     f = f"{'+' if sign else ''}.{digits}f"
+    if (n or s.get("n")) == 1:   # one seed: a value, not an interval
+        return f"{s['mean']:{f}} (n=1: no CI)"
     if s.get("constant"):
         return f"{s['mean']:{f}} on every seed" if sign else f"{s['mean']:{f}} (identical seeds)"
     return f"{s['mean']:{f}} [{s['ci_low']:{f}}, {s['ci_high']:{f}}]"

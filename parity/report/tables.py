@@ -33,7 +33,7 @@ from pathlib import Path
 
 from parity import frameworks
 from parity.report import stats
-from parity.report.columns import (LEGACY_PAIR, column_cell, column_label, gap_of, gap_titles, n_text, table_shape,
+from parity.report.columns import (LEGACY_PAIR, column_cell, column_label, gap_cell, gap_titles, n_text, table_shape,
                                    verdicts_text, with_columns)
 from parity.report.plots import figure_name
 from parity.results import ResultError, read_job, read_json, write_json_atomic, write_text_atomic
@@ -136,7 +136,8 @@ def build_rows(jobs: list[dict], reference: str = frameworks.REFERENCE) -> list[
         ran = {fw for fw in columns if sides.get(fw)} | {f.split(" ", 1)[0] for f in failed.get(key, [])}
         for metric in METRICS:
             vals = {fw: {s: j["final"].get(metric) for s, j in sides.get(fw, {}).items()} for fw in columns}
-            bounds, gap_bounds = ((0.0, 100.0), (-100.0, 100.0)) if metric.endswith("_acc") else (None, None)
+            # accuracy lies in 0-100 and a loss is >= 0: an interval never reaches past what the quantity can be
+            bounds, gap_bounds = ((0.0, 100.0), (-100.0, 100.0)) if metric.endswith("_acc") else ((0.0, math.inf), None)
             sums = {fw: stats.summarize(list(v.values()), bounds) for fw, v in vals.items()}
             tol = stats.PARITY_TOLERANCE_PP if metric.endswith("_acc") else 0.05
 
@@ -218,7 +219,7 @@ def _table(sel: list[dict], digits: int) -> list[str]:
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in sel:
         cells = [r["scenario"], r["dataset"], r["variant"], *(column_cell(r, fw, digits) for fw in r["columns"]),
-                 *(stats.cell(gap_of(g), digits, sign=True) for g in r["gaps"].values()),
+                 *(gap_cell(r, fw, digits) for fw in r["gaps"]),
                  n_text(r), verdicts_text(r, bold=True)]
         out.append("| " + " | ".join(cells) + " |")
     return out + [""]
@@ -292,7 +293,7 @@ def terminal(table: dict) -> str:
     head = ("scenario", "dataset", "variant", *(f"{column_label(fw)} eval %" for fw in table_shape(rows)["columns"]),
             *(["gap pp [95% CI]"] if len(titles) == 1 else [f"gap {t} pp" for t in titles]), "n", "verdict")
     body = [(r["scenario"], r["dataset"], r["variant"], *(column_cell(r, fw) for fw in r["columns"]),
-             *(stats.cell(gap_of(g), sign=True) for g in r["gaps"].values()), n_text(r), verdicts_text(r))
+             *(gap_cell(r, fw) for fw in r["gaps"]), n_text(r), verdicts_text(r))
             for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731

@@ -174,3 +174,25 @@ def test_paired_ratio_needs_8_pairs_to_call_a_change():
     r = paired_ratio([1000.0] * 8, [500.0 + i for i in range(8)])
     assert r.verdict(0.05) == "slower" and r.p_value < 0.01
     assert paired_ratio([1000.0] * 8, [1000.0 + i for i in range(8)]).verdict(0.05) == "same"
+
+
+def test_one_seed_is_a_value_not_an_interval():
+    """n=1 was printed `72.3 [72.3, 72.3]`: a zero-width interval that looked like certainty."""
+    one = summarize([72.3]).to_dict()
+    assert stats.cell(one) == "72.3 (n=1: no CI)"
+    assert stats.cell({"mean": -24.8, "ci_low": -24.8, "ci_high": -24.8, "constant": False}, sign=True, n=1) \
+        == "-24.8 (n=1: no CI)"
+    assert stats.cell(summarize([70.0, 74.0]).to_dict()).startswith("72.0 [")
+
+
+def test_loss_rows_are_bounded_at_zero_like_accuracy():
+    """Two seeds of eval loss gave an interval reaching below zero; the tables bound it as accuracy is."""
+    from parity.report.tables import build_rows
+
+    jobs = [{"scenario": "s", "dataset": "far", "variant": "v", "framework": fw, "seed": seed, "status": "ok",
+             "plan": {"bn_momentum": 0.9}, "history": [],
+             "final": {"train_loss": 0.1, "train_acc": 90.0, "eval_loss": loss, "eval_acc": 88.0}}
+            for fw in ("tf", "torch") for seed, loss in ((0, 0.05), (1, 1.4))]
+    row = next(r for r in build_rows(jobs) if r["metric"] == "eval_loss")
+    print(row["tf"])
+    assert row["tf"]["ci_low"] == 0.0 and row["tf"]["ci_high"] > 1.4
