@@ -92,6 +92,11 @@ def _try_writing(folder: Path, flag: str) -> None:
         raise UsageError(f"{flag}: {folder} cannot be written ({e.strerror or type(e).__name__})") from None
 
 
+def _json(data) -> str:
+    """--json: what the command found, on stdout for a script (progress and summaries stay on stderr)."""
+    return json.dumps(data, indent=1, default=str)
+
+
 def _internal_error(argv: list[str]) -> int:
     """An exception nothing expected: a bug, never a finding. One line; the traceback kept in a file."""
     import tempfile
@@ -267,14 +272,14 @@ def cmd_run(args) -> int:
         _err(f"cannot write the tables in {out}: {e.strerror or e}; every job result is kept -- free space and "
              f"run: parity report {out}")
         return EXIT_UNWRITABLE
-    print(tables.terminal(table))
+    print(_json(tables.to_json(table)) if args.json else tables.terminal(table))
     failed = len(tables.failed_jobs(table))
     missing = sorted({fw for r in table["rows"] for fw in r.get("not_installed", [])})
     for fw in missing:
         _err(f"{fw} is not installed or fails to import: its column is marked 'not installed'")
     print(f"\n{summary['ran']} job(s) run in {time.perf_counter() - t0:.0f}s "
           f"({summary['threads']} thread(s) per framework); {failed} failed. "
-          f"Tables: {out}/parity.md, parity.csv, parity.json")
+          f"Tables: {out}/parity.md, parity.csv, parity.json", file=sys.stderr if args.json else sys.stdout)
     if failed:   # a run with failed jobs never passes for a result (scripts and CI read the code)
         _err(f"{failed} job(s) failed (their reasons: Problems in {out}/parity.md): exit 1")
         return EXIT_FINDING
@@ -313,7 +318,7 @@ def cmd_compare(args) -> int:
         raise UsageError(f"compare: {e}") from None
     md = _output_file(args.md, "--md") if args.md else None
     text = compare.markdown(result)
-    print(text)
+    print(_json(result) if args.json else text)
     if md:
         try:
             write_text_atomic(md, text)
@@ -347,7 +352,7 @@ def cmd_bench(args) -> int:
     except driver.BenchError as e:
         raise UsageError(str(e)) from None
     driver.write(data, args.out)
-    print(driver.markdown(data))
+    print(_json(data) if args.json else driver.markdown(data))
     for fw in data["settings"].get("not_installed", {}):
         _err(f"{fw} is not installed or fails to import: not measured")
     for fw, gpu_modes in data["settings"].get("needs_gpu", {}).items():
@@ -441,12 +446,22 @@ def cmd_pretrain(args) -> int:
     return EXIT_OK if done.returncode == 0 else EXIT_FINDING
 
 
+def _version() -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("bn-parity")
+    except importlib.metadata.PackageNotFoundError:   # run from a checkout without installing
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from parity.bench import driver
     from parity.report import compare
     from parity.spec.archs import ARCHS
 
     p = _Parser(prog="parity", description="BatchNorm parity between Keras 3 and PyTorch fine-tuning.")
+    p.add_argument("--version", action="version", version=f"bn-parity {_version()}")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     sub.add_parser("list", help="scenarios and suites, with the claim each tests").set_defaults(fn=cmd_list)
 
@@ -464,6 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="local worker processes (default) or one Ray task per job")
     r.add_argument("--address", help="with --executor ray: auto or HOST:PORT of a running cluster")
+    r.add_argument("--json", action="store_true", help="print the table as JSON (parity.json's content)")
     r.set_defaults(fn=cmd_run)
 
     rep = sub.add_parser("report", help="rebuild tables from DIR/jobs/")
@@ -477,6 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("baseline")
     c.add_argument("current")
     c.add_argument("--md", metavar="FILE", help="also write the markdown summary here")
+    c.add_argument("--json", action="store_true", help="print the comparison as JSON instead of markdown")
     c.add_argument("--acc-threshold", type=float, default=compare.ACC_THRESHOLD_PP, metavar="PP",
                    help="smallest accuracy change that counts, in percentage points (default %(default)s)")
     c.add_argument("--loss-threshold", type=float, default=compare.LOSS_THRESHOLD, metavar="X",
@@ -500,6 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    + "; ".join(driver.mode_list(fw) for fw in driver.MODES))
     b.add_argument("--skip-loader", action="store_true", help="leave out the row with batches through the loader")
     b.add_argument("--skip-overhead", action="store_true", help="leave out the harness overhead measurement")
+    b.add_argument("--json", action="store_true", help="print the measurements as JSON (throughput.json's content)")
     b.set_defaults(fn=cmd_bench)
 
     u = sub.add_parser("upgrade-check", help="two environments: audit, upgrade suite, throughput side by side; "

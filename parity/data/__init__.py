@@ -60,13 +60,13 @@ def load_dataset(name: str, image_size: int, decode_jpeg=None) -> Dataset:
         return _folder(name[len("folder:"):], image_size, decode_jpeg)
     from parity.data import tfds_data
 
-    if name in tfds_data.SPECS:
+    if tfds_data.is_tfds(name):
         try:
             return tfds_data.load_cached(name, image_size)
         except tfds_data.NotPrepared as e:
             raise DataError(str(e)) from None
     raise DataError(f"dataset {name!r} is unknown; use a synthetic domain ({', '.join(DOMAINS)}), "
-                    f"real images (digits, photos), {', '.join(tfds_data.SPECS)} or folder:PATH")
+                    f"real images (digits, photos), {', '.join(tfds_data.SPECS)}, tfds:NAME or folder:PATH")
 
 
 def area_downscale(ds: Dataset, size: int) -> Dataset:
@@ -95,7 +95,7 @@ def prepare_dataset(name: str, image_size: int, data_dir: str | None = None, log
     """Decode a tensorflow-datasets dataset into the cache before any job (a no-op for the others)."""
     from parity.data import tfds_data
 
-    if name in tfds_data.SPECS:
+    if tfds_data.is_tfds(name):
         try:
             tfds_data.prepare(name, image_size, data_dir, log)
         except tfds_data.NotPrepared as e:

@@ -1,8 +1,10 @@
 """The article's datasets through tensorflow-datasets, decoded once into a numpy cache.
 
-``imagenette/{160px,320px,full-size}`` (splits train / validation) and
+``imagenette/{160px,320px,full-size}`` (splits train / validation),
 ``colorectal_histology`` (one train split of 5000 150x150 images, 8 classes:
-split here per class, 80/20, with a fixed seed, and the split recorded) are read
+split here per class, 80/20, with a fixed seed, and the split recorded) and any other
+tfds image-classification dataset as ``tfds:NAME`` (an ``image`` and a ``label`` feature;
+evaluated on its test split, else its validation split, else a holdout as above) are read
 with ``tensorflow_datasets`` from the user's ``data_dir``, resized to the run's
 square size and written to ``$PARITY_CACHE/tfds/<name>/<size>/`` as ``.npy``
 files. Every later run, and both frameworks' workers, read those bytes with
@@ -29,12 +31,52 @@ SPECS = {
     "imagenette/full-size": {"train": "train", "eval": "validation"},
     "colorectal_histology": {"train": "train", "eval": None},   # one split: held out here
 }
+PREFIX = "tfds:"   # any tfds dataset by name: tfds:mnist, tfds:cifar10, tfds:oxford_flowers102
 HOLDOUT_FRACTION = 0.2
 HOLDOUT_SEED = 0
 
 
 class NotPrepared(ValueError):
     """The dataset is not in data_dir; the message says how to prepare it."""
+
+
+def is_tfds(name: str) -> bool:
+    return name in SPECS or (name.startswith(PREFIX) and len(name) > len(PREFIX))
+
+
+def _tfds_name(name: str) -> str:
+    return name.removeprefix(PREFIX)
+
+
+def _open_splits(name: str, builder) -> tuple[dict, dict]:
+    """(which split trains and which evaluates -- None: a holdout of the train split, their datasets).
+    Another dataset evaluates on its test split, else its validation split, else a holdout; the split
+    list is read from the prepared files (unknown before, and under tfds' mock: then each is tried)."""
+    spec = dict(SPECS.get(name) or {"train": "train", "eval": None})
+    opened = {"train": builder.as_dataset(split=spec["train"])}
+    if name in SPECS:
+        if spec["eval"]:
+            opened["eval"] = builder.as_dataset(split=spec["eval"])
+        return spec, opened
+    have = set(builder.info.splits)
+    for candidate in [s for s in ("test", "validation") if not have or s in have]:
+        try:
+            opened["eval"] = builder.as_dataset(split=candidate)
+        except (AssertionError, KeyError, ValueError):   # no such split: the next, or a holdout
+            continue
+        spec["eval"] = candidate
+        break
+    return spec, opened
+
+
+def _check_features(name: str, builder) -> None:
+    import tensorflow_datasets as tfds
+
+    features = builder.info.features
+    if not (isinstance(features, tfds.features.FeaturesDict) and "image" in features and "label" in features
+            and isinstance(features["label"], tfds.features.ClassLabel)):
+        raise NotPrepared(f"dataset {name!r} is not image classification: it needs an 'image' and a class 'label' "
+                          f"feature (it has {', '.join(features.keys()) if hasattr(features, 'keys') else features})")
 
 
 def default_data_dir() -> str:
@@ -44,15 +86,17 @@ def default_data_dir() -> str:
 def cache_path(name: str, image_size: int) -> Path:
     from parity.paths import cache_dir
 
-    return cache_dir() / "tfds" / name.replace("/", "_") / str(image_size)
+    return cache_dir() / "tfds" / name.replace("/", "_").replace(":", "_") / str(image_size)
 
 
 def resize_images(images, size: int) -> np.ndarray:
     """Each image to size x size RGB uint8 with PIL's bilinear filter (the real datasets use it too)."""
     from PIL import Image
 
-    return np.stack([np.asarray(Image.fromarray(img).convert("RGB").resize((size, size), Image.BILINEAR))
-                     for img in images]).astype(np.uint8)
+    def rgb(img):   # a grayscale image arrives as H x W x 1
+        return Image.fromarray(img[..., 0] if img.ndim == 3 and img.shape[-1] == 1 else img).convert("RGB")
+
+    return np.stack([np.asarray(rgb(img).resize((size, size), Image.BILINEAR)) for img in images]).astype(np.uint8)
 
 
 def _read_split(dataset, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -85,14 +129,18 @@ def prepare(name: str, image_size: int, data_dir: str | None = None, log=None) -
     data_dir = data_dir or default_data_dir()
     import tensorflow_datasets as tfds
 
-    builder = tfds.builder(name, data_dir=data_dir)
-    spec = SPECS[name]
     try:
-        splits = {k: builder.as_dataset(split=v) for k, v in spec.items() if v}
+        builder = tfds.builder(_tfds_name(name), data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise NotPrepared(f"dataset {name!r}: tensorflow-datasets has no dataset {_tfds_name(name)!r} "
+                          "(tfds.list_builders() names them)") from None
+    _check_features(name, builder)
+    try:
+        spec, splits = _open_splits(name, builder)
     except (AssertionError, FileNotFoundError, OSError, ValueError) as e:
         raise NotPrepared(
             f"dataset {name!r} is not prepared in {data_dir} ({type(e).__name__}); on a machine with internet "
-            f"run `python -c \"import tensorflow_datasets as tfds; tfds.builder('{name}', "
+            f"run `python -c \"import tensorflow_datasets as tfds; tfds.builder('{_tfds_name(name)}', "
             f"data_dir='{data_dir}').download_and_prepare()\"` and copy {data_dir} here") from None
     if log:
         log(f"decoding {name} from {data_dir} into {out} (once)")

@@ -178,14 +178,17 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
 
     ds = run.dataset
     if not isinstance(ds, str) or not (
-        ds in SYNTHETIC_DATASETS or ds in REAL_DATASETS or ds in TFDS_DATASETS or ds.startswith("folder:")
+        ds in SYNTHETIC_DATASETS or ds in REAL_DATASETS or ds in TFDS_DATASETS or ds.startswith(("folder:", "tfds:"))
     ):
         known = SYNTHETIC_DATASETS + REAL_DATASETS + TFDS_DATASETS
-        close = difflib.get_close_matches(str(ds), known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        bad("dataset", ds, f"one of {_allowed(known)} or folder:PATH{hint}")
-    elif ds.startswith("folder:") and len(ds) == len("folder:"):
-        bad("dataset", ds, "folder:PATH needs a path after the colon")
+        close = difflib.get_close_matches(str(ds), known, n=1, cutoff=0.7)
+        hint = (f" (did you mean {close[0]!r}?)" if close else
+                f" (a tensorflow-datasets dataset? write 'tfds:{ds}')" if re.fullmatch(r"\w+(/[\w.-]+)?", str(ds)) else "")
+        bad("dataset", ds, f"one of {_allowed(known)}, tfds:NAME (any tensorflow-datasets image classification "
+            f"dataset) or folder:PATH{hint}")
+    elif ds in ("folder:", "tfds:"):
+        bad("dataset", ds, f"{ds}{'PATH' if ds == 'folder:' else 'NAME'} needs a {'path' if ds == 'folder:' else 'name'} "
+            "after the colon")
 
     arch = ARCHS.get(run.model) if isinstance(run.model, str) else None
     if arch is None:
@@ -266,7 +269,7 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
         if ds in REAL_DATASETS:
             bad("pipeline", run.pipeline, "the real datasets are decoded once (PIL) and resized to image_size "
                 "in numpy, so nothing is left for a framework's pipeline to do; use an image folder")
-        elif ds in TFDS_DATASETS:
+        elif ds in TFDS_DATASETS or ds.startswith("tfds:"):
             bad("pipeline", run.pipeline, "tfds datasets are decoded once (by TF) and cached at image_size, so "
                 "nothing is left for a framework's pipeline to decode or resize; use a synthetic domain with "
                 "render_size, or an image folder (its JPEGs are decoded by each framework)")

@@ -113,6 +113,12 @@ CASES = [
     ("ckpt-shape", lambda t: ["run", "--config", _config(t, pretrained=_ckpt(t, "s.safetensors", "shape"))], "layer2.0.conv1.weight"),
     ("ckpt-wrong-arch", lambda t: ["run", "--config", _config(t, pretrained=_ckpt(t, "r.safetensors", "arch"))], "bn1.bias"),
     # image folders
+    ("tfds-name-without-its-prefix", lambda t: ["run", "--config", _config(t, dataset="cifar10")], "write 'tfds:cifar10'"),
+    ("tfds-without-a-name", lambda t: ["run", "--config", _config(t, dataset="tfds:")], "needs a name"),
+    ("tfds-unknown-dataset", lambda t: ["run", "--config", _config(t, dataset="tfds:no_such_dataset")],
+     "has no dataset 'no_such_dataset'"),
+    ("tfds-not-classification", lambda t: ["run", "--config", _config(t, dataset="tfds:coco/2017")],
+     "is not image classification"),
     ("folder-missing", lambda t: ["run", "--config", _config(t, dataset=f"folder:{t / 'nothing'}")], "does not exist"),
     ("folder-empty", lambda t: ["run", "--config", _config(t, dataset=_folder(t, "empty"), train_images=None)], "no class folders"),
     ("folder-one-class", lambda t: ["run", "--config", _config(t, dataset=_folder(t, "one-class"))], "at least two"),

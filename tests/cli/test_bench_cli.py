@@ -167,3 +167,10 @@ def test_cli_passes_options_through(fake, tmp_path, capsys):
     data = json.loads((out / "throughput.json").read_text())
     assert {(r["arch"], r["image_size"], r["batch_size"]) for r in data["rows"]} == {("resnet18", 40, 4)}
     assert "Model: resnet18, image size 40 px" in (out / "throughput.md").read_text()
+
+
+def test_json_prints_what_throughput_json_holds(fake, tmp_path, capsys):
+    out = tmp_path / "tp"
+    assert main(["bench", "--frameworks", "torch", "--modes", "eager", "--skip-overhead", "--skip-loader",
+                 "--rounds", "1", "--steps", "1", "--out", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads((out / "throughput.json").read_text())

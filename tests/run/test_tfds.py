@@ -21,7 +21,7 @@ def cache(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.mark.parametrize("name,classes", [("imagenette/160px", 10), ("colorectal_histology", 8)])
+@pytest.mark.parametrize("name,classes", [("imagenette/160px", 10), ("colorectal_histology", 8), ("tfds:mnist", 10)])
 def test_tfds_dataset_through_the_cache_loader_and_both_trainers(cache, name, classes):
     import tensorflow_datasets as tfds
 
@@ -40,6 +40,8 @@ def test_tfds_dataset_through_the_cache_loader_and_both_trainers(cache, name, cl
     if name == "colorectal_histology":   # one split in tfds: a recorded, stratified 80/20 holdout
         assert meta["split"]["eval"] == "the holdout" and len(meta["split"]["eval_indices"]) == len(ds.eval_y)
         assert len(ds.train_y) + len(ds.eval_y) == 48
+    elif name == "tfds:mnist":   # any tfds dataset by name: its test split evaluates; grayscale made RGB
+        assert meta["split"] == {"train": "train", "eval": "test"}
     else:
         assert meta["split"] == {"train": "train", "eval": "validation"}
     train, _ = make_loaders(ds, 8, seed=0)
