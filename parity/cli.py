@@ -446,6 +446,26 @@ def cmd_pretrain(args) -> int:
     return EXIT_OK if done.returncode == 0 else EXIT_FINDING
 
 
+def cmd_convert(args) -> int:
+    from parity.assets import imagenet
+    from parity.assets.canonical import CheckpointError, load_checkpoint
+
+    if args.arch not in imagenet.CONVERTIBLE:
+        raise UsageError(f"convert: {args.arch!r} is not allowed -- one of {', '.join(imagenet.CONVERTIBLE)}")
+    src = Path(args.file)
+    if not src.is_file():
+        raise UsageError(f"convert: {src} does not exist or is not a file")
+    out = _output_file(args.out or WORK_DIR / f"{args.arch}-{src.stem}.safetensors", "--out")
+    try:
+        imagenet.convert(args.arch, src, out, origin=f"file:{src.name}")
+        _, _, digest = load_checkpoint(out)
+    except CheckpointError as e:
+        raise UsageError(f"convert: {e}") from None
+    print(f"{out}: canonical checkpoint of {args.arch}, checksum {digest}; use it with "
+          f"model = \"{args.arch}\" and pretrained = \"{out}\"")
+    return EXIT_OK
+
+
 def _version() -> str:
     import importlib.metadata
 
@@ -546,6 +566,14 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--frameworks", help=f"comma-separated: read only these columns (tf and torch always; "
                                           f"default: every installed one of {','.join(frameworks.NAMES)})")
     aud.set_defaults(fn=cmd_audit)
+
+    conv = sub.add_parser("convert", help="a torch checkpoint (.pth) of a supported architecture -> a canonical "
+                                           "checkpoint both frameworks start from")
+    conv.add_argument("arch", help="resnet18, resnet50 (torchvision's keys) or efficientnet-lite0 "
+                                   "(EfficientNet-PyTorch's keys)")
+    conv.add_argument("file", help="the .pth state dict")
+    conv.add_argument("--out", metavar="FILE", help="default: runs/ARCH-FILESTEM.safetensors")
+    conv.set_defaults(fn=cmd_convert)
 
     pre = sub.add_parser("pretrain", help="train the source-domain checkpoint")
     pre.add_argument("--out", default=str(WORK_DIR / "resnet-tiny_source.safetensors"),

