@@ -158,9 +158,11 @@ def load_suite(args):
     from parity.spec.config import ConfigError, apply_overrides, load_config_file, validate_suite
     from parity.spec.scenarios import SUITES, build_suite
 
-    if args.seeds is not None and not 1 <= args.seeds <= MAX_SEEDS:
+    if args.seeds not in (None, "auto") and not 1 <= args.seeds <= MAX_SEEDS:
         raise UsageError(f"--seeds: {args.seeds} is not allowed -- an integer 1..{MAX_SEEDS}")
-    overrides = {"seeds": list(range(args.seeds)) if args.seeds else None,
+    if getattr(args, "max_seeds", None) is not None and not 2 <= args.max_seeds <= MAX_SEEDS:
+        raise UsageError(f"--max-seeds: {args.max_seeds} is not allowed -- an integer 2..{MAX_SEEDS}")
+    overrides = {"seeds": list(range(args.seeds)) if isinstance(args.seeds, int) else None,
                  "frameworks": _parse_frameworks(args.frameworks), "precision": args.precision}
     if args.scenarios and not args.suite:
         raise UsageError("--scenarios selects scenarios of a --suite")
@@ -254,9 +256,15 @@ def cmd_run(args) -> int:
     t0 = time.perf_counter()
     from parity.run.ray_executor import RayUnavailable
 
+    options = dict(resume=args.resume, threads=args.threads, job_timeout=args.job_timeout, executor=args.executor,
+                   address=args.address)
     try:
-        summary = run_suite(suite, out, resume=args.resume, threads=args.threads, job_timeout=args.job_timeout,
-                            executor=args.executor, address=args.address)
+        if args.seeds == "auto":
+            from parity import more_seeds
+
+            summary, had = more_seeds.run_until_decided(suite, out, args.max_seeds, log=_say, **options)
+        else:
+            summary = run_suite(suite, out, **options)
     except (OutputLocked, RayUnavailable, ResumeMismatch) as e:
         raise UsageError(str(e)) from None
     except PretrainFailed as e:
@@ -277,6 +285,8 @@ def cmd_run(args) -> int:
     missing = sorted({fw for r in table["rows"] for fw in r.get("not_installed", [])})
     for fw in missing:
         _err(f"{fw} is not installed or fails to import: its column is marked 'not installed'")
+    if args.seeds == "auto":
+        _say("--seeds auto: seeds per row: " + "; ".join(f"{'/'.join(k)} {n}" for k, n in sorted(had.items())))
     print(f"\n{summary['ran']} job(s) run in {time.perf_counter() - t0:.0f}s "
           f"({summary['threads']} thread(s) per framework); {failed} failed. "
           f"Tables: {out}/parity.md, parity.csv, parity.json", file=sys.stderr if args.json else sys.stdout)
@@ -466,6 +476,15 @@ def cmd_convert(args) -> int:
     return EXIT_OK
 
 
+def _seeds_option(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed -- an integer or auto") from None
+
+
 def _version() -> str:
     import importlib.metadata
 
@@ -490,7 +509,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config")
     r.add_argument("--scenarios", help="comma-separated: run only these scenarios of the suite")
     r.add_argument("--out")
-    r.add_argument("--seeds", type=int, help="run seeds 0..N-1")
+    r.add_argument("--seeds", type=_seeds_option, metavar="N|auto",
+                   help="run seeds 0..N-1; auto: the suite's seeds, then 2 more at a time for each row whose "
+                        "verdict is still inconclusive, up to --max-seeds")
+    r.add_argument("--max-seeds", type=int, default=10, help="with --seeds auto: seeds a row gets at most "
+                                                              "(default %(default)s)")
     r.add_argument("--frameworks", help=f"comma-separated: {','.join(frameworks.NAMES)}")
     r.add_argument("--precision", choices=PRECISIONS, help="every run in this precision")
     r.add_argument("--resume", action="store_true", help="keep finished jobs in --out, run the rest")

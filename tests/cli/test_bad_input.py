@@ -153,6 +153,9 @@ CASES = [
     ("seed-beyond-32-bits", lambda t: ["run", "--config", _config(t, seeds=[4294967296])], "integers 0..4294967295"),
     ("framework-twice", lambda t: ["run", "--config", _config(t, frameworks=["torch", "torch"])], "each framework once"),
     ("seeds-too-many", lambda t: ["run", "--config", _config(t), "--seeds", str(10**12)], "an integer 1..1000"),
+    ("seeds-neither-a-number-nor-auto", lambda t: ["run", "--config", _config(t), "--seeds", "many"], "an integer or auto"),
+    ("max-seeds-below-two", lambda t: ["run", "--config", _config(t), "--seeds", "auto", "--max-seeds", "1"],
+     "an integer 2..1000"),
     ("job-timeout-nan", lambda t: ["run", "--config", _config(t), "--job-timeout", "nan"], "finite number of seconds"),
     # output files, refused before any work
     ("compare-md-is-a-folder", lambda t: ["compare"] + _results(t, "ok-job") * 2 + ["--md", str(t)], "is a folder"),
