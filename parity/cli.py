@@ -3,6 +3,7 @@
 Exit codes everywhere: 0 success, 1 a finding the command exists to report,
 2 bad input or usage (one line per problem on stderr, no traceback),
 70 an internal error -- a bug, never a finding: one line naming the file that holds the traceback,
+74 the output could not be written mid-run (a full disk; finished jobs are kept, ``--resume`` finishes),
 130 interrupted by SIGINT, SIGTERM or SIGHUP (finished jobs are kept; ``--resume`` continues),
 141 the output's reader went away (``parity list | head``).
 """
@@ -24,10 +25,10 @@ from parity.spec.config import PRECISIONS
 EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 EXIT_UNWRITABLE = 74   # sysexits' EX_IOERR: the output could not be written (a full disk) mid-run
 EXIT_PIPE_CLOSED = 141   # what a shell reports for a process ended by SIGPIPE
-MAX_SEEDS = 1000
+MAX_SEEDS = 1000   # --seeds N runs seeds 0..N-1: a bound before the list is built
 # Where commands write by default: an ignored working folder, never a tracked file. Publishing into
 # results/ (or the package's checkpoint) is a command of its own, with --out given on purpose.
-WORK_DIR = Path("runs")   # --seeds N runs seeds 0..N-1: a bound before the list is built
+WORK_DIR = Path("runs")
 
 
 class UsageError(Exception):
@@ -408,6 +409,9 @@ def cmd_upgrade_check(args) -> int:
     except upgrade.ChildCrashed as e:   # a bug in parity itself, in one environment: not bad input
         _err(f"upgrade-check: {e}")
         return EXIT_INTERNAL
+    except upgrade.ChildUnwritable as e:   # a full disk in a child: its finished jobs are kept
+        _err(f"upgrade-check: {e}")
+        return EXIT_UNWRITABLE
     except (sidebyside.EnvError, upgrade.UpgradeError) as e:
         raise UsageError(f"upgrade-check: {e}") from None
     report_dir = out / f"{result['labels']['base']}-vs-{result['labels']['new']}"

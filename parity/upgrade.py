@@ -32,9 +32,16 @@ class ChildCrashed(UpgradeError):
     """A step's parity process ended with an internal error (exit 70): a bug, reported as one."""
 
 
-def _check_exit(code: int, step: str, env, log_file: Path) -> None:
+class ChildUnwritable(RuntimeError):
+    """A child parity could not write its output (exit 74): a full disk, not bad input."""
+
+
+def check_child_exit(code: int, step: str, env, log_file: Path) -> None:
     if code == 70:
         raise ChildCrashed(f"{step} in {env.label} ended with an internal error (exit 70); see {log_file}")
+    if code == 74:
+        raise ChildUnwritable(f"{step} in {env.label} could not write its output (exit 74, a full disk?); free "
+                              f"space and run the same command again: finished jobs are kept (see {log_file})")
 
 
 def check_folder(folder: Path, versions: dict) -> None:
@@ -93,7 +100,7 @@ def run_upgrade_check(base: str, new: str, out: Path, *, frameworks=frameworks.D
         log(f"[{env.label}] defaults audit ...")
         code = _child(env, ["audit", "--out", str(folder / "defaults.json"), "--frameworks", ",".join(frameworks)],
                       folder / "audit.txt", log)
-        _check_exit(code, "the defaults audit", env, folder / "audit.txt")
+        check_child_exit(code, "the defaults audit", env, folder / "audit.txt")
         if code != 0:
             raise UpgradeError(f"the defaults audit failed in {env.label} (exit {code}); see {folder / 'audit.txt'}")
         log(f"[{env.label}] the {SUITE} suite (resumable) ...")
@@ -102,7 +109,7 @@ def run_upgrade_check(base: str, new: str, out: Path, *, frameworks=frameworks.D
         code = _child(env, args, folder / "run.txt", log)
         if code == 130:
             raise KeyboardInterrupt
-        _check_exit(code, f"the {SUITE} suite", env, folder / "run.txt")
+        check_child_exit(code, f"the {SUITE} suite", env, folder / "run.txt")
         if code not in (0, 1) or not (folder / "jobs").is_dir():   # 1 with jobs: some failed, the gate reads them
             raise UpgradeError(f"the {SUITE} suite could not run in {env.label} (exit {code}); see {folder / 'run.txt'}")
     try:

@@ -9,6 +9,7 @@ missing files before any job) and every job resolve it here, so they cannot disa
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -61,8 +62,9 @@ def ensure(runs, log) -> None:
         path = default_checkpoint(arch)
         if path.exists():
             continue
-        log(f"no pretrained checkpoint at {path}: running `parity pretrain` first")
-        done = process.run("parity.assets.pretrain", path, os.cpu_count() or 1, capture=False)
+        log(f"no pretrained checkpoint at {path}: pretraining it first")
+        # its progress goes to stderr: stdout is the command's answer (run --json)
+        done = process.run("parity.assets.pretrain", path, os.cpu_count() or 1, capture=False, stdout=sys.stderr)
         if done.returncode != 0:
             raise PretrainFailed(f"pretraining the source checkpoint failed (exit {done.returncode}); "
                                  "see the messages above")

@@ -131,9 +131,9 @@ def prepare(name: str, image_size: int, data_dir: str | None = None, log=None) -
 
     try:
         builder = tfds.builder(_tfds_name(name), data_dir=data_dir)
-    except tfds.core.registered.DatasetNotFoundError:
+    except (tfds.core.registered.DatasetNotFoundError, ValueError, AssertionError) as e:   # a malformed name too
         raise NotPrepared(f"dataset {name!r}: tensorflow-datasets has no dataset {_tfds_name(name)!r} "
-                          "(tfds.list_builders() names them)") from None
+                          f"({' '.join(str(e).split())[:150]}; tfds.list_builders() names them)") from None
     _check_features(name, builder)
     try:
         spec, splits = _open_splits(name, builder)
@@ -144,9 +144,14 @@ def prepare(name: str, image_size: int, data_dir: str | None = None, log=None) -
             f"data_dir='{data_dir}').download_and_prepare()\"` and copy {data_dir} here") from None
     if log:
         log(f"decoding {name} from {data_dir} into {out} (once)")
+    num_classes = builder.info.features["label"].num_classes
     tx, ty = _read_split(splits["train"], image_size)
-    if spec["eval"]:
-        ex, ey = _read_split(splits["eval"], image_size)
+    ex, ey = _read_split(splits["eval"], image_size) if spec["eval"] else (None, None)
+    if ey is not None and name not in SPECS and not ((ey >= 0) & (ey < num_classes)).all():
+        if log:   # e.g. imagenet2012's test split: labels -1
+            log(f"{name}: the {spec['eval']} split has no labels; evaluating on a holdout of train instead")
+        ex, ey = None, None
+    if ey is not None:
         split = {"train": spec["train"], "eval": spec["eval"]}
     else:
         tr, held = stratified_holdout(ty)
@@ -156,7 +161,6 @@ def prepare(name: str, image_size: int, data_dir: str | None = None, log=None) -
     out.mkdir(parents=True, exist_ok=True)
     for key, arr in (("train_x", tx), ("train_y", ty), ("eval_x", ex), ("eval_y", ey)):
         np.save(out / f"{key}.npy", arr)
-    num_classes = builder.info.features["label"].num_classes
     meta = {"name": name, "image_size": image_size, "data_dir": data_dir, "num_classes": num_classes,
             "split": split, "train": len(ty), "eval": len(ey)}
     (out / "meta.json").write_text(json.dumps(meta, indent=1))   # written last: marks the cache complete

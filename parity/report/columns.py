@@ -38,14 +38,18 @@ def gap_of(entry: dict | None) -> dict | None:
     return entry if entry and "mean" in entry else None
 
 
-def verdicts_text(r: dict, bold: bool = False) -> str:
-    """The row's verdicts, one per gap (named by its framework when there are several)."""
-    out = []
-    for fw, entry in r["gaps"].items():
+def verdict_titles(row: dict) -> list[str]:
+    """One verdict column per gap: "verdict", or "verdict TF", "verdict Keras/torch", ... with several."""
+    return ["verdict"] if len(row["gaps"]) <= 1 else [f"verdict {column_label(fw)}" for fw in row["gaps"]]
+
+
+def verdict_cells(r: dict, bold: bool = False) -> list[str]:
+    """The row's verdicts, one cell per gap (a gap in bold where asked)."""
+    cells = []
+    for entry in r["gaps"].values():
         text = stats.verdict_text({**r, "verdict": entry["verdict"]})
-        text = f"**{text}**" if bold and entry["verdict"] == "gap" else text
-        out.append(text if len(r["gaps"]) == 1 else f"{column_label(fw)} {text}")
-    return "; ".join(out) or "—"
+        cells.append(f"**{text}**" if bold and entry["verdict"] == "gap" else text)
+    return cells or ["—"]
 
 
 def gap_cell(r: dict, fw: str, digits: int = 1) -> str:

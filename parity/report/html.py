@@ -55,15 +55,15 @@ def render(table: dict, plots: list[Path], throughput: dict | None = None) -> st
            f"{e(', '.join(columns.gap_titles(shape)))} in percentage points with its paired 95% CI.</p>",
            "<table id='eval-acc'><tr><th>scenario</th><th>dataset</th><th>variant</th>"
            + "".join(f"<th>{e(columns.column_label(fw))}</th>" for fw in shape["columns"])
-           + "".join(f"<th>gap ({e(t)})</th>" for t in columns.gap_titles(shape)) + "<th>n</th><th>verdict</th></tr>"]
+           + "".join(f"<th>gap ({e(t)})</th>" for t in columns.gap_titles(shape)) + "<th>n</th>"
+           + "".join(f"<th>{e(t)}</th>" for t in columns.verdict_titles(shape)) + "</tr>"]
     for r in rows:
-        verdicts = {g["verdict"] for g in r["gaps"].values()}
-        css = next(iter(verdicts)) if len(verdicts) == 1 else "gap" if "gap" in verdicts else "inconclusive"
         out.append(f"<tr><td>{e(r['scenario'])}</td><td>{e(r['dataset'])}</td><td>{e(r['variant'])}</td>"
                    + "".join(f"<td class='num'>{e(columns.column_cell(r, fw))}</td>" for fw in r["columns"])
                    + "".join(f"<td class='num'>{columns.gap_cell(r, fw)}</td>" for fw in r["gaps"])
                    + f"<td class='num'>{columns.n_text(r)}</td>"
-                   f"<td class='{e(css)}'>{e(columns.verdicts_text(r))}</td></tr>")
+                   + "".join(f"<td class='{e(g['verdict'])}'>{e(text)}</td>"
+                             for g, text in zip(r["gaps"].values(), columns.verdict_cells(r))) + "</tr>")
     out.append("</table>")
     problems = [(r, f) for r in rows for f in r["failed_jobs"]] + [(None, u) for u in table.get("unreadable", [])]
     if problems:

@@ -34,7 +34,7 @@ from pathlib import Path
 from parity import frameworks
 from parity.report import stats
 from parity.report.columns import (LEGACY_PAIR, column_cell, column_label, gap_cell, gap_titles, n_text, table_shape,
-                                   verdicts_text, with_columns)
+                                   verdict_cells, verdict_titles, with_columns)
 from parity.report.plots import figure_name
 from parity.results import ResultError, read_job, read_json, write_json_atomic, write_text_atomic
 from parity.spec.config import run_from_dict
@@ -215,12 +215,12 @@ def markdown(table: dict, figures: list | None = None, out_dir: Path | None = No
 
 def _table(sel: list[dict], digits: int) -> list[str]:
     head = ["scenario", "dataset", "variant", *map(column_label, sel[0]["columns"]),
-            *(f"gap ({t})" for t in gap_titles(sel[0])), f"n {'/'.join(sel[0]['columns'])}", "verdict"]
+            *(f"gap ({t})" for t in gap_titles(sel[0])), f"n {'/'.join(sel[0]['columns'])}", *verdict_titles(sel[0])]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in sel:
         cells = [r["scenario"], r["dataset"], r["variant"], *(column_cell(r, fw, digits) for fw in r["columns"]),
                  *(gap_cell(r, fw, digits) for fw in r["gaps"]),
-                 n_text(r), verdicts_text(r, bold=True)]
+                 n_text(r), *verdict_cells(r, bold=True)]
         out.append("| " + " | ".join(cells) + " |")
     return out + [""]
 
@@ -291,9 +291,10 @@ def terminal(table: dict) -> str:
     rows = [r for r in table["rows"] if r["metric"] == "eval_acc"]
     titles = gap_titles(table_shape(rows))
     head = ("scenario", "dataset", "variant", *(f"{column_label(fw)} eval %" for fw in table_shape(rows)["columns"]),
-            *(["gap pp [95% CI]"] if len(titles) == 1 else [f"gap {t} pp" for t in titles]), "n", "verdict")
+            *(["gap pp [95% CI]"] if len(titles) == 1 else [f"gap {t} pp" for t in titles]), "n",
+            *verdict_titles(table_shape(rows)))
     body = [(r["scenario"], r["dataset"], r["variant"], *(column_cell(r, fw) for fw in r["columns"]),
-             *(gap_cell(r, fw) for fw in r["gaps"]), n_text(r), verdicts_text(r))
+             *(gap_cell(r, fw) for fw in r["gaps"]), n_text(r), *verdict_cells(r))
             for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731

@@ -369,10 +369,7 @@ class FrameworkWorker:
                 self.kill()
                 if not _fresh_ok_result(job, t0):   # a result the worker already wrote stands
                     reason = f"runner error: {process.one_line(e)}"
-                    try:
-                        self._record_failed(job, reason, 0.0)
-                    except Exception:   # cannot even write the file: run_suite finds the job without one
-                        pass
+                    self._record_failed(job, reason, 0.0)   # OutputUnwritable if it cannot: the run stops
                     self._report(job, "failed", 0.0, reason)
         self._close()
 
@@ -455,6 +452,8 @@ class FrameworkWorker:
             except queue.Empty:
                 break
             if msg and msg.get("event") == "done" and msg.get("job") == job.id:
+                if msg.get("status") == "unwritten":
+                    raise OutputUnwritable(job.path, msg.get("error") or "unknown error")
                 self.computed_by = msg.get("computed_by")
                 return msg.get("status", "failed"), msg.get("error")
         return ("ok", None) if _fresh_ok_result(job, started) else None

@@ -8,6 +8,7 @@ stderr, which the runner sends to a log file.
 """
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
@@ -78,6 +79,12 @@ def _serve(channel: Channel, framework: str, threads: int) -> int:
             if _written(channel, job, result):
                 channel.send(event="done", job=job["id"], status="failed", error=result["error"], restart=True)
             return 4
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):   # the disk, not the job: the driver stops the run
+                channel.send(event="done", job=job["id"], status="unwritten", error=one_line(e))
+                return 5
+            traceback.print_exc()
+            result = failed_result(job, one_line(e))
         except Exception as e:  # one job's error must not end the worker
             traceback.print_exc()
             result = failed_result(job, one_line(e))

@@ -27,8 +27,8 @@ def test_every_default_output_is_in_the_ignored_work_folder():
     assert set(defaults) >= {"run", "bench", "upgrade-check", "audit", "pretrain"}
     for command, default in defaults.items():
         assert default is None or Path(default).parts[0] == WORK_DIR.name, (command, default)
-    ignored = subprocess.run(["git", "check-ignore", "-q", f"{WORK_DIR}/x"], cwd=ROOT)
-    assert ignored.returncode == 0, f"{WORK_DIR}/ is not ignored by git"
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert f"{WORK_DIR}/" in ignored, f"{WORK_DIR}/ is not in .gitignore"
 
 
 @pytest.mark.needs("torch")

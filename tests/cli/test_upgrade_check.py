@@ -122,3 +122,14 @@ def test_side_by_side_samples_are_fresh_workers_of_each_environment(tmp_path):
     assert row["ratio"] < 0.6                                   # B/A images/s: about 1/5
     assert len((tmp_path / "starts").read_text().split()) == 2   # one fresh B worker per sample
     assert row["verdict"] == "unknown"                           # 2 pairs can never call a change
+
+
+def test_a_child_that_could_not_write_is_a_full_disk_not_bad_input(tmp_path):
+    """A child parity's exit 74 (its output unwritable) makes upgrade-check say so (exit 74), not exit 2."""
+    from parity import upgrade
+    from parity.bench.sidebyside import PythonEnv
+
+    env = PythonEnv("new", sys.executable)
+    with pytest.raises(upgrade.ChildUnwritable, match="exit 74"):
+        upgrade.check_child_exit(74, "the upgrade suite", env, tmp_path / "run.txt")
+    upgrade.check_child_exit(1, "the upgrade suite", env, tmp_path / "run.txt")   # a finding: the gate reads it

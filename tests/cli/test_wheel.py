@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -64,8 +65,12 @@ def test_the_installed_package_runs_the_smoke_suite_without_pretraining(installe
     assert (tmp_path / "out" / "parity.md").is_file()
 
 
-def test_the_installed_package_adds_no_options_to_other_pytest_runs(installed, tmp_path):
-    """The benchmarks' plugin is this checkout's (pyproject's -p), not an entry point every pytest run loads."""
-    elsewhere = _run(installed, "-m", "pytest", "--help", cwd=tmp_path).stdout
+def test_the_installed_package_adds_no_options_to_other_pytest_runs(installed):
+    """The benchmarks' plugin is this checkout's (pyproject's -p), not a pytest11 entry point that every
+    pytest run would load wherever the wheel is installed."""
+    (record,) = (installed.parents[2] / "dist").glob("bn_parity-*.whl")
+    with zipfile.ZipFile(record) as wheel:
+        entry_points = wheel.read(next(n for n in wheel.namelist() if n.endswith("entry_points.txt"))).decode()
     here = _run(sys.executable, "-m", "pytest", "--help", cwd=ROOT).stdout
-    assert "--parity-suite" in here and "--parity-suite" not in elsewhere
+    assert "[console_scripts]" in entry_points and "pytest11" not in entry_points, entry_points
+    assert "--parity-suite" in here

@@ -146,7 +146,7 @@ def test_a_column_that_is_not_installed_says_so(four):
     print(line)
     cells = line.split(" | ")
     assert cells[6] == "not installed" and cells[9] == "—"   # the Keras/JAX column and its gap
-    assert line.endswith("| 5/5/5/0 | TF **gap**; Keras/torch parity; Keras/JAX failed |")
+    assert line.endswith("| 5/5/5/0 | **gap** | parity | failed |")   # one verdict cell per column
 
 
 def test_markdown_csv_terminal_and_html_have_every_column(four, capsys):
@@ -154,14 +154,16 @@ def test_markdown_csv_terminal_and_html_have_every_column(four, capsys):
     terminal = capsys.readouterr().out
     md = (four / "parity.md").read_text()
     head = ("| scenario | dataset | variant | TF | torch | Keras/torch | Keras/JAX | gap (TF − torch) | "
-            "gap (Keras/torch − torch) | gap (Keras/JAX − torch) | n tf/torch/keras-torch/keras-jax | verdict |")
+            "gap (Keras/torch − torch) | gap (Keras/JAX − torch) | n tf/torch/keras-torch/keras-jax | verdict TF | "
+            "verdict Keras/torch | verdict Keras/JAX |")
     print(head, md.split(head)[1].splitlines()[2], terminal.splitlines()[0], sep="\n")
     assert md.count(head) == 3   # eval, train, loss
     assert "gap = TF − torch, Keras/torch − torch, Keras/JAX − torch in percentage points" in md
-    assert "| 5/5/5/5 | TF **gap**; Keras/torch parity; Keras/JAX **gap** |" in md
+    assert "| 5/5/5/5 | **gap** | parity | **gap** |" in md   # one verdict cell per column
     assert "Keras/JAX eval %" in terminal and "gap Keras/JAX − torch pp" in terminal
     html = (four / "report.html").read_text()
     assert "<th>Keras/JAX</th>" in html and "<th>gap (Keras/torch − torch)</th>" in html
+    assert "<th>verdict Keras/JAX</th>" in html and "<td class='gap'>gap</td>" in html
     with open(four / "parity.csv", newline="") as f:
         header, *body = list(csv.reader(f))
     published = (PUBLISHED / "parity.csv").read_text().splitlines()[0].split(",")
