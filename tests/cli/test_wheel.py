@@ -5,6 +5,7 @@ checkpoint was once missing from the wheel, and the first run pretrained into si
 The fresh environment is a new venv with the wheel installed by pip; its other packages (the frameworks)
 are this environment's, reached through a .pth path line -- which, unlike a site folder, does not
 activate this checkout's editable install."""
+import json
 import shutil
 import subprocess
 import sys
@@ -57,12 +58,15 @@ def test_the_installed_package_is_the_wheel_and_has_its_checkpoint(installed):
 
 @pytest.mark.needs("tf", "torch")
 def test_the_installed_package_runs_the_smoke_suite_without_pretraining(installed, tmp_path):
-    proc = subprocess.run([str(installed.parent / "parity"), "run", "--suite", "smoke", "--out", str(tmp_path / "out")],
+    """Also what a run writes by default: runs/SUITE under the working folder and nothing else, and with
+    --json its stdout is the table (parity.json's content) alone."""
+    proc = subprocess.run([str(installed.parent / "parity"), "run", "--suite", "smoke", "--json"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
     print(proc.stderr[-800:])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "pretrain" not in proc.stderr
-    assert (tmp_path / "out" / "parity.md").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["runs"]
+    assert json.loads(proc.stdout) == json.loads((tmp_path / "runs" / "smoke" / "parity.json").read_text())
 
 
 def test_the_installed_package_adds_no_options_to_other_pytest_runs(installed):

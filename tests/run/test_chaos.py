@@ -3,8 +3,8 @@
 SIGKILL cannot be caught, so this is what a crash, an OOM kill or a pulled plug leaves behind. The run
 must end with every job ok and every job file valid, no finished job run a second time (its file
 never changes once written ok), and no process outliving its killed driver. The counts are printed.
-``PARITY_CHAOS_KILLS`` sets the number of kills (CI: 4; the issue's figure, 20, was run once by hand: 20 landed,
-0 finished jobs run twice, 0 strays).
+``PARITY_CHAOS_KILLS`` sets the number of kills (CI: 3, on 6 seeds; the issue's figure, 20, was run once
+by hand on 8 seeds: 20 landed, 0 finished jobs run twice, 0 strays).
 """
 import hashlib
 import os
@@ -23,7 +23,7 @@ from parity.results import ResultError, read_job
 pytestmark = pytest.mark.needs("torch")
 
 PARITY = [sys.executable, "-m", "parity.cli"]
-SEEDS = list(range(8))
+SEEDS = list(range(6))
 
 
 def _processes_of(driver: int) -> list[int]:
@@ -75,7 +75,7 @@ def _time_a_run(command: list[str], jobs: Path) -> tuple[float, float]:
 
 
 def test_a_suite_killed_at_random_moments_finishes_on_resume(tmp_path):
-    kills = int(os.environ.get("PARITY_CHAOS_KILLS", "4"))
+    kills = int(os.environ.get("PARITY_CHAOS_KILLS", "3"))
     rng = random.Random(20261203)
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(TINY_TORCH_CONFIG.format(seeds=SEEDS, frameworks='["torch"]'))
