@@ -229,7 +229,8 @@ def _preflight(suite) -> None:
 def cmd_run(args) -> int:
     from parity.assets.starting import PretrainFailed
     from parity.report import tables
-    from parity.run.runner import OutputLocked, OutputUnwritable, ResumeMismatch, run_suite
+    from parity.results import OutputUnwritable
+    from parity.run.runner import OutputLocked, ResumeMismatch, run_suite
 
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads: {args.threads} is not allowed -- an integer >= 1")

@@ -203,3 +203,19 @@ def environment() -> dict:
         "cpu_count": os.cpu_count(),
         "commit": git_commit(),
     }
+
+
+class OutputUnwritable(RuntimeError):
+    """A result could not be written into the output folder (a full disk, a folder made read-only or removed):
+    every later job would be lost the same way, so the run stops; the finished jobs stay for --resume."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"cannot write {path}: {reason}")
+
+
+def write_result(path: Path, result: dict) -> None:
+    """A job's result file; OutputUnwritable (which stops the run) if the folder cannot take it."""
+    try:
+        write_json_atomic(path, result)
+    except OSError as e:
+        raise OutputUnwritable(path, e.strerror or str(e)) from e

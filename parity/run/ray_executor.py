@@ -118,7 +118,7 @@ def run(jobs, suite_name: str, out_dir: Path, threads: int, job_timeout: float, 
     import ray
 
     from parity.run.job import failed_result
-    from parity.run.runner import OutputUnwritable, write_result
+    from parity.results import OutputUnwritable, write_result
 
     resources = ray.cluster_resources()
     if gpus_per_job is None:   # a cluster with GPUs gives every job one of them

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from parity import frameworks, process
 from parity.assets import starting
-from parity.results import ResultError, git_commit, read_job, write_json_atomic
+from parity.results import OutputUnwritable, ResultError, git_commit, read_job, write_result
 from parity.run.job import failed_result, unresolved_settings
 from parity.spec.config import RunConfig, SuiteConfig, run_from_dict, run_to_dict
 
@@ -35,14 +35,6 @@ DEFAULT_JOB_TIMEOUT_S = 1800
 
 class OutputLocked(RuntimeError):
     """Another parity run holds the output folder."""
-
-
-class OutputUnwritable(RuntimeError):
-    """A result could not be written into the output folder (a full disk, a folder made read-only or removed):
-    every later job would be lost the same way, so the run stops; the finished jobs stay for --resume."""
-
-    def __init__(self, path: Path, reason: str):
-        super().__init__(f"cannot write {path}: {reason}")
 
 
 class _FolderLock:
@@ -460,14 +452,6 @@ class FrameworkWorker:
 
     def _record_failed(self, job: Job, reason: str, seconds: float) -> None:
         write_result(job.path, failed_result(job.spec(self.suite), reason, wall_s=round(seconds, 3)))
-
-
-def write_result(path: Path, result: dict) -> None:
-    """A job's result file; OutputUnwritable (which stops the run) if the folder cannot take it."""
-    try:
-        write_json_atomic(path, result)
-    except OSError as e:
-        raise OutputUnwritable(path, e.strerror or str(e)) from e
 
 
 def _fresh_ok_result(job: Job, since: float) -> bool:
