@@ -134,7 +134,7 @@ USAGE_ERRORS = [
     ("run-with-both", ["run", "--suite", "smoke", "--config", "x.toml"], "give exactly one of --suite NAME or --config FILE"),
     ("unknown-suite", ["run", "--suite", "smok"], "--suite: unknown suite 'smok' (did you mean 'smoke'?)"),
     ("seeds-0", ["run", "--suite", "smoke", "--seeds", "0"], "--seeds: 0 is not allowed -- an integer 1..1000"),
-    ("seeds-not-int", ["run", "--suite", "smoke", "--seeds", "two"], "invalid int value"),
+    ("seeds-not-int", ["run", "--suite", "smoke", "--seeds", "two"], "an integer or auto"),
     ("frameworks-jax", ["run", "--suite", "smoke", "--frameworks", "tf,jax"], "--frameworks: unknown framework 'jax'"),
     ("frameworks-empty", ["run", "--suite", "smoke", "--frameworks", ","], "--frameworks: give at least one framework"),
     ("frameworks-run-nothing", ["run", "--suite", "real", "--scenarios", "recalibrate", "--frameworks", "keras-jax"],

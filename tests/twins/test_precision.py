@@ -78,10 +78,13 @@ def test_a_mixed_bfloat16_job_runs_in_both_frameworks_and_records_it():
         assert np.isfinite(mixed["final"]["train_loss"])
         moved = mixed["final"]["eval_acc"] - full["final"]["eval_acc"]
         print(f"\n{fw}: eval accuracy float32 {full['final']['eval_acc']:.2f}, mixed_bfloat16 "
-              f"{mixed['final']['eval_acc']:.2f} ({moved:+.2f} pp, bound 3; CPU {CPU})")
+              f"{mixed['final']['eval_acc']:.2f} ({moved:+.2f} pp, at most 3 pp lost; CPU {CPU})")
         # measured +1.2 pp (tf) and +0.8 pp (torch) on an AMD EPYC (2026-11-26), +0.6 / +0.1 on an Intel Xeon
-        # (2026-12-03); 3 pp is ~2.5x the larger, where 15 pp hid anything
-        assert abs(moved) < 3.0, (fw, mixed["final"], full["final"])
+        # (2026-12-03), and +13.9 / +14.3 (tf, two runs) and +1.3 (torch) on another AMD EPYC (2026-12-06):
+        # after one short epoch bf16 can land far from float32 on some CPUs, but a broken policy (e.g. BN
+        # statistics in bf16) loses accuracy -- so the bound is one-sided: at most 3 pp lost (~2.5x the
+        # largest loss-free spread measured), where a two-sided 15 pp hid anything
+        assert moved > -3.0, (fw, mixed["final"], full["final"])
     assert results["tf", "mixed_bfloat16"]["data_fingerprint"] == results["torch", "mixed_bfloat16"]["data_fingerprint"]
 
 
