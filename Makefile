@@ -59,7 +59,7 @@ publish-quick: $(STAMP)
 	rm -rf results/quick
 	mkdir -p results/quick
 	cp -r $(QUICK_RUN)/jobs results/quick/jobs
-	$(BIN)/parity report results/quick > /dev/null
+	$(BIN)/parity report results/quick --screenshot > /dev/null
 
 # Two test processes (pytest-xdist), each taking a whole file at a time, so a module's fixtures run once:
 # most tests wait on child processes and imports, so two overlap well even on 2 cores.

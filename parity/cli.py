@@ -309,10 +309,16 @@ def cmd_report(args) -> int:
     if not jobs:
         raise UsageError(f"report: no readable job results in {out / 'jobs'}"
                          + (f" ({problems[0]})" if problems else ""))
+    had_screenshot = (out / "report.png").exists()
     table = tables.write_report(out, reference=reference)
     print(tables.terminal(table))
     for p in problems:
         _err(f"skipped unreadable result: {p}")
+    if args.screenshot or (args.screenshot is None and had_screenshot):
+        from parity.report import screenshot
+
+        why_not = screenshot.take(out / "report.html", out / "report.png")
+        _err(f"report.png: {why_not}" if why_not else f"wrote {out / 'report.png'} (a picture of report.html's top)")
     return EXIT_OK
 
 
@@ -535,6 +541,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--reference", default=frameworks.REFERENCE, metavar="NAME",
                      help=f"the framework every gap is taken against (default %(default)s; "
                           f"{', '.join(frameworks.NAMES)})")
+    rep.add_argument("--screenshot", action=argparse.BooleanOptionalAction, default=None,
+                     help="take report.png, a picture of report.html's top, with headless Chromium (default: "
+                          "retake it where the folder has one; a picture of an older page is always deleted)")
     rep.set_defaults(fn=cmd_report)
 
     c = sub.add_parser("compare", help="regression gate between two result folders (exit 1 on regression)")

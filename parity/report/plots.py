@@ -2,7 +2,8 @@
 
 * ``curves_<scenario>_<dataset>_<variant>.png`` -- train vs eval accuracy per epoch,
   every framework that ran on one figure, mean with a 95% CI band over seeds: the article's
-  figures for both frameworks at once;
+  figures for both frameworks at once (after one epoch: train and eval side by side per framework);
+* ``gaps.png`` -- every row's gap per column with its 95% CI and the parity band: the tables at a glance;
 * ``bn_lag.png`` -- distance of the running means from the target data's true
   means per epoch, per framework and scenario: the mechanism behind the gap;
 * ``gap_attribution.png`` / ``gap_attribution_optimizer.png`` -- the momentum- and
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from parity import frameworks
 from parity.report import columns, stats
-from parity.spec.scenarios import ABLATION_SCENARIOS, FAR_DATASETS
+from parity.spec.scenarios import ABLATION_SCENARIOS, FAR_DATASETS, NOT_PARITY_SCENARIOS
 
 COLORS = {"tf": "#e8710a", "torch": "#1a73e8", "keras-torch": "#9334e6", "keras-jax": "#188038"}
 LINES = {"tf": "-", "torch": "--", "keras-torch": "-.", "keras-jax": ":"}   # batch_size.png
@@ -70,6 +71,34 @@ def _band(values_by_epoch: dict[int, list[float]], bounds=(0.0, 100.0)):
     return epochs, [s.mean for s in sums], [s.ci_low for s in sums], [s.ci_high for s in sums]
 
 
+def _by_epoch(group: list[dict], fw: str, metric: str) -> dict[int, list[float]]:
+    by_epoch: dict = defaultdict(list)
+    for j in group:
+        if j["framework"] == fw:
+            for h in j["history"]:
+                by_epoch[h["epoch"]].append(h[metric])
+    return by_epoch
+
+
+def _one_epoch(ax, group: list[dict]) -> None:
+    """A single epoch is two numbers per framework, not a curve: train and eval bars with their CI."""
+    fws = _present(j["framework"] for j in group)
+    for i, fw in enumerate(fws):
+        for k, (metric, hatch) in enumerate((("train_acc", "//"), ("eval_acc", ""))):
+            values = [v for vs in _by_epoch(group, fw, metric).values() for v in vs]
+            if not values:
+                continue
+            s = stats.summarize(values, (0.0, 100.0))
+            x = i + (k - 0.5) * 0.38
+            ax.bar(x, s.mean, width=0.36, color=_color(fw), alpha=0.45 if k == 0 else 0.9, hatch=hatch,
+                   edgecolor=_color(fw), label=metric.split("_")[0] if i == 0 else None)
+            ax.errorbar(x, s.mean, yerr=[[s.mean - s.ci_low], [s.ci_high - s.mean]], color="black", capsize=3)
+            ax.annotate(f"{s.mean:.1f}", (x, s.ci_high), ha="center", va="bottom", fontsize=7,
+                        xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(range(len(fws)), [columns.column_label(fw) for fw in fws])
+    ax.set_ylim(0, 105)
+
+
 def learning_curves(jobs: list[dict], out: Path) -> list[Path]:
     plt = _plt()
     groups: dict = defaultdict(list)
@@ -79,13 +108,17 @@ def learning_curves(jobs: list[dict], out: Path) -> list[Path]:
     written = []
     for (scenario, dataset, variant), group in sorted(groups.items()):
         fig, ax = plt.subplots(figsize=(6, 4))
+        epochs = sorted({h["epoch"] for j in group for h in j["history"]})
+        if len(epochs) == 1:
+            _one_epoch(ax, group)
+            ax.set(title=f"{scenario} / {dataset} / {variant}: after epoch {epochs[0]}", ylabel="accuracy (%)")
+            ax.grid(alpha=0.3, axis="y")
+            ax.legend(fontsize=8)
+            written.append(_save(plt, fig, out / figure_name(scenario, dataset, variant)))
+            continue
         for fw in _present(j["framework"] for j in group):
             for metric, style in (("train_acc", "--"), ("eval_acc", "-")):
-                by_epoch: dict = defaultdict(list)
-                for j in group:
-                    if j["framework"] == fw:
-                        for h in j["history"]:
-                            by_epoch[h["epoch"]].append(h[metric])
+                by_epoch = _by_epoch(group, fw, metric)
                 if not by_epoch:
                     continue
                 x, mean, lo, hi = _band(by_epoch)
@@ -93,7 +126,7 @@ def learning_curves(jobs: list[dict], out: Path) -> list[Path]:
                         lw=3 if fw == "tf" else 1.5, zorder=1 if fw == "tf" else 2)
                 ax.fill_between(x, lo, hi, color=_color(fw), alpha=0.15)
         ax.set(title=f"{scenario} / {dataset} / {variant}", xlabel="epoch", ylabel="accuracy (%)")
-        ax.set_xticks(sorted({h["epoch"] for j in group for h in j["history"]}))
+        ax.set_xticks(epochs)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         written.append(_save(plt, fig, out / figure_name(scenario, dataset, variant)))
@@ -162,6 +195,38 @@ def gap_attribution(rows: list[dict], out: Path) -> list[Path]:
     return paths
 
 
+def gap_chart(rows: list[dict], out: Path) -> list[Path]:
+    """Every eval-accuracy row's gap to the reference, one marker per column, with its CI and the parity band."""
+    sel = [r for r in rows if r["metric"] == "eval_acc" and r["scenario"] not in NOT_PARITY_SCENARIOS
+           and any(columns.gap_of(g) for g in r["gaps"].values())]
+    if not sel:
+        return []
+    plt = _plt()
+    pairs = list(sel[0]["gaps"])
+    fig, ax = plt.subplots(figsize=(8, 1.6 + len(sel) * (0.18 + 0.1 * len(pairs))))
+    tol = stats.PARITY_TOLERANCE_PP
+    ax.axvspan(-tol, tol, color="#188038", alpha=0.12, label=f"parity band (±{tol:g} pp)")
+    ax.axvline(0, color="black", lw=0.8)
+    step = 0.7 / max(len(pairs), 1)
+    for k, fw in enumerate(pairs):
+        ys, means, err = [], [], [[], []]
+        for i, r in enumerate(sel):
+            g = columns.gap_of(r["gaps"].get(fw))
+            if g:
+                ys.append(i + (k - (len(pairs) - 1) / 2) * step)
+                means.append(g["mean"])
+                err[0].append(g["mean"] - g["ci_low"])
+                err[1].append(g["ci_high"] - g["mean"])
+        ax.errorbar(means, ys, xerr=err, fmt="o", ms=4, color=_color(fw), capsize=2, lw=1.2,
+                    label=f"{columns.column_label(fw)} − {columns.column_label(sel[0]['reference'])}")
+    ax.set_yticks(range(len(sel)), [f"{r['scenario']} / {r['dataset']} / {r['variant']}" for r in sel], fontsize=7)
+    ax.set_ylim(len(sel) - 0.5, -0.5)
+    ax.set(title="Eval-accuracy gap per row (95% CI)", xlabel="gap, percentage points")
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=7, loc="lower left")
+    return [_save(plt, fig, out / "gaps.png")]
+
+
 def batch_size(rows: list[dict], out: Path) -> list[Path]:
     sel = [r for r in rows if r["scenario"] == "small-batch" and r["metric"] == "eval_acc"]
     if not sel:
@@ -207,5 +272,5 @@ def write_all(jobs: list[dict], rows: list[dict], throughput_data: dict | None, 
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.png"):
         old.unlink()
-    return (learning_curves(jobs, out) + bn_lag(jobs, out) + gap_attribution(rows, out) + batch_size(rows, out)
-            + throughput(throughput_data, out))
+    return (gap_chart(rows, out) + learning_curves(jobs, out) + bn_lag(jobs, out) + gap_attribution(rows, out)
+            + batch_size(rows, out) + throughput(throughput_data, out))

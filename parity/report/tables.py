@@ -196,21 +196,35 @@ def markdown(table: dict, figures: list | None = None, out_dir: Path | None = No
     out.append(f"Eval accuracy (%) after fine-tuning: mean [95% CI] over seeds; gap = {gaps} in "
                "percentage points with its paired 95% CI.")
     out.append("")
+    for section in sections(rows):
+        out += [f"## {section['title']}", ""] + ([section["intro"], ""] if section["intro"] else [])
+        out += _table(section["rows"], section["digits"])
+    out += _problems_and_notes(table, rows, figures, out_dir, env)
+    return "\n".join(out) + "\n"
+
+
+ZOO_INTRO = ("keras.applications' ResNet50 and torchvision's resnet50, each with its own weights and "
+             "preprocessing. The networks differ (v1 vs v1.5, conv biases, BN epsilon 1.001e-5 vs 1e-5, "
+             "different training recipes), so a gap here is what a user of each zoo gets, not a framework "
+             "difference; the parity tables above start both frameworks from the same weights.")
+
+
+def sections(rows: list[dict]) -> list[dict]:
+    """The report's tables, in order (markdown and report.html both): one per metric, then the native zoos.
+
+    Each is ``{"id", "title", "intro", "digits", "rows"}``; a metric no row has is left out.
+    """
+    out = []
     for metric, title, digits in (("eval_acc", "Eval accuracy (%)", 1), ("train_acc", "Train accuracy (%)", 1),
                                   ("eval_loss", "Eval loss", 3)):
         sel = [r for r in rows if r["metric"] == metric and r["scenario"] not in NOT_PARITY_SCENARIOS]
         if sel:
-            out += [f"## {title}", ""] + _table(sel, digits)
+            out.append({"id": metric.replace("_", "-"), "title": title, "intro": "", "digits": digits, "rows": sel})
     zoo = [r for r in rows if r["metric"] == "eval_acc" and r["scenario"] in NOT_PARITY_SCENARIOS]
     if zoo:
-        out += ["## Native model zoos: eval accuracy (%)", "",
-                "keras.applications' ResNet50 and torchvision's resnet50, each with its own weights and "
-                "preprocessing. The networks differ (v1 vs v1.5, conv biases, BN epsilon 1.001e-5 vs 1e-5, "
-                "different training recipes), so a gap here is what a user of each zoo gets, not a framework "
-                "difference; the parity tables above start both frameworks from the same weights.", ""]
-        out += _table(zoo, 1)
-    out += _problems_and_notes(table, rows, figures, out_dir, env)
-    return "\n".join(out) + "\n"
+        out.append({"id": "zoo", "title": "Native model zoos: eval accuracy (%)", "intro": ZOO_INTRO, "digits": 1,
+                    "rows": zoo})
+    return out
 
 
 def _table(sel: list[dict], digits: int) -> list[str]:
@@ -239,8 +253,8 @@ def _problems_and_notes(table: dict, rows: list[dict], figures, out_dir, env: di
         out += [f"- unreadable result file: {u}" for u in table.get("unreadable", [])]
         out.append("")
     if figures:
-        key = [f for f in figures if f.name in ("bn_lag.png", "gap_attribution.png", "gap_attribution_optimizer.png",
-                                                          "batch_size.png")
+        key = [f for f in figures if f.name in ("gaps.png", "bn_lag.png", "gap_attribution.png",
+                                                "gap_attribution_optimizer.png", "batch_size.png")
                or f.name in {figure_name("momentum-native", d, "native") for d in FAR_DATASETS}]
         out += ["## Figures", ""] + [f"![{f.stem}]({f.relative_to(out_dir).as_posix()})" for f in key]
         out += ["", f"All {len(figures)} figures are in `plots/` and in `report.html`.", ""]
@@ -332,7 +346,7 @@ def _throughput_of(out_dir: Path) -> dict | None:
 def write_report(out_dir: str | Path, suite: str | None = None, reference: str = frameworks.REFERENCE) -> dict:
     """Rebuild tables, plots and report.html from DIR/jobs alone; returns the table (parity.json's rows
     with their column keys)."""
-    from parity.report import html, plots
+    from parity.report import html, plots, screenshot
 
     out_dir = Path(out_dir)
     jobs, problems = load_jobs(out_dir)
@@ -346,6 +360,7 @@ def write_report(out_dir: str | Path, suite: str | None = None, reference: str =
     figures = plots.write_all(jobs, table["rows"], throughput, out_dir)
     write_text_atomic(out_dir / "parity.md", markdown(table, figures, out_dir))
     write_text_atomic(out_dir / "report.html", html.render(table, figures, throughput))
+    screenshot.drop_if_stale(out_dir / "report.html", out_dir / "report.png")   # a picture of the old page
     return table
 
 

@@ -199,25 +199,50 @@ def _settings(config) -> dict | None:
 
 
 class Progress:
-    """One line per finished job with a bar, the count and an ETA from the jobs so far."""
+    """One line per finished job (count, outcome, ETA from the jobs so far): the run's record in any log.
 
-    def __init__(self, total: int, log):
+    On a terminal (or a given rich ``console``) rich's live bar stays below those lines and moves
+    while a job trains, with the elapsed time and an estimate of what is left.
+    """
+
+    def __init__(self, total: int, log, console=None):
         self.total, self.done, self.log = total, 0, log
         self.t0 = time.perf_counter()
         self.lock = threading.Lock()
+        self.bar = self.task = None
+        if total and (console is not None or sys.stderr.isatty()):
+            self.bar, self.task = _live_bar(total, console)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
     def finished(self, job: Job, status: str, seconds: float, error: str | None, computed_by: str | None = None) -> None:
         with self.lock:
             self.done += 1
             elapsed = time.perf_counter() - self.t0
             eta = elapsed / self.done * (self.total - self.done)
-            width = 20
-            filled = int(width * self.done / max(self.total, 1))
-            bar = "#" * filled + "." * (width - filled)
             tail = "" if status == "ok" else f" -- {error}"
             same = f", the computation of {computed_by}" if computed_by else ""
-            self.log(f"[{bar}] {self.done}/{self.total} {job.label()}: {status} ({seconds:.1f}s{same}), "
-                     f"ETA {_fmt(eta)}{tail}")
+            self.log(f"{self.done}/{self.total} {job.label()}: {status} ({seconds:.1f}s{same}), ETA {_fmt(eta)}{tail}")
+            if self.bar is not None:
+                self.bar.advance(self.task)
+
+
+def _live_bar(total: int, console=None):
+    """rich's progress bar on stderr; the log's lines (printed to stderr) go above it while it is live."""
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    bar = Bar(TextColumn("jobs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("left"),
+              TimeRemainingColumn(), console=console or Console(stderr=True), transient=True)
+    task = bar.add_task("jobs", total=total)
+    bar.start()
+    return bar, task
 
 
 def _fmt(seconds: float) -> str:
@@ -512,17 +537,17 @@ def _run_jobs(suite, out_dir: Path, resume: bool, threads, job_timeout, log, exe
         + f" ({executor} executor)")
     if pending:
         starting.ensure(suite.runs, log)
-    progress = Progress(len(pending), log)
+    t0 = time.perf_counter()
     if executor == "ray":
         from parity.run import ray_executor
 
-        t0 = time.perf_counter()
-        ray_executor.run(pending, suite.name, out_dir, threads, job_timeout, progress, log)
+        with Progress(len(pending), log) as progress:
+            ray_executor.run(pending, suite.name, out_dir, threads, job_timeout, progress, log)
         _no_job_without_result(pending, suite.name)
         return {"jobs": len(jobs), "ran": len(pending), "seconds": time.perf_counter() - t0, "threads": threads}
-    t0 = time.perf_counter()
-    pool = _WorkerPool(board, suite.name, out_dir, threads, job_timeout, progress, log)
-    pool.run(firsts)
+    with Progress(len(pending), log) as progress:
+        pool = _WorkerPool(board, suite.name, out_dir, threads, job_timeout, progress, log)
+        pool.run(firsts)
     _no_job_without_result(pending, suite.name)
     return {"jobs": len(jobs), "ran": len(pending), "seconds": time.perf_counter() - t0, "threads": threads,
             "workers": pool.started}

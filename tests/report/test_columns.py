@@ -163,7 +163,7 @@ def test_markdown_csv_terminal_and_html_have_every_column(four, capsys):
     assert "Keras/JAX eval %" in terminal and "gap Keras/JAX − torch pp" in terminal
     html = (four / "report.html").read_text()
     assert "<th>Keras/JAX</th>" in html and "<th>gap (Keras/torch − torch)</th>" in html
-    assert "<th>verdict Keras/JAX</th>" in html and "<td class='gap'>gap</td>" in html
+    assert "<th>verdict Keras/JAX</th>" in html and '<td class="gap">gap</td>' in html
     with open(four / "parity.csv", newline="") as f:
         header, *body = list(csv.reader(f))
     published = (PUBLISHED / "parity.csv").read_text().splitlines()[0].split(",")
@@ -174,7 +174,7 @@ def test_markdown_csv_terminal_and_html_have_every_column(four, capsys):
         + [f"gap_{fw}_minus_torch_{k}" for fw in keras for k in ("mean", "ci_low", "ci_high", "verdict")])
     assert len(body) == 2 * len(tables.METRICS) and all(len(r) == len(header) for r in body)
     assert {p.name for p in (four / "plots").glob("*.png")} == {
-        "curves_momentum-native_far_native.png", "curves_momentum-matched_far_matched.png", "bn_lag.png"}
+        "curves_momentum-native_far_native.png", "curves_momentum-matched_far_matched.png", "bn_lag.png", "gaps.png"}
 
 
 def test_parity_json_keeps_the_old_keys_and_adds_the_columns(four, capsys):

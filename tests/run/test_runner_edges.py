@@ -160,3 +160,23 @@ def test_resume_refuses_other_versions_and_reruns_other_code(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "made by the code at 0000000" in proc.stderr and "0 already done, 1 to run" in proc.stderr
     assert json.loads(path.read_text())["env"]["commit"] == git_commit()
+
+
+def test_progress_is_a_line_per_job_and_on_a_terminal_a_live_bar(tmp_path):
+    """Every finished job is one line (a log's record); a terminal also gets rich's bar below the lines."""
+    import io
+
+    from rich.console import Console
+
+    jobs = _jobs(tmp_path)
+    screen, lines = io.StringIO(), []
+    with runner.Progress(len(jobs), lines.append, console=Console(file=screen, force_terminal=True, width=100)) as p:
+        for job in jobs[:2]:
+            p.finished(job, "ok", 1.5, None)
+        p.finished(jobs[2], "failed", 0.2, "boom")
+    print(*lines, sep="\n")
+    assert lines[0].startswith("1/3 ") and "ok (1.5s)" in lines[0] and "ETA" in lines[0]
+    assert lines[-1].endswith("-- boom")
+    assert "jobs" in screen.getvalue() and "3/3" in screen.getvalue()   # the bar was drawn on the console
+    quiet = runner.Progress(len(jobs), lines.append)   # stderr is not a terminal under pytest: no bar
+    assert quiet.bar is None
