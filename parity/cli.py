@@ -64,6 +64,21 @@ def _output_file(path: str | Path, flag: str) -> Path:
     return out
 
 
+def _first_existing(path: Path) -> Path:
+    return next(p for p in (path, *path.parents) if p.exists())
+
+
+def _remove_made_folders(folder: Path, kept: Path) -> None:
+    """Remove ``folder`` and its parents up to ``kept`` (which existed before), each only while empty."""
+    for p in (folder, *folder.parents):
+        if p == kept or not p.is_relative_to(kept):
+            return
+        try:
+            p.rmdir()
+        except OSError:
+            return
+
+
 def _output_folder(path: str | Path, flag: str) -> Path:
     """A folder the command will write into, made (or found) and tried before any work."""
     out = Path(path)
@@ -245,19 +260,18 @@ def cmd_run(args) -> int:
     _preflight(suite)
     if args.address and args.executor != "ray":
         raise UsageError("--address is for --executor ray")
+    from parity.run.ray_executor import RayUnavailable, check_address   # Ray itself is imported only to run
+
     if args.executor == "ray":
         import importlib.util
         if importlib.util.find_spec("ray") is None:
             raise UsageError("--executor ray needs Ray: pip install '.[ray]' (or pip install ray)")
-        from parity.run.ray_executor import RayUnavailable, check_address
         try:
             check_address(args.address)
         except RayUnavailable as e:
             raise UsageError(str(e)) from None
     out = _output_folder(args.out or WORK_DIR / suite.name, "--out")   # the last check: it makes the folder
     t0 = time.perf_counter()
-    from parity.run.ray_executor import RayUnavailable
-
     options = dict(resume=args.resume, threads=args.threads, job_timeout=args.job_timeout, executor=args.executor,
                    address=args.address)
     try:
@@ -435,11 +449,14 @@ def cmd_audit(args) -> int:
     names = _parse_frameworks(args.frameworks)
     if args.check and args.out:
         raise UsageError("audit: give --check FILE (compare) or --out FILE (write), not both")
+    kept = _first_existing(Path(args.out).parent) if args.out else None
     out = _output_file(args.out, "--out") if args.out else None
     try:
         snapshot = audit.load_snapshot(args.check) if args.check else None
         live = audit.collect(names)
     except audit.AuditError as e:
+        if out:   # refused: leave no folder behind that this command made
+            _remove_made_folders(out.parent, kept)
         raise UsageError(str(e)) from None
     if args.json:
         print(json.dumps(live, indent=1))

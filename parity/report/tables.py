@@ -343,17 +343,23 @@ def _throughput_of(out_dir: Path) -> dict | None:
     return data if isinstance(data.get("rows"), list) else None
 
 
+def table_of(out_dir: Path, suite: str | None = None, reference: str = frameworks.REFERENCE) -> tuple[dict, list]:
+    """The table of DIR/jobs (nothing written) and the jobs it was built from."""
+    jobs, problems = load_jobs(out_dir)
+    if suite is None:
+        suite = next((j.get("suite") for j in jobs if j.get("suite")), Path(out_dir).name)
+    table = {"schema": TABLE_SCHEMA, "suite": suite, "env": environment_of(jobs),
+             "rows": build_rows(jobs, reference), "unreadable": problems}
+    return table, jobs
+
+
 def write_report(out_dir: str | Path, suite: str | None = None, reference: str = frameworks.REFERENCE) -> dict:
     """Rebuild tables, plots and report.html from DIR/jobs alone; returns the table (parity.json's rows
     with their column keys)."""
     from parity.report import html, plots, screenshot
 
     out_dir = Path(out_dir)
-    jobs, problems = load_jobs(out_dir)
-    if suite is None:
-        suite = next((j.get("suite") for j in jobs if j.get("suite")), out_dir.name)
-    table = {"schema": TABLE_SCHEMA, "suite": suite, "env": environment_of(jobs),
-             "rows": build_rows(jobs, reference), "unreadable": problems}
+    table, jobs = table_of(out_dir, suite, reference)
     write_json_atomic(out_dir / "parity.json", to_json(table))
     write_text_atomic(out_dir / "parity.csv", to_csv(table["rows"]))
     throughput = _throughput_of(out_dir)

@@ -291,3 +291,18 @@ def test_a_reader_that_goes_away_is_not_a_crash():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141, err
     assert err == "", err
+
+
+def test_a_failed_audit_probe_leaves_no_folder_behind(tmp_path, monkeypatch, capsys):
+    """--out's folder is made before the probes (an unwritable one is refused at once) and removed again,
+    with the folders above it that the command made, when a probe fails."""
+    from parity import audit
+
+    def probe_fails(names):
+        raise audit.AuditError("torch: the audit probe failed (planted)")
+
+    monkeypatch.setattr(audit, "collect", probe_fails)
+    (tmp_path / "kept").mkdir()
+    assert main(["audit", "--out", str(tmp_path / "kept" / "new" / "deeper" / "d.json")]) == 2
+    assert "the audit probe failed" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["kept"]
