@@ -16,7 +16,6 @@ import jinja2
 from markupsafe import Markup
 
 from parity.report import columns, stats
-from parity.report.tables import sections
 from parity.spec.scenarios import claim_of
 
 VERDICTS = ("gap", "parity", "inconclusive", "failed")
@@ -47,7 +46,8 @@ def _table(section: dict) -> dict:
     return {**section, "head": head, "body": body}
 
 
-def render(table: dict, plots: list[Path], throughput: dict | None = None) -> str:
+def render(table: dict, sections: list[dict], plots: list[Path], throughput: dict | None = None) -> str:
+    """The suite's page: ``sections`` are the tables to show (``parity.report.tables.sections``)."""
     rows = table["rows"]
     eval_rows = [r for r in rows if r["metric"] == "eval_acc"]
     counts = Counter(g["verdict"] for r in eval_rows for g in r["gaps"].values())
@@ -57,7 +57,7 @@ def render(table: dict, plots: list[Path], throughput: dict | None = None) -> st
     return _env.get_template("report.html").render(
         suite=table["suite"], counts=[(v, counts.get(v, 0)) for v in VERDICTS],
         gap_titles=columns.gap_titles(columns.table_shape(eval_rows)),
-        sections=[_table(s) for s in sections(rows)], problems=problems, gap_figure=gap_figure,
+        sections=[_table(s) for s in sections], problems=problems, gap_figure=gap_figure,
         figures=[p for p in plots if p is not gap_figure], img=_img,
         throughput=(throughput or {}).get("rows") or [],
         scenarios=[(sc, claim_of(sc)) for sc in dict.fromkeys(r["scenario"] for r in eval_rows)],

@@ -365,7 +365,7 @@ def write_report(out_dir: str | Path, suite: str | None = None, reference: str =
     throughput = _throughput_of(out_dir)
     figures = plots.write_all(jobs, table["rows"], throughput, out_dir)
     write_text_atomic(out_dir / "parity.md", markdown(table, figures, out_dir))
-    write_text_atomic(out_dir / "report.html", html.render(table, figures, throughput))
+    write_text_atomic(out_dir / "report.html", html.render(table, sections(table["rows"]), figures, throughput))
     screenshot.drop_if_stale(out_dir / "report.html", out_dir / "report.png")   # a picture of the old page
     return table
 

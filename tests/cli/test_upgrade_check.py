@@ -101,7 +101,7 @@ def test_a_default_changed_in_the_new_environment_fails_the_gate(tmp_path, capsy
     assert data["regressions"] and data["audit"]
     audited = json.loads((tmp_path / "out" / "new" / "defaults.json").read_text())
     assert audited["frameworks"] == ["tf", "torch"]   # the columns checked, and the snapshot's pair
-    assert "id='status'>regression" in (report / "upgrade.html").read_text()
+    assert 'id="status">regression' in (report / "upgrade.html").read_text()
     # the same environment against itself: clean, every job bit-identical (the base folder is resumed)
     code = main(["upgrade-check", f"base={sys.executable}", f"again={sys.executable}", *args])
     captured = capsys.readouterr()
