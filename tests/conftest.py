@@ -34,6 +34,8 @@ def pytest_report_header(config):
 def pytest_configure(config):
     config.addinivalue_line("markers", "needs(*frameworks): the test imports or runs these frameworks (registry "
                                        "names); where one is missing it is skipped, with the reason")
+    config.addinivalue_line("markers", "slow: a whole-system test of minutes; `make test` (CI) leaves it out, "
+                                       "`make test-all` runs it")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -85,6 +85,7 @@ def test_bad_input_is_one_line_and_exit_2_before_anything_runs(tmp_path, capsys,
     assert all("x__torch__s0.json" in str(p) for p in written), written   # nothing new written
 
 
+@pytest.mark.slow   # make test-all; see the README's Tests
 def test_a_default_changed_in_the_new_environment_fails_the_gate(tmp_path, capsys):
     """Base = this environment; new = the same with torch's BN momentum default changed (0.1 -> 0.01)."""
     new = _patched_python(tmp_path)

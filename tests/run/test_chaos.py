@@ -74,6 +74,7 @@ def _time_a_run(command: list[str], jobs: Path) -> tuple[float, float]:
     return first, (total - first) / (len(SEEDS) - 1)
 
 
+@pytest.mark.slow   # make test-all; see the README's Tests
 def test_a_suite_killed_at_random_moments_finishes_on_resume(tmp_path):
     kills = int(os.environ.get("PARITY_CHAOS_KILLS", "3"))
     rng = random.Random(20261203)

@@ -28,6 +28,7 @@ def _rows(out):
     return json.loads((out / "parity.json").read_text())["rows"]
 
 
+@pytest.mark.slow   # make test-all; see the README's Tests
 def test_ray_gives_the_same_parity_table_as_local(smoke_run, tmp_path):
     shutil.copytree(smoke_run[0], tmp_path / "local")   # the local run (a copy: --resume below writes to it)
     ray, t_ray = _run("run", "--suite", "smoke", "--out", str(tmp_path / "ray"), "--executor", "ray")
@@ -46,6 +47,7 @@ def test_ray_gives_the_same_parity_table_as_local(smoke_run, tmp_path):
     assert again.returncode == 0 and f"{n} already done, 0 to run" in again.stderr
 
 
+@pytest.mark.slow   # make test-all; see the README's Tests
 def test_a_killed_ray_worker_is_retried_and_the_suite_completes(tmp_path):
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(TINY_TORCH_CONFIG.format(seeds="[0, 1]", frameworks='["torch"]').replace(

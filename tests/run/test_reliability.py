@@ -114,7 +114,7 @@ def test_a_faulty_job_is_recorded_and_the_rest_of_the_suite_completes(tmp_path, 
     assert row["torch"]["n"] == 2 and len(row["failed_jobs"]) == 1   # never counted as a result
 
 
-@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", ["SIGINT", pytest.param("SIGTERM", marks=pytest.mark.slow)])   # slow: make test-all
 def test_interrupt_keeps_finished_jobs_and_resume_finishes(tmp_path, sig):
     import json
     import signal

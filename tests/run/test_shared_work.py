@@ -162,6 +162,7 @@ def _config(path: Path, seeds, frameworks, variants) -> Path:
 
 @pytest.mark.needs("tf", "torch")
 @pytest.mark.skipif(usable_cores() < 2, reason="two workers of one framework need two cores")
+@pytest.mark.slow   # make test-all; see the README's Tests
 def test_idle_cores_go_to_the_framework_with_most_left_and_results_stay_the_same(tmp_path):
     """torch answers 3 of every 4 jobs from its record, so TF has most left and gets a second worker;
     a job run that way equals the same job run alone."""

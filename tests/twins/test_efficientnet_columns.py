@@ -172,7 +172,8 @@ def imagenet_sanity(logits: np.ndarray, reference: np.ndarray) -> tuple[bool, st
     return bool(ok), "; ".join(lines)
 
 
-@pytest.mark.parametrize("framework", COLUMNS)
+@pytest.mark.parametrize("framework", [pytest.param(fw, marks=pytest.mark.slow) if fw == "keras-jax" else fw
+                                       for fw in COLUMNS])   # keras-jax (XLA's CPU depthwise): make test-all
 def test_imagenet_weights_classify_photographs_in_the_column(columns, torch_side, framework):
     logits, reference = columns[framework]["logits"], torch_side[0]
     ok, said = imagenet_sanity(logits, reference)

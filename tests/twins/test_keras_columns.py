@@ -285,6 +285,7 @@ print(json.dumps({"jit": jl, "eager": el, "frozen": frozen,
 """
 
 
+@pytest.mark.slow   # make test-all; see the README's Tests
 def test_keras_jax_s_jitted_step_takes_the_renorm_bounds_the_schedule_sets():
     """Three steps with moving bounds: the jitted step (traced once) equals the same step un-jitted, and the
     bounds change the loss (so a trace that froze the first ones would be caught).

@@ -60,6 +60,7 @@ def test_mixed_bfloat16_reaches_each_frameworks_mechanism_and_forwards_agree():
     assert np.abs(tf16 - torch16).max() < 0.1 * scale
 
 
+@pytest.mark.slow   # make test-all; see the README's Tests
 def test_a_mixed_bfloat16_job_runs_in_both_frameworks_and_records_it():
     from parity.frameworks import load
     from parity.run.job import execute

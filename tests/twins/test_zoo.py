@@ -92,6 +92,7 @@ def test_each_zoo_loads_its_own_file_and_applies_its_own_preprocessing(zoo_cache
     torch.testing.assert_close(seen["x"], expected, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.slow   # make test-all; see the README's Tests
 def test_a_zoo_job_runs_in_both_frameworks(zoo_caches):
     from parity.frameworks import load
     from parity.run.job import execute
