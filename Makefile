@@ -101,8 +101,8 @@ env:
 	@test -x $(ENV_VENV)/bin/python || $(PY) -m venv $(ENV_VENV)
 	$(ENV_PIP_INSTALL) "tensorflow-cpu==$(TF)" "keras==$(KERAS)" "torch==$(TORCH)" \
 		"torchvision==$(TORCHVISION)" tensorflow-datasets "safetensors>=0.4" "numpy<3" scipy pyyaml matplotlib jsonschema \
-		pytest pytest-benchmark
+		jinja2 rich pytest pytest-benchmark
 	$(ENV_PIP_INSTALL) --no-deps -e .
-	@$(ENV_VENV)/bin/python -c "import torch, torchvision, tensorflow as tf, keras, jsonschema; \
+	@$(ENV_VENV)/bin/python -c "import torch, torchvision, tensorflow as tf, keras, jsonschema, jinja2, rich; \
 		print('$(ENV_VENV):', 'tensorflow', tf.__version__, 'keras', keras.__version__, 'torch', torch.__version__, \
 		'torchvision', torchvision.__version__)"

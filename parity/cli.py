@@ -65,7 +65,9 @@ def _output_file(path: str | Path, flag: str) -> Path:
 
 
 def _first_existing(path: Path) -> Path:
-    return next(p for p in (path, *path.parents) if p.exists())
+    """The nearest of ``path`` and its parents that exists (os.path.exists: False, not an error, for a name
+    too long or a folder that may not be read -- _output_file then refuses it in one line)."""
+    return next(p for p in (path, *path.parents) if os.path.exists(p))
 
 
 def _remove_made_folders(folder: Path, kept: Path) -> None:
@@ -323,16 +325,23 @@ def cmd_report(args) -> int:
     if not jobs:
         raise UsageError(f"report: no readable job results in {out / 'jobs'}"
                          + (f" ({problems[0]})" if problems else ""))
-    had_screenshot = (out / "report.png").exists()
+    from parity.report import screenshot
+
+    if args.screenshot and not screenshot.browser():
+        raise UsageError("report --screenshot: no Chromium found (install chromium, or leave out --screenshot)")
+    shot = out / "report.png"
+    had_screenshot = shot.exists()
     table = tables.write_report(out, reference=reference)
     print(tables.terminal(table))
     for p in problems:
         _err(f"skipped unreadable result: {p}")
-    if args.screenshot or (args.screenshot is None and had_screenshot):
-        from parity.report import screenshot
-
-        why_not = screenshot.take(out / "report.html", out / "report.png")
-        _err(f"report.png: {why_not}" if why_not else f"wrote {out / 'report.png'} (a picture of report.html's top)")
+    # a picture of the old page was deleted by write_report: retake it (an unchanged page keeps its picture)
+    if args.screenshot or (args.screenshot is None and had_screenshot and not shot.exists()):
+        why_not = screenshot.take(out / "report.html", shot)
+        if why_not:
+            _err(f"report.png: {why_not}")
+            return EXIT_UNWRITABLE if args.screenshot else EXIT_OK
+        _err(f"wrote {shot} (a picture of report.html's top)")
     return EXIT_OK
 
 

@@ -36,7 +36,7 @@ def run_until_decided(suite, out: Path, max_seeds: int = DEFAULT_MAX, log=print,
     seeds = list(suite.seeds)
     had = {row_key(run): len(seeds) for run in suite.runs}
     while True:
-        table, _ = tables.table_of(out, suite.name)   # read only: the run writes the report once, at its end
+        table, _ = tables.build_table(out, suite.name)   # read only: the run writes the report once, at its end
         open_rows = undecided(table) & set(had)
         if not open_rows or len(seeds) >= max_seeds:
             return summary, had

@@ -69,7 +69,7 @@ for dist in DISTS + ["numpy", "scipy"]:
         out[dist] = md.version(dist)
     except md.PackageNotFoundError:
         pass
-import parity.results  # this checkout's code must import there
+import parity.results, parity.report.html  # this checkout's code must import there (job files, report)
 print(json.dumps(out))
 """.replace("DISTS", repr(sorted({d for dists in frameworks.version_keys().values() for d in dists})))
 # a framework imports when its implementation does (through the registry, as a worker would)

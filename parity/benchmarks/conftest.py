@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from parity import frameworks
 
 frameworks.set_process_env()
@@ -20,9 +22,9 @@ def pytest_collection_modifyitems(session, config, items):
     framework instead of two, the ``worker`` fixture replacing its worker only when the framework changes."""
     def framework_of(item):
         spec = getattr(item, "callspec", None)
-        if item.path.name != "test_throughput.py" or spec is None:
+        if item.path.parent != Path(__file__).parent or item.path.name != "test_throughput.py" or spec is None:
             return None
-        return spec.params.get("framework") or spec.params["throughput_case"][0]
+        return spec.params.get("framework") or (spec.params.get("throughput_case") or (None,))[0]
 
     order = {fw: i for i, fw in enumerate(frameworks.NAMES)}
     bench = [i for i in items if framework_of(i) is not None]

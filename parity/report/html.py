@@ -41,7 +41,7 @@ def _table(section: dict) -> dict:
             + [(columns.column_cell(r, fw, digits), "num") for fw in r["columns"]]
             + [(columns.gap_cell(r, fw, digits), "num") for fw in r["gaps"]]
             + [(columns.n_text(r), "num")]
-            + [(text, g["verdict"]) for g, text in zip(r["gaps"].values(), columns.verdict_cells(r))]
+            + list(zip(columns.verdict_cells(r), [g["verdict"] for g in r["gaps"].values()] or [""]))
             for r in rows]
     return {**section, "head": head, "body": body}
 

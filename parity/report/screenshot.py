@@ -34,8 +34,8 @@ def stamp_of(png: Path) -> str | None:
 
     try:
         with Image.open(png) as img:
-            return img.text.get(STAMP_KEY)
-    except (OSError, ValueError, SyntaxError):
+            return getattr(img, "text", {}).get(STAMP_KEY)   # .text: PNG only
+    except Exception:   # not a picture PIL can read: no stamp (PIL raises several kinds)
         return None
 
 
@@ -70,7 +70,12 @@ def take(page: Path, png: Path, timeout: float = 120) -> str | None:
             return f"{Path(found).name} wrote no screenshot"
         info = PngImagePlugin.PngInfo()
         info.add_text(STAMP_KEY, page_hash(page))
-        with Image.open(raw) as img:
-            img.save(png.with_suffix(".png.tmp"), format="PNG", pnginfo=info, optimize=True)
-    png.with_suffix(".png.tmp").replace(png)
+        tmp_png = png.with_name(png.name + ".tmp")
+        try:
+            with Image.open(raw) as img:
+                img.save(tmp_png, format="PNG", pnginfo=info, optimize=True)
+            tmp_png.replace(png)
+        except Exception as e:   # a truncated shot, a full disk: said in one line, no half-written picture left
+            tmp_png.unlink(missing_ok=True)
+            return f"cannot write {png.name}: {' '.join(str(e).split())[:200]}"
     return None

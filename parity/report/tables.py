@@ -343,7 +343,7 @@ def _throughput_of(out_dir: Path) -> dict | None:
     return data if isinstance(data.get("rows"), list) else None
 
 
-def table_of(out_dir: Path, suite: str | None = None, reference: str = frameworks.REFERENCE) -> tuple[dict, list]:
+def build_table(out_dir: Path, suite: str | None = None, reference: str = frameworks.REFERENCE) -> tuple[dict, list]:
     """The table of DIR/jobs (nothing written) and the jobs it was built from."""
     jobs, problems = load_jobs(out_dir)
     if suite is None:
@@ -359,7 +359,7 @@ def write_report(out_dir: str | Path, suite: str | None = None, reference: str =
     from parity.report import html, plots, screenshot
 
     out_dir = Path(out_dir)
-    table, jobs = table_of(out_dir, suite, reference)
+    table, jobs = build_table(out_dir, suite, reference)
     write_json_atomic(out_dir / "parity.json", to_json(table))
     write_text_atomic(out_dir / "parity.csv", to_csv(table["rows"]))
     throughput = _throughput_of(out_dir)

@@ -71,7 +71,7 @@ def run_job(spec: dict, framework: str, threads: int, timeout: float, attempts_d
 def connect(address: str | None) -> bool:
     """Join the cluster at ``address`` (or start a local Ray) before any result moves; True if this
     process started Ray (and so must shut it down: ``disconnect``). A caller that already joined one
-    (``parity.run.runner.run`` used as a library) keeps it: ``address`` is then not used."""
+    (``parity.run.runner.run_suite`` used as a library) keeps it: ``address`` is then not used."""
     try:
         import ray
     except ImportError:

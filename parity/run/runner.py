@@ -209,16 +209,22 @@ class Progress:
         self.total, self.done, self.log = total, 0, log
         self.t0 = time.perf_counter()
         self.lock = threading.Lock()
+        self.console = console
         self.bar = self.task = None
-        if total and (console is not None or sys.stderr.isatty()):
-            self.bar, self.task = _live_bar(total, console)
 
     def __enter__(self) -> Progress:
+        """The live bar runs inside ``with`` only, so it always stops (cursor and stderr given back)."""
+        if self.total and (self.console is not None or sys.stderr.isatty()):
+            self.bar, self.task = _live_bar(self.total, self.console)
         return self
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
-            self.bar.stop()
+            try:   # a closed terminal (SIGHUP) must not turn an interrupt into an internal error
+                self.bar.stop()
+            except (OSError, ValueError):
+                pass
+            self.bar = None
 
     def finished(self, job: Job, status: str, seconds: float, error: str | None, computed_by: str | None = None) -> None:
         with self.lock:
@@ -239,7 +245,7 @@ def _live_bar(total: int, console=None):
                                TimeRemainingColumn)
 
     bar = Bar(TextColumn("jobs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("left"),
-              TimeRemainingColumn(), console=console or Console(stderr=True), transient=True)
+              TimeRemainingColumn(), console=console or Console(stderr=True), transient=True, redirect_stdout=False)
     task = bar.add_task("jobs", total=total)
     bar.start()
     return bar, task

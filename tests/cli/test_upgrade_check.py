@@ -110,6 +110,7 @@ def test_a_default_changed_in_the_new_environment_fails_the_gate(tmp_path, capsy
     assert "2/2 jobs bit-identical" in captured.out
 
 
+@pytest.mark.slow   # make test-all; see the README's Tests
 def test_side_by_side_samples_are_fresh_workers_of_each_environment(tmp_path):
     """B is A with every timed round made 5x slower (a real sleep): the ratio says so over 2 pairs."""
     a = PythonEnv("A", sys.executable)

@@ -58,7 +58,7 @@ def test_a_screenshot_never_outlives_its_page(smoke_report):
 
 def test_every_published_screenshot_shows_its_page():
     """results/*/report.png carries the hash of the report.html beside it: `parity report` retakes it."""
-    shots = sorted(Path("results").glob("*/report.png"))
+    shots = sorted((Path(__file__).resolve().parents[2] / "results").glob("*/report.png"))
     assert shots, "no published report.png"
     for shot in shots:
         page = shot.with_name("report.html")

@@ -162,7 +162,7 @@ def test_resume_refuses_other_versions_and_reruns_other_code(tmp_path):
     assert json.loads(path.read_text())["env"]["commit"] == git_commit()
 
 
-def test_progress_is_a_line_per_job_and_on_a_terminal_a_live_bar(tmp_path):
+def test_progress_is_a_line_per_job_and_on_a_terminal_a_live_bar(tmp_path, monkeypatch):
     """Every finished job is one line (a log's record); a terminal also gets rich's bar below the lines."""
     import io
 
@@ -178,5 +178,7 @@ def test_progress_is_a_line_per_job_and_on_a_terminal_a_live_bar(tmp_path):
     assert lines[0].startswith("1/3 ") and "ok (1.5s)" in lines[0] and "ETA" in lines[0]
     assert lines[-1].endswith("-- boom")
     assert "jobs" in screen.getvalue() and "3/3" in screen.getvalue()   # the bar was drawn on the console
-    quiet = runner.Progress(len(jobs), lines.append)   # stderr is not a terminal under pytest: no bar
-    assert quiet.bar is None
+    assert p.bar is None   # stopped on leaving ``with``
+    monkeypatch.setattr("sys.stderr", io.StringIO())   # not a terminal (a log file, CI): lines only, no bar
+    with runner.Progress(len(jobs), lines.append) as quiet:
+        assert quiet.bar is None
