@@ -569,7 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
                           f"{', '.join(frameworks.NAMES)})")
     rep.add_argument("--screenshot", action=argparse.BooleanOptionalAction, default=None,
                      help="take report.png, a picture of report.html's top, with headless Chromium (default: "
-                          "retake it where the folder has one; a picture of an older page is always deleted)")
+                          "retake one only where the page changed; a picture of an older page is always deleted)")
     rep.set_defaults(fn=cmd_report)
 
     c = sub.add_parser("compare", help="regression gate between two result folders (exit 1 on regression)")
