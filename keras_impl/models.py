@@ -153,24 +153,17 @@ def _build_base(spec: ResNetSpec, image_size: int, bn) -> keras.Model:
     return keras.Model(inputs, features, name="base")
 
 
-def build_model(arch: str, num_classes: int, image_size: int, bn_momentum: float | None = None,
-                bn_epsilon: float | None = None, norm: str = "bn", gn_groups: int | None = None,
-                renorm_momentum: float | None = None, renorm_clipping: dict | None = None) -> keras.Model:
-    """Input -> `base` (nested model, pooled features) -> Dense head "fc"; the contract's builder."""
-    return _build_model(arch, num_classes, image_size, bn_momentum, bn_epsilon, norm, gn_groups, renorm_momentum,
-                        renorm_clipping)
-
-
-def _base_training(freeze: str) -> bool | None:
+def base_training_for(freeze: str) -> bool | None:
     """Keras' recipe calls the base with training=False when BN must stay in inference mode."""
     return False if freeze in ("frozen_bn_inference", "two_phase") else None
 
 
-def _build_model(arch: str, num_classes: int, image_size: int, bn_momentum: float | None = None,
-                 bn_epsilon: float | None = None, norm: str = "bn", gn_groups: int | None = None,
-                 renorm_momentum: float | None = None, renorm_clipping: dict | None = None,
-                 base_training: bool | None = None) -> keras.Model:
-    """``build_model`` with how the outer model calls the base (Keras' freezing recipe).
+def build_model(arch: str, num_classes: int, image_size: int, bn_momentum: float | None = None,
+                bn_epsilon: float | None = None, norm: str = "bn", gn_groups: int | None = None,
+                renorm_momentum: float | None = None, renorm_clipping: dict | None = None, *,
+                base_training: bool | None = None) -> keras.Model:
+    """Input -> `base` (nested model, pooled features) -> Dense head "fc"; the contract's builder, plus how
+    the outer model calls the base (`base_training`, Keras' freezing recipe: ``base_training_for``).
 
     The nesting is what the Keras transfer-learning recipe freezes:
     `model.get_layer("base").trainable = False` and `base(x, training=False)`.

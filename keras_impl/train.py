@@ -77,10 +77,10 @@ def build(plan: TrainPlan, init: dict[str, np.ndarray], sync_renorm_state: Calla
     with dtype_policy(plan.precision):
         if plan.zoo:
             return zoo.build(plan, init)
-        model = models._build_model(plan.arch, plan.num_classes, plan.image_size, bn_momentum=plan.bn_momentum,
-                                    bn_epsilon=plan.bn_epsilon, norm=plan.norm, gn_groups=plan.gn_groups,
-                                    renorm_momentum=plan.renorm_momentum, renorm_clipping=plan.initial_clipping(),
-                                    base_training=models._base_training(plan.freeze))
+        model = models.build_model(plan.arch, plan.num_classes, plan.image_size, bn_momentum=plan.bn_momentum,
+                                   bn_epsilon=plan.bn_epsilon, norm=plan.norm, gn_groups=plan.gn_groups,
+                                   renorm_momentum=plan.renorm_momentum, renorm_clipping=plan.initial_clipping(),
+                                   base_training=models.base_training_for(plan.freeze))
         weights.from_canonical(model, init)
         sync_renorm_state(model)
         if plan.reinject_momentum is not None:
@@ -91,9 +91,9 @@ def build(plan: TrainPlan, init: dict[str, np.ndarray], sync_renorm_state: Calla
 def _reinject_bn(model: keras.Model, plan: TrainPlan, momentum: float) -> keras.Model:
     """The article's fix: rebuild the base with new BN layers of another momentum, keeping all weights."""
     state = weights.to_canonical(model)
-    rebuilt = models._build_model(plan.arch, plan.num_classes, plan.image_size, bn_momentum=momentum,
-                                  bn_epsilon=plan.bn_epsilon, norm=plan.norm,
-                                  base_training=models._base_training(plan.freeze))
+    rebuilt = models.build_model(plan.arch, plan.num_classes, plan.image_size, bn_momentum=momentum,
+                                 bn_epsilon=plan.bn_epsilon, norm=plan.norm,
+                                 base_training=models.base_training_for(plan.freeze))
     weights.from_canonical(rebuilt, state)
     return rebuilt
 

@@ -35,7 +35,7 @@ def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> keras.Model:
     inputs = keras.Input((size, size, 3))
     pixels = layers.Lambda(lambda x: keras.applications.resnet.preprocess_input(x * scale + offset),
                            name="preprocess", dtype="float32")(inputs)   # float32 as torch's scale/shift
-    features = base(pixels, training=models._base_training(plan.freeze))
+    features = base(pixels, training=models.base_training_for(plan.freeze))
     head = layers.Dense(plan.num_classes, name="fc")
     outputs = head(features)
     head.set_weights([init["fc.weight"].T, init["fc.bias"]])

@@ -11,7 +11,8 @@ import jax
 import jax.numpy as jnp
 import keras
 
-from keras_jax_impl import optim, train
+from keras_impl import optim
+from keras_jax_impl import train
 from parity.train.plan import TrainPlan
 
 
@@ -44,8 +45,8 @@ def _stepper(model: keras.Model, plan: TrainPlan):
     variables = list(model.trainable_variables)
     optimizer = optim.make_optimizer(plan, variables, plan.lr)
     optimizer.build(variables)
-    update = train._make_update(model, optimizer, variables)
-    clipping = train._clipping(model)
+    update = train.make_update(model, optimizer, variables)
+    clipping = train.renorm_clipping(model)
     # every trainable variable trains here, so the trained values are also the model's trainable ones
     state = [[v.value for v in variables], [v.value for v in model.non_trainable_variables],
              [v.value for v in optimizer.variables]]

@@ -20,10 +20,10 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
+from keras_impl import optim, renorm
 from keras_impl import train as keras_train
 from keras_impl.train import (base_weights, bn_layers, configure_phase, recalibrate_bn,  # noqa: F401
                               running_stats, to_tensor, true_bn_stats)
-from keras_jax_impl import optim, renorm, weights, zoo  # noqa: F401  (the shared loop reads renorm/weights/zoo here)
 from parity.train.contract import Phase
 from parity.train.plan import TrainPlan
 
@@ -55,7 +55,7 @@ def make_predict(model: keras.Model, precision: str = "float32"):
     return predict
 
 
-def _clipping(model: keras.Model) -> dict:
+def renorm_clipping(model: keras.Model) -> dict:
     """The renorm bounds the layers hold now (the schedule wrote them), as the jitted step's argument."""
     layers = list(renorm.renorm_layers(model).values())
     if not layers:
@@ -63,7 +63,7 @@ def _clipping(model: keras.Model) -> dict:
     return {k: jnp.float32(v) for k, v in layers[0].renorm_clipping.items() if v is not None}
 
 
-def _make_update(model: keras.Model, optimizer, variables: list, jit: bool = True):
+def make_update(model: keras.Model, optimizer, variables: list, jit: bool = True):
     """(values in) -> (loss, logits, values out): the phase's trained variables are differentiated, the
     model's other trainable ones held, BN statistics and optimizer state carried through."""
     loss_fn = keras_train.loss_function()
@@ -100,13 +100,13 @@ def prepare_phase(model: keras.Model, plan: TrainPlan, phase: str, lr: float) ->
     variables, _bn_inference = configure_phase(model, plan, phase)
     optimizer = optim.make_optimizer(plan, variables, lr)
     optimizer.build(variables)
-    update = _make_update(model, optimizer, variables)
+    update = make_update(model, optimizer, variables)
     trainable, non_trainable = list(model.trainable_variables), list(model.non_trainable_variables)
 
     def step(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         loss, logits, trained, new_non_trainable, optimizer_state = update(
             [v.value for v in variables], [v.value for v in trainable], [v.value for v in non_trainable],
-            [v.value for v in optimizer.variables], to_tensor(x), jnp.asarray(y), _clipping(model))
+            [v.value for v in optimizer.variables], to_tensor(x), jnp.asarray(y), renorm_clipping(model))
         for group, values in ((variables, trained), (non_trainable, new_non_trainable),
                               (optimizer.variables, optimizer_state)):
             for v, value in zip(group, values):

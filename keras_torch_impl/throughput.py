@@ -9,7 +9,8 @@ from __future__ import annotations
 import keras
 import torch
 
-from keras_torch_impl import optim, train
+from keras_impl import optim
+from keras_torch_impl import train
 from parity.train.plan import TrainPlan
 
 
@@ -37,7 +38,7 @@ def steps(plan: TrainPlan, init: dict, mode: str):
     variables = list(model.trainable_variables)
     optimizer = optim.make_optimizer(plan, variables, plan.lr)
     optimizer.build(variables)
-    train_step = train._make_train_step(model, optimizer, variables)
+    train_step = train.make_train_step(model, optimizer, variables)
 
     def infer_step(x, y):
         with torch.no_grad():

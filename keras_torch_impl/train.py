@@ -13,10 +13,10 @@ import keras
 import numpy as np
 import torch
 
+from keras_impl import optim, renorm
 from keras_impl import train as keras_train
 from keras_impl.train import (base_weights, bn_layers, configure_phase, running_stats,  # noqa: F401
                               to_tensor)
-from keras_torch_impl import optim, renorm, weights, zoo  # noqa: F401  (the shared loop reads renorm/weights/zoo here)
 from parity.train.contract import Phase
 from parity.train.plan import TrainPlan
 
@@ -56,7 +56,7 @@ def recalibrate_bn(model: keras.Model, batches: list) -> None:
         keras_train.recalibrate_bn(model, batches)
 
 
-def _make_train_step(model: keras.Model, optimizer, variables: list):
+def make_train_step(model: keras.Model, optimizer, variables: list):
     """One step as Keras' torch training-loop guide writes it; a LossScaleOptimizer unscales in ``apply``."""
     loss_fn = keras_train.loss_function()
     scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
@@ -79,7 +79,7 @@ def prepare_phase(model: keras.Model, plan: TrainPlan, phase: str, lr: float) ->
     variables, _bn_inference = configure_phase(model, plan, phase)
     optimizer = optim.make_optimizer(plan, variables, lr)
     optimizer.build(variables)
-    train_step = _make_train_step(model, optimizer, variables)
+    train_step = make_train_step(model, optimizer, variables)
 
     def step(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         loss, logits = train_step(to_tensor(x), keras.ops.convert_to_tensor(y))

@@ -1,15 +1,17 @@
 """The one registry of frameworks: a name, its implementation package, what its processes need.
 
-Adding a framework is one entry here plus one implementation package that satisfies
-``parity.train.contract`` (tests/architecture/test_contract.py holds every package to it).
-``load`` is the only import of an implementation, and it runs inside that framework's own
-worker process (``parity.process`` starts them). What still names frameworks in the core
+Adding a framework is one entry here plus one implementation package; together with the
+shared Keras code an entry names, they satisfy ``parity.train.contract``
+(tests/architecture/test_contract.py holds every column to it). ``load`` and ``Implementation``
+are the only imports of an implementation, and they run inside that framework's own worker
+process (``parity.process`` starts them). What still names frameworks in the core
 is data about one of them (each zoo's weight file, torchvision's ImageNet file that only
 torch reads, knob conversions).
 
 Three of the columns are Keras 3 on one of its backends: "tf" (TensorFlow), "keras-torch" and
 "keras-jax". They build the same Keras model code (``keras_impl``); each column's package
-holds what its backend does its own way (the gradient step, tensors, tracing). Keras reads
+holds what its backend does its own way (the gradient step, tensors, tracing), and its entry's
+``shared`` names the contract modules it takes from ``keras_impl`` unchanged. Keras reads
 ``KERAS_BACKEND`` once, at its first import, so each runs in worker processes of its own.
 """
 from __future__ import annotations
@@ -26,6 +28,8 @@ class Framework:
     name: str        # the column in tables and job files, and the --frameworks value
     package: str     # the implementation package (tf_impl, torch_impl)
     label: str       # how tables title the column
+    # the contract modules this column takes unchanged from the shared Keras code (SHARED_PACKAGE)
+    shared: tuple[str, ...] = ()
     # Set in every process that may import this framework (its workers; also any child that
     # could load several, e.g. the CLI re-run by upgrade-check), before the import.
     env: dict[str, str] = field(default_factory=dict)
@@ -44,8 +48,14 @@ class Framework:
     install_hint: str = ""   # how to install it, for the line that says it is missing
 
 
+# The modules of the contract (parity/train/contract.py), each served by a column's package or the shared one.
+MODULES: tuple[str, ...] = ("backend", "train", "models", "weights", "renorm", "zoo", "throughput", "audit",
+                            "optim", "pipeline")
+SHARED_PACKAGE = "keras_impl"   # the Keras model code the three Keras columns run, on their own backends
+_KERAS_SHARED = ("models", "optim", "weights", "zoo")   # the tf column's pipeline and renorm are TF's own
 FRAMEWORKS: dict[str, Framework] = {f.name: f for f in (
-    Framework("tf", "tf_impl", "TF", env={"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"},
+    Framework("tf", "tf_impl", "TF", shared=_KERAS_SHARED,
+              env={"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"},
               bench_modes=("eager", "function", "xla"), gpu_modes=("function-amp",), default_mode="function",
               versions={"tensorflow": ("tensorflow", "tensorflow-cpu"), "keras": ("keras",)},
               requires=("tensorflow", "keras"), zoo="tf"),
@@ -54,9 +64,11 @@ FRAMEWORKS: dict[str, Framework] = {f.name: f for f in (
               versions={"torch": ("torch",), "torchvision": ("torchvision",)}, requires=("torch", "torchvision"),
               zoo="torch"),
     Framework("keras-torch", "keras_torch_impl", "Keras/torch", env={"KERAS_BACKEND": "torch"},
+              shared=(*_KERAS_SHARED, "pipeline", "renorm"),
               bench_modes=("eager", "jit"), default_mode="eager",
               versions={"keras": ("keras",), "torch": ("torch",)}, requires=("keras", "torch"), zoo="tf"),
     Framework("keras-jax", "keras_jax_impl", "Keras/JAX", env={"KERAS_BACKEND": "jax"},
+              shared=(*_KERAS_SHARED, "pipeline", "renorm"),
               bench_modes=("jit",), default_mode="jit",
               versions={"keras": ("keras",), "jax": ("jax",), "jaxlib": ("jaxlib",)}, requires=("keras", "jax"),
               zoo="tf", precisions=("float32", "mixed_bfloat16"),
@@ -153,10 +165,37 @@ def set_process_env() -> None:
         os.environ.setdefault(key, value)
 
 
+def source(name: str, module: str) -> str:
+    """The dotted module that serves contract ``module`` for framework ``name`` (its own, or the shared one)."""
+    fw = get(name)
+    if module not in MODULES:
+        raise ValueError(f"{module!r} is not a contract module; allowed: {', '.join(MODULES)}")
+    return f"{SHARED_PACKAGE if module in fw.shared else fw.package}.{module}"
+
+
 def load(name: str, module: str = "backend") -> ModuleType:
-    """Import ``module`` of a framework's implementation package (inside that framework's worker)."""
-    package = get(name).package
+    """Import contract ``module`` of a framework's implementation (inside that framework's worker).
+
+    The column's own package is imported first even for a shared module: its ``__init__`` refuses a
+    process whose Keras runs another backend."""
     try:
-        return importlib.import_module(f"{package}.{module}")
+        importlib.import_module(get(name).package)
+        return importlib.import_module(source(name, module))
     except ImportError as e:
         raise FrameworkUnavailable(f"{name}: not installed or broken ({type(e).__name__}: {e})") from e
+
+
+class Implementation:
+    """One column's implementation as one object: ``impl.train``, ``impl.weights``, ... are its contract
+    modules, each imported on first use (``load``). The shared loop takes this, so a column's modules
+    need not reach each other to be found."""
+
+    def __init__(self, name: str):
+        self.name = get(name).name
+
+    def __getattr__(self, module: str) -> ModuleType:
+        if module not in MODULES:
+            raise AttributeError(module)
+        loaded = load(self.name, module)
+        setattr(self, module, loaded)
+        return loaded

@@ -16,7 +16,8 @@ import keras
 import tensorflow as tf
 
 from parity.train.plan import TrainPlan
-from tf_impl import optim, train
+from keras_impl import optim
+from tf_impl import train
 
 
 def device_name() -> str:

@@ -16,12 +16,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_impl import optim
 from keras_impl import train as keras_train
 from keras_impl.train import (base_weights, bn_layers, configure_phase, recalibrate_bn,  # noqa: F401
                               running_stats, to_tensor, true_bn_stats)
 from parity.train.contract import Phase
 from parity.train.plan import TrainPlan
-from tf_impl import optim, renorm, weights, zoo  # noqa: F401  (the shared loop reads renorm/weights/zoo here)
+from tf_impl import renorm
 
 
 def device() -> str:

@@ -2,7 +2,7 @@
 
 Blocks are torchvision's real `BasicBlock`/`Bottleneck`, and the module names are
 torchvision's, so the layout is ResNet v1.5 by construction and a torchvision
-state_dict loads unchanged at full width.  `tf_impl.models` builds the same network
+state_dict loads unchanged at full width.  `keras_impl.models` builds the same network
 in Keras; `tests/twins/test_forward_parity.py` holds the two together numerically.
 """
 from __future__ import annotations
@@ -248,7 +248,7 @@ def _is_canonical(module: nn.Module) -> bool:
 def layer_outputs(model: ResNet, x, training: bool = False) -> dict[str, np.ndarray]:
     """Every conv, bn, pool, block and fc output by torchvision module name, NHWC numpy, for an NHWC batch.
 
-    For divergence debugging: the keys match `tf_impl.models.layer_outputs`.  The
+    For divergence debugging: the keys match `keras_impl.models.layer_outputs`.  The
     model's mode and running statistics are restored afterwards, so a train-mode
     probe does not move the BN statistics.
     """

@@ -7,7 +7,7 @@ torch's for the others. No setting of torch's optimizers gives Keras' epsilon pl
 SGD momentum under a changing learning rate, so this is the small optimizer the suite writes;
 tests/twins/test_optim_parity.py proves it equal to Keras' real optimizers (every rule in Keras'
 form) and to torch's (every rule in torch's form) over 100 steps of random gradients.
-Mirrors ``tf_impl/optim.py``.
+Mirrors ``keras_impl/optim.py``.
 """
 from __future__ import annotations
 

@@ -49,13 +49,13 @@ def steps(plan: TrainPlan, init: dict, mode: str):
 
     # float16 with the trainer's autocast and loss scaling (as Keras' function-amp)
     precision = "mixed_float16" if mode.endswith("amp") else "float32"
-    scaler = train._make_scaler(precision)
+    scaler = train.make_scaler(precision)
 
     def autocast():
-        return train._autocast(precision)
+        return train.autocast(precision)
 
     def to_device(x, y):
-        return train.to_tensor(x).contiguous(memory_format=fmt), train._to_labels(y)
+        return train.to_tensor(x).contiguous(memory_format=fmt), train.to_labels(y)
 
     def train_step(x, y):
         model.train()

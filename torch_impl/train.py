@@ -41,21 +41,21 @@ def to_tensor(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(x).to(device(), non_blocking=True).permute(0, 3, 1, 2).contiguous()
 
 
-def _to_labels(y: np.ndarray) -> torch.Tensor:
+def to_labels(y: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(y).to(device(), non_blocking=True)
 
 
 _AUTOCAST_DTYPES = {"mixed_float16": torch.float16, "mixed_bfloat16": torch.bfloat16}
 
 
-def _autocast(precision: str):
+def autocast(precision: str):
     """torch's autocast for a Keras policy name; float32 runs without one."""
     if precision == "float32":
         return contextlib.nullcontext()
     return torch.autocast(device().type, dtype=_AUTOCAST_DTYPES[precision])
 
 
-def _make_scaler(precision: str):
+def make_scaler(precision: str):
     """Dynamic loss scaling for float16, as Keras' LossScaleOptimizer (start 2**15, x2 every 2000 good steps)."""
     return torch.amp.GradScaler(device().type, init_scale=2.0 ** 15, growth_interval=2000,
                                 enabled=precision == "mixed_float16")
@@ -127,11 +127,11 @@ def configure_phase(model: nn.Module, plan: TrainPlan, phase: str) -> tuple[list
 def _make_train_step(model: nn.Module, optimizer: torch.optim.Optimizer, bn_inference: bool,
                     precision: str = "float32"):
     """One SGD/Adam step on a batch; BN goes back to eval() after .train() when frozen."""
-    scaler = _make_scaler(precision)
+    scaler = make_scaler(precision)
 
     def train_step(x: torch.Tensor, y: torch.Tensor):
         _set_train_mode(model, bn_inference)   # evaluate() left the model in eval()
-        with _autocast(precision):
+        with autocast(precision):
             logits = model(x)
             loss = F.cross_entropy(logits, y)
         optimizer.zero_grad(set_to_none=True)
@@ -149,7 +149,7 @@ def make_predict(model: nn.Module, precision: str = "float32"):
     @torch.inference_mode()
     def predict(x: np.ndarray) -> np.ndarray:
         model.eval()
-        with _autocast(precision):
+        with autocast(precision):
             return model(to_tensor(x)).float().cpu().numpy()
 
     return predict
@@ -184,7 +184,7 @@ def true_bn_stats(model: nn.Module, batches: list) -> dict[str, tuple[np.ndarray
     try:
         for m in layers.values():
             m.train()
-        with _autocast(getattr(model, "parity_precision", "float32")):
+        with autocast(getattr(model, "parity_precision", "float32")):
             for x, _ in batches:
                 model(to_tensor(x))
     finally:
@@ -219,7 +219,7 @@ def prepare_phase(model: nn.Module, plan: TrainPlan, phase: str, lr: float) -> P
     train_step = _make_train_step(model, optimizer, bn_inference, plan.precision)
 
     def step(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-        loss, logits = train_step(to_tensor(x), _to_labels(y))
+        loss, logits = train_step(to_tensor(x), to_labels(y))
         return loss.item(), logits.float().cpu().numpy()
 
     return Phase(step=step, set_lr=lambda lr: optim.set_lr(optimizer, lr))

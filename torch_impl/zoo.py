@@ -1,6 +1,6 @@
 """torchvision's resnet50 with torchvision's own ImageNet weights and preprocessing (see parity/assets/zoo.py).
 
-Mirrors ``tf_impl/zoo.py``. The model keeps the mirrored one's outer names --
+Mirrors ``keras_impl/zoo.py``. The model keeps the mirrored one's outer names --
 ``base`` and an ``fc`` head -- so freezing, BN statistics and recalibration in
 ``torch_impl/train.py`` work on it unchanged.
 """

@@ -44,7 +44,8 @@ def pretrain(out_path, threads: int = 2, log=print, recipe: dict | None = None) 
     def progress(fraction):
         log(f"pretrain {r['arch']} on {r['dataset']}: {fraction:4.0%} ({time.perf_counter() - t0:.0f}s)")
 
-    out = loop.fit(frameworks.load(r["framework"], "train"), plan, init_network(spec, ds.num_classes, r["seed"]), train, evaluation, [], progress)
+    init = init_network(spec, ds.num_classes, r["seed"])
+    out = loop.fit(frameworks.Implementation(r["framework"]), plan, init, train, evaluation, [], progress)
     result = dict(r, eval_acc=round(out["final"]["eval_acc"], 2), train_acc=round(out["final"]["train_acc"], 2),
                   seconds=round(time.perf_counter() - t0, 1), versions=backend.versions(),
                   dataset_digest=ds.digest)

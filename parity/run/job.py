@@ -118,7 +118,7 @@ def execute(job: dict, backend, progress=None, computed: dict | None = None) -> 
     key = computation_key(job["run"], seed, threads, plan)
     out = computed.get(key) if computed is not None else None
     if out is None:
-        fitted = loop.fit(frameworks.load(backend.NAME, "train"), plan, init, train, evaluation, stats_batches,
+        fitted = loop.fit(frameworks.Implementation(backend.NAME), plan, init, train, evaluation, stats_batches,
                           progress, calibration)
         out = {k: fitted.get(k) for k in ("history", "final", "renorm_trace", "zoo_bn")}
         out.update(final_weights_checksum=canonical.checksum(fitted["weights"]), computed_by=None,

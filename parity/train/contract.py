@@ -1,13 +1,15 @@
-"""The contract every framework's implementation package satisfies, written down.
+"""The contract every framework column satisfies, written down.
 
-A framework is an entry in ``parity.frameworks`` plus a package with these modules
-(``tf_impl``, ``torch_impl``). Each Protocol below lists what the core calls in one of
-them (``Models`` and parts of ``Weights``/``Renorm``: what the twins' parity tests compare), with
-the signature it is called with; tests/architecture/test_contract.py checks every
-registered package against these signatures (``inspect.signature``), and checks that
-the packages' other public functions mirror each other too (the train modules' small
-helpers the tests use: to_tensor, bn_layers, ...). What one side alone needs is private. The core only ever reaches a package through
-``parity.frameworks.load``, inside that framework's own worker process.
+A column is an entry in ``parity.frameworks`` plus the modules ``CONTRACT`` lists, each served by
+the column's own package (``tf_impl``, ``torch_impl``, ...) or, where its entry's ``shared`` says
+so, by the Keras code the three Keras columns share (``keras_impl``). Each Protocol below lists
+what the core calls in one of them (``Models`` and parts of ``Weights``/``Renorm``: what the
+twins' parity tests compare), with the signature it is called with;
+tests/architecture/test_contract.py checks every column against these signatures
+(``inspect.signature``; a side may add keyword-only parameters with defaults), and that a
+function several columns define under one name has one signature there. The core only ever
+reaches a column through ``parity.frameworks.load`` / ``Implementation``, inside that
+framework's own worker process.
 
 Conventions: batches are the shared loader's numpy arrays (NHWC float32 images, int64
 labels) -- each package converts them itself; weights cross the boundary as canonical
@@ -46,10 +48,8 @@ class Backend(Protocol):
 
 
 class Trainer(Protocol):
-    """``<package>.train``: the hooks of the shared loop, and the package's modules the loop also uses."""
-    renorm: Renorm      # the renorm schedule sets and reads clipping bounds between steps
-    weights: Weights    # final weights back to canonical tensors
-    zoo: Zoo            # the zoo network's BN settings, as they ran
+    """``<package>.train``: the hooks of the shared loop (which also uses the column's ``renorm``, ``weights``
+    and ``zoo``: ``parity.train.loop.fit``)."""
 
     def build(self, plan: TrainPlan, init: Tensors) -> Model: ...
     def prepare_phase(self, model: Model, plan: TrainPlan, phase: str, lr: float) -> Phase: ...
@@ -138,7 +138,7 @@ class Audit(Protocol):
     def versions(self) -> dict[str, str]: ...
 
 
-# module name inside an implementation package -> the Protocol it satisfies
+# module name -> the Protocol it satisfies (the names are parity.frameworks.MODULES; a test holds them equal)
 CONTRACT: dict[str, type] = {"backend": Backend, "train": Trainer, "models": Models, "weights": Weights,
                              "renorm": Renorm, "zoo": Zoo, "throughput": Throughput, "audit": Audit,
                              "optim": Optim, "pipeline": Pipeline}

@@ -42,12 +42,15 @@ def train_one_epoch(phase: Phase, batches: Iterable, *, base_lr: float, schedule
 
 def fit(impl, plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_loader, stats_batches: list,
         progress: Callable[[float], None] | None = None, calibration_batches: list | None = None) -> dict:
-    """Fine-tune according to the plan with one framework's train module ``impl`` (a ``contract.Trainer``).
+    """Fine-tune according to the plan with one column's implementation ``impl``
+    (``parity.frameworks.Implementation``: its ``train`` hooks a ``contract.Trainer``, its ``renorm``,
+    ``weights`` and ``zoo`` modules as the contract names them).
 
     Returns the per-epoch history, the final metrics, the final canonical weights
     and the renorm bounds applied at every step (None without renorm).
     """
-    model = impl.build(plan, init)
+    trainer = impl.train
+    model = trainer.build(plan, init)
     history, renorm_trace = [], []
     run_steps = plan.epochs * len(train_loader)
     phase_offset = 0
@@ -58,26 +61,27 @@ def fit(impl, plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_l
 
     epoch = 0
     t0 = time.perf_counter()
-    predict = impl.make_predict(model, plan.precision)   # inference mode whatever a phase freezes: made once
+    predict = trainer.make_predict(model, plan.precision)   # inference mode whatever a phase freezes: made once
     for phase, phase_epochs, phase_lr in plan.phases():
-        train_phase = impl.prepare_phase(model, plan, phase, phase_lr)
+        train_phase = trainer.prepare_phase(model, plan, phase, phase_lr)
         total_steps = phase_epochs * len(train_loader)
         step = 0
         for _ in range(phase_epochs):
-            before = impl.running_stats(model)
+            before = trainer.running_stats(model)
             stats = train_one_epoch(train_phase, train_loader.batches(epoch), base_lr=phase_lr,
                                     schedule=plan.lr_schedule, step0=step, total_steps=total_steps,
                                     on_step=before_step)
             step += stats.pop("steps")
             # Did BN move its running statistics this epoch? (freezing should stop it)
             stats["bn_updated"] = any(not np.array_equal(a[0], b[0]) for a, b in
-                                      zip(before.values(), impl.running_stats(model).values()))
+                                      zip(before.values(), trainer.running_stats(model).values()))
             if calibration_batches:
-                impl.recalibrate_bn(model, calibration_batches)
+                trainer.recalibrate_bn(model, calibration_batches)
                 stats["recalibrated"] = True
             stats.update(metrics.evaluate(predict, eval_loader.batches(0)))
             if stats_batches:
-                stats.update(summarize_bn_lag(impl.running_stats(model), impl.true_bn_stats(model, stats_batches)))
+                stats.update(summarize_bn_lag(trainer.running_stats(model),
+                                              trainer.true_bn_stats(model, stats_batches)))
             stats.update(epoch=epoch + 1, phase=phase, lr=phase_lr, elapsed_s=round(time.perf_counter() - t0, 3))
             history.append(stats)
             epoch += 1

@@ -67,7 +67,7 @@ class TrainPlan:
     def apply_renorm_schedule(self, renorm, model, global_step: int, run_steps: int, trace: list) -> None:
         """Set this step's bounds through an implementation's renorm module, read them back into ``trace``.
 
-        ``renorm`` is ``tf_impl.renorm`` or ``torch_impl.renorm``; the values recorded are
+        ``renorm`` is the column's renorm module (``Implementation.renorm``); the values recorded are
         the ones the layers will apply, which the schedule-parity test compares.
         """
         if self.norm != "renorm":

@@ -134,3 +134,34 @@ def test_implementation_packages_import_only_the_shared_keras_code(package):
     print(f"\n{package}: {len(imports.modules(package))} modules; imports outside its own backend and keras_impl: "
           f"{len(bad)}")
     assert not bad, "\n".join(bad)
+
+
+def test_no_module_only_re_exports_and_none_takes_another_modules_private_name():
+    """A column is what it needs (the registry's ``shared`` serves the Keras code it runs unchanged), and what
+    one module lends another is public there."""
+    reexports, private = [], []
+    for package in imports.PACKAGES:
+        for name, path in imports.modules(package).items():
+            where = path.relative_to(ROOT)
+            if package != "parity" and imports.only_reexports(path):
+                reexports.append(str(where))
+            private += [f"{where}:{hit}" for hit in imports.underscored_imports(path)]
+    print(f"\nscanned {sum(len(imports.modules(p)) for p in imports.PACKAGES)} modules: {len(reexports)} only "
+          f"re-export, {len(private)} uses of another module's private name")
+    assert not reexports, "modules that only re-export:\n" + "\n".join(reexports)
+    assert not private, "another module's private name taken:\n" + "\n".join(private)
+
+
+def test_the_scan_catches_a_re_export_module_and_a_private_name(tmp_path, monkeypatch):
+    """Planted in a copy: a stub module of imports only, and a throughput module reaching train's private step."""
+    (tmp_path / "keras_torch_impl").mkdir()
+    stub = tmp_path / "keras_torch_impl" / "models.py"
+    stub.write_text('"""The shared models."""\nfrom keras_impl.models import build_model  # noqa: F401\n')
+    (tmp_path / "keras_torch_impl" / "train.py").write_text("def _make_train_step():\n    pass\n")
+    user = tmp_path / "keras_torch_impl" / "throughput.py"
+    user.write_text("from keras_torch_impl import train\nfrom keras_torch_impl.train import _make_train_step\n\n"
+                    "step = train._make_train_step()\n")
+    monkeypatch.setattr(imports, "ROOT", tmp_path)
+    assert imports.only_reexports(stub)
+    assert imports.underscored_imports(user) == ["2: keras_torch_impl.train._make_train_step",
+                                                 "4: keras_torch_impl.train._make_train_step"]

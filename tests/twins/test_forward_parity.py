@@ -25,8 +25,8 @@ TRAIN_ATOL = {"resnet-tiny": 4e-6, "resnet18": 5e-5, "resnet50": 5e-4}
 
 def _pair(torch_resnet, arch, size, seed=0):
     """A torch model with non-trivial BN state and the Keras model holding the same weights."""
-    from tf_impl import models as tf_models
-    from tf_impl import weights as tf_weights
+    from keras_impl import models as tf_models
+    from keras_impl import weights as tf_weights
     from torch_impl import models as torch_models
     from torch_impl import weights as torch_weights
 
@@ -39,7 +39,7 @@ def _pair(torch_resnet, arch, size, seed=0):
 
 def _where(torch_model, keras_model, x, training):
     """First layer whose outputs differ by more than rounding can explain (relative 1e-4)."""
-    from tf_impl import models as tf_models
+    from keras_impl import models as tf_models
     from torch_impl import models as torch_models
 
     a = torch_models.layer_outputs(torch_model, x, training=training)
@@ -72,7 +72,7 @@ def test_logits_agree(torch_resnet, arch, size, batch):
 
 
 def test_layer_outputs_cover_the_same_layers_in_both_frameworks(torch_resnet):
-    from tf_impl import models as tf_models
+    from keras_impl import models as tf_models
     from torch_impl import models as torch_models
 
     torch_model, keras_model = _pair(torch_resnet, "resnet18", 32)
@@ -87,8 +87,8 @@ def test_layer_outputs_cover_the_same_layers_in_both_frameworks(torch_resnet):
 
 
 def test_train_mode_probe_leaves_statistics_alone(torch_resnet):
-    from tf_impl import models as tf_models
-    from tf_impl import weights as tf_weights
+    from keras_impl import models as tf_models
+    from keras_impl import weights as tf_weights
     from torch_impl import models as torch_models
     from torch_impl import weights as torch_weights
 
@@ -111,7 +111,7 @@ def test_running_variance_conventions_after_one_train_step(torch_resnet):
     """
     import torch
 
-    from tf_impl import weights as tf_weights
+    from keras_impl import weights as tf_weights
     from torch_impl import weights as torch_weights
 
     torch_model, keras_model = _pair(torch_resnet, "resnet-tiny", 32)
@@ -149,7 +149,7 @@ def test_keras_base_training_argument(torch_resnet):
     """
     from keras_impl import models as keras_models
 
-    model = keras_models._build_model("resnet-tiny", 3, 32, base_training=False)
+    model = keras_models.build_model("resnet-tiny", 3, 32, base_training=False)
     bn = model.get_layer("base").get_layer("bn1")
     x = np.random.default_rng(5).normal(2.0, 3.0, size=(4, 32, 32, 3)).astype(np.float32)
     before = bn.moving_mean.numpy().copy()
@@ -164,7 +164,7 @@ def test_keras_base_training_argument(torch_resnet):
 
 
 def test_first_divergence_finds_a_perturbed_layer(torch_resnet):
-    from tf_impl import models as tf_models
+    from keras_impl import models as tf_models
     from torch_impl import models as torch_models
 
     torch_model, keras_model = _pair(torch_resnet, "resnet-tiny", 32)

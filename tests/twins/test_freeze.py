@@ -16,7 +16,7 @@ pytestmark = pytest.mark.needs("tf", "torch")
 
 
 def _fit(framework, freeze, epochs=1):
-    from parity.frameworks import load
+    from parity.frameworks import Implementation, load
 
     backend = load(framework)
     run = RunConfig(dataset="far", epochs=epochs, train_images=64, batch_size=32,
@@ -24,7 +24,7 @@ def _fit(framework, freeze, epochs=1):
     backend.configure(1, 0)
     ds, train, evaluation, stats_batches, _, init, _, _ = prepare(run, 0)
     plan = make_plan(run, ds.num_classes, 0, backend.native_defaults(), framework)
-    return loop.fit(load(framework, "train"), plan, init, train, evaluation, stats_batches[:1])["history"]
+    return loop.fit(Implementation(framework), plan, init, train, evaluation, stats_batches[:1])["history"]
 
 
 @pytest.mark.parametrize("framework", ["torch", "tf"])
@@ -77,7 +77,7 @@ def test_torch_requires_grad_false_alone_still_updates_running_stats():
 
 
 def test_keras_trainable_false_stops_running_stat_updates():
-    from tf_impl.models import build_model
+    from keras_impl.models import build_model
 
     model = build_model("resnet-tiny", 5, 32)
     base = model.get_layer("base")

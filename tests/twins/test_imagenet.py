@@ -31,8 +31,8 @@ def test_imagenet_weights_load_into_both_frameworks(torchvision_cache):
 
     from parity.assets import imagenet
     from parity.assets.canonical import load_checkpoint
-    from tf_impl import models as tf_models
-    from tf_impl import weights as tf_weights
+    from keras_impl import models as tf_models
+    from keras_impl import weights as tf_weights
     from torch_impl import models as torch_models
     from torch_impl import weights as torch_weights
 

@@ -263,14 +263,14 @@ def run(jit):
     variables, _ = train.configure_phase(model, plan, "train")
     optimizer = optim.make_optimizer(plan, variables, plan.lr)
     optimizer.build(variables)
-    update = train._make_update(model, optimizer, variables, jit=jit)
+    update = train.make_update(model, optimizer, variables, jit=jit)
     trainable, non_trainable = list(model.trainable_variables), list(model.non_trainable_variables)
     losses = []
     for (x, y), (rmax, rmin, dmax) in zip(batches, bounds):
         renorm.set_clipping(model, rmax, rmin, dmax)
         loss, _, t, n, o = update([v.value for v in variables], [v.value for v in trainable],
                                   [v.value for v in non_trainable], [v.value for v in optimizer.variables],
-                                  jnp.asarray(x), jnp.asarray(y), train._clipping(model))
+                                  jnp.asarray(x), jnp.asarray(y), train.renorm_clipping(model))
         for group, values in ((variables, t), (non_trainable, n), (optimizer.variables, o)):
             for v, value in zip(group, values):
                 v.assign(value)

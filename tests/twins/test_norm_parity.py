@@ -65,7 +65,7 @@ def test_logits_agree(norm, training):
 
 
 def test_groupnorm_keeps_gamma_beta_from_bn():
-    from tf_impl import models as tf_models
+    from keras_impl import models as tf_models
     from torch_impl import train as torch_train
 
     init = _init("gn")

@@ -64,11 +64,11 @@ def _lrs(base):
 
 
 def _keras(case, dtype, exact=False):
-    """Keras' real optimizer: the suite's (tf_impl.optim) in float32, Keras' class with EXACT constants in float64."""
+    """Keras' real optimizer: the suite's (keras_impl.optim) in float32, Keras' class with EXACT constants in float64."""
     import keras
     import tensorflow as tf
 
-    from tf_impl import optim
+    from keras_impl import optim
 
     optimizer, base, wd, eps = CASES[case]
     w0, grads = _problem()

@@ -25,7 +25,7 @@ def test_paper_schedule_milestones_scale_with_the_run():
 
 
 def _trace(framework):
-    from parity.frameworks import load
+    from parity.frameworks import Implementation, load
 
     backend = load(framework)
     run = RunConfig(dataset="far", epochs=2, train_images=80, batch_size=8,
@@ -33,7 +33,7 @@ def _trace(framework):
     backend.configure(1, 0)
     ds, train, evaluation, stats_batches, calib, init, _, _ = prepare(run, 0)
     plan = make_plan(run, ds.num_classes, 0, backend.native_defaults(), framework)
-    out = loop.fit(load(framework, "train"), plan, init, train, evaluation, stats_batches[:1], None, calib)
+    out = loop.fit(Implementation(framework), plan, init, train, evaluation, stats_batches[:1], None, calib)
     return out["renorm_trace"], out["final"]
 
 

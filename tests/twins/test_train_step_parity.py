@@ -58,7 +58,8 @@ def _torch_steps(plan, init, batches):
 
 
 def _tf_steps(plan, init, batches):
-    from tf_impl import train, weights
+    from keras_impl import weights
+    from tf_impl import train
 
     model = train.build(plan, init)
     phase = train.prepare_phase(model, plan, "train", plan.lr)

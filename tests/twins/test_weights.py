@@ -15,8 +15,8 @@ ARCH_SIZES = [("resnet-tiny", 32), ("resnet18", 32), ("resnet50", 32)]
 def test_torch_keras_torch_round_trip_is_bit_identical(torch_resnet, arch, size):
     import torch
 
-    from tf_impl import models as tf_models
-    from tf_impl import weights as tf_weights
+    from keras_impl import models as tf_models
+    from keras_impl import weights as tf_weights
     from torch_impl import models as torch_models
     from torch_impl import weights as torch_weights
 
@@ -44,8 +44,8 @@ def test_torch_keras_torch_round_trip_is_bit_identical(torch_resnet, arch, size)
 
 
 def test_keras_layout_is_hwio_and_dense_in_out(torch_resnet):
-    from tf_impl import models as tf_models
-    from tf_impl import weights as tf_weights
+    from keras_impl import models as tf_models
+    from keras_impl import weights as tf_weights
     from torch_impl import weights as torch_weights
 
     src = torch_resnet("resnet-tiny", num_classes=5)
@@ -80,8 +80,8 @@ def test_torchvision_state_dict_loads_strictly(arch):
 def test_native_bn_defaults_are_read_from_the_frameworks():
     import torch
 
-    from tf_impl.models import build_model as build_tf
-    from tf_impl.models import native_bn_defaults as tf_defaults
+    from keras_impl.models import build_model as build_tf
+    from keras_impl.models import native_bn_defaults as tf_defaults
     from torch_impl.models import build_model as build_torch
     from torch_impl.models import native_bn_defaults as torch_defaults
 
@@ -169,8 +169,8 @@ def test_check_compatible_names_first_problem_in_sorted_order():
 def test_wrong_head_is_refused_by_both_sides_unless_skipped(torch_resnet):
     import torch
 
-    from tf_impl import models as tf_models
-    from tf_impl import weights as tf_weights
+    from keras_impl import models as tf_models
+    from keras_impl import weights as tf_weights
     from torch_impl import models as torch_models
     from torch_impl import weights as torch_weights
 

@@ -59,7 +59,7 @@ def test_each_zoo_loads_its_own_file_and_applies_its_own_preprocessing(zoo_cache
     import torchvision
 
     from parity.train.initial import init_head
-    from tf_impl import zoo as tf_zoo
+    from keras_impl import zoo as tf_zoo
     from torch_impl import zoo as torch_zoo
 
     plan = _plan()
@@ -155,7 +155,7 @@ def test_tf_zoo_bn_statistics_see_the_zoo_preprocessing(zoo_caches):
     """Same pixels, two loader normalizations: the zoo undoes either, so its BN statistics must not change."""
     from parity.train.initial import init_head
     from tf_impl import train as tf_train
-    from tf_impl import zoo as tf_zoo
+    from keras_impl import zoo as tf_zoo
 
     pixels = np.random.default_rng(1).integers(0, 256, (4, 32, 32, 3)).astype(np.float32)
     stats = []

@@ -1,2 +1,0 @@
-"""Keras' own input pipeline on the JAX backend: keras.ops image ops, PIL's JPEG decoder (``keras_impl/pipeline.py``)."""
-from keras_impl.pipeline import decode_jpeg, preprocess, resize_defaults  # noqa: F401
