@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from parity import frameworks
+from parity.hints import did_you_mean
 from parity.spec.config import PRECISIONS
 
 EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
@@ -189,10 +190,8 @@ def load_suite(args):
     try:
         if args.suite:
             if args.suite not in SUITES:
-                import difflib
-                close = difflib.get_close_matches(args.suite, list(SUITES), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise UsageError(f"--suite: unknown suite {args.suite!r}{hint}; allowed: {', '.join(SUITES)}")
+                raise UsageError(f"--suite: unknown suite {args.suite!r}{did_you_mean(args.suite, SUITES)}; "
+                                 f"allowed: {', '.join(SUITES)}")
             suite = build_suite(args.suite)
             if args.scenarios:
                 wanted = [x.strip() for x in args.scenarios.split(",") if x.strip()]

@@ -16,11 +16,12 @@ holds what its backend does its own way (the gradient step, tensors, tracing), a
 """
 from __future__ import annotations
 
-import difflib
 import importlib
 import os
 from dataclasses import dataclass, field
 from types import ModuleType
+
+from parity.hints import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,7 @@ class FrameworkUnavailable(RuntimeError):
 
 def get(name: str) -> Framework:
     if name not in FRAMEWORKS:
-        close = difflib.get_close_matches(name, NAMES, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise UnknownFramework(f"unknown framework {name!r}{hint}; allowed: {', '.join(NAMES)}")
+        raise UnknownFramework(f"unknown framework {name!r}{did_you_mean(name, NAMES)}; allowed: {', '.join(NAMES)}")
     return FRAMEWORKS[name]
 
 

@@ -19,6 +19,7 @@ from parity import frameworks
 from parity.bench.timing import SLOWDOWN_VAR
 from parity.results import environment, write_json_atomic, write_text_atomic
 from parity import process
+from parity.hints import did_you_mean
 
 MODES = {name: fw.bench_modes for name, fw in frameworks.FRAMEWORKS.items()}
 GPU_MODES = {name: fw.gpu_modes for name, fw in frameworks.FRAMEWORKS.items()}   # listed only where a GPU is seen
@@ -45,17 +46,13 @@ def mode_list(framework: str) -> str:
 
 def check_settings(frameworks, *, arch: str, image_size: int, batch_size: int, modes=None) -> list[str]:
     """Problems with a throughput request, one line each, found before any worker starts."""
-    import difflib
-
     from parity.data.synthetic import DOMAINS
     from parity.spec.archs import ARCHS
 
     problems = []
     spec = ARCHS.get(arch)
     if spec is None:
-        close = difflib.get_close_matches(arch, list(ARCHS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        problems.append(f"--arch: unknown model {arch!r}{hint}; allowed: {', '.join(ARCHS)}")
+        problems.append(f"--arch: unknown model {arch!r}{did_you_mean(arch, ARCHS)}; allowed: {', '.join(ARCHS)}")
     low = spec.min_image_size if spec else 1
     if not low <= image_size <= MAX_IMAGE_SIZE:
         problems.append(f"--image-size: {image_size} is not allowed -- an integer from {low} to {MAX_IMAGE_SIZE}"
@@ -71,9 +68,8 @@ def check_settings(frameworks, *, arch: str, image_size: int, batch_size: int, m
         known = {m for fw in frameworks for m in known_modes(fw)}
         for m in wanted:
             if m not in known:
-                close = difflib.get_close_matches(m, sorted(known), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                problems.append(f"--modes: unknown mode {m!r}{hint}; " + "; ".join(mode_list(fw) for fw in frameworks))
+                problems.append(f"--modes: unknown mode {m!r}{did_you_mean(m, sorted(known))}; "
+                                + "; ".join(mode_list(fw) for fw in frameworks))
         if wanted and all(m in known for m in wanted):
             for fw in frameworks:
                 if not any(m in known_modes(fw) for m in wanted):

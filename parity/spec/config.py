@@ -15,7 +15,6 @@ Validation collects every problem and reports each on one line
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from parity import frameworks
+from parity.hints import did_you_mean
 from parity.spec.archs import ARCHS, IMAGENET_ARCHS
 from parity.spec.knobs import UPDATE_RULES, rule_applies
 
@@ -181,9 +181,8 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
         ds in SYNTHETIC_DATASETS or ds in REAL_DATASETS or ds in TFDS_DATASETS or ds.startswith(("folder:", "tfds:"))
     ):
         known = SYNTHETIC_DATASETS + REAL_DATASETS + TFDS_DATASETS
-        close = difflib.get_close_matches(str(ds), known, n=1, cutoff=0.7)
-        hint = (f" (did you mean {close[0]!r}?)" if close else
-                f" (a tensorflow-datasets dataset? write 'tfds:{ds}')" if re.fullmatch(r"\w+(/[\w.-]+)?", str(ds)) else "")
+        hint = (did_you_mean(ds, known, cutoff=0.7) or
+                (f" (a tensorflow-datasets dataset? write 'tfds:{ds}')" if re.fullmatch(r"\w+(/[\w.-]+)?", str(ds)) else ""))
         bad("dataset", ds, f"one of {_allowed(known)}, tfds:NAME (any tensorflow-datasets image classification "
             f"dataset) or folder:PATH{hint}")
     elif ds in ("folder:", "tfds:"):
@@ -192,9 +191,7 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
 
     arch = ARCHS.get(run.model) if isinstance(run.model, str) else None
     if arch is None:
-        close = difflib.get_close_matches(str(run.model), list(ARCHS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        bad("model", run.model, f"one of {_allowed(ARCHS)}{hint}")
+        bad("model", run.model, f"one of {_allowed(ARCHS)}{did_you_mean(run.model, ARCHS)}")
     if arch is not None and isinstance(ds, str) and (ds in REAL_DATASETS) != (arch.family == "efficientnet-lite"):
         # the normalization is the dataset's (the loader applies it): each pairs with the network it was made for
         bad("dataset", ds, "the real datasets (digits, photos) are normalized as EfficientNet-Lite was trained, "
@@ -288,9 +285,7 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
     if bn.epsilon is not None and (not _is_number(bn.epsilon) or not (0 < bn.epsilon <= 1)):
         bad("bn.epsilon", bn.epsilon, "a number in (0, 1], or unset for each framework's default")
     if bn.freeze not in FREEZE_MODES:
-        close = difflib.get_close_matches(str(bn.freeze), FREEZE_MODES, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        bad("bn.freeze", bn.freeze, f"one of {_allowed(FREEZE_MODES)}{hint}")
+        bad("bn.freeze", bn.freeze, f"one of {_allowed(FREEZE_MODES)}{did_you_mean(bn.freeze, FREEZE_MODES)}")
     if bn.norm not in NORMS:
         bad("bn.norm", bn.norm, f"one of {_allowed(NORMS)}")
     elif bn.freeze == "bn_frozen" and bn.norm != "bn":
@@ -329,7 +324,7 @@ def validate_match_rules(run: RunConfig, where: str = "run") -> list[str]:
     for rule in rules:
         if rule not in UPDATE_RULES:
             p.append(f"{where}.match_rules: {rule!r} is not allowed -- rule names are {_allowed(UPDATE_RULES)}"
-                     f"{_did_you_mean(rule, UPDATE_RULES)}")
+                     f"{did_you_mean(rule, UPDATE_RULES)}")
         elif run.optimizer in OPTIMIZERS and not rule_applies(rule, run.optimizer):
             p.append(f"{where}.match_rules: {rule!r} does not apply to optimizer {run.optimizer!r} -- "
                      f"{UPDATE_RULES[rule].split(':')[0]} only")
@@ -388,11 +383,6 @@ def validate_suite(suite: SuiteConfig) -> None:
 _SUITE_KEYS = {"name", "description", "seeds", "frameworks", "run", "runs"}
 
 
-def _did_you_mean(key: str, allowed) -> str:
-    close = difflib.get_close_matches(key, list(allowed), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _build(cls, data: Any, where: str, problems: list[str]):
     """Make a dataclass from a mapping, reporting unknown keys and wrong kinds."""
     if not isinstance(data, dict):
@@ -402,7 +392,7 @@ def _build(cls, data: Any, where: str, problems: list[str]):
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in fields:
-            problems.append(f"{where}.{key}: unknown setting{_did_you_mean(key, fields)}; "
+            problems.append(f"{where}.{key}: unknown setting{did_you_mean(key, fields)}; "
                             f"allowed: {_allowed(sorted(fields))}")
             continue
         if key == "bn":
@@ -419,7 +409,7 @@ def suite_from_dict(data: dict, name: str, overrides: dict | None = None) -> Sui
         raise ConfigError([f"{name}: the file must hold a table of settings"])
     for key in data:
         if key not in _SUITE_KEYS:
-            problems.append(f"{key}: unknown top-level setting{_did_you_mean(key, _SUITE_KEYS)}; "
+            problems.append(f"{key}: unknown top-level setting{did_you_mean(key, _SUITE_KEYS)}; "
                             f"allowed: {_allowed(sorted(_SUITE_KEYS))}")
     run_tables: list = []
     seeds = data.get("seeds")

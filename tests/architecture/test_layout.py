@@ -165,3 +165,10 @@ def test_the_scan_catches_a_re_export_module_and_a_private_name(tmp_path, monkey
     assert imports.only_reexports(stub)
     assert imports.underscored_imports(user) == ["2: keras_torch_impl.train._make_train_step",
                                                  "4: keras_torch_impl.train._make_train_step"]
+
+
+def test_did_you_mean_is_written_once():
+    """Every refusal of a mistyped name takes its hint from parity/hints.py."""
+    places = [f"{path.relative_to(ROOT)}" for package in imports.PACKAGES for path in imports.modules(package).values()
+              if "get_close_matches" in path.read_text() or "did you mean" in path.read_text()]
+    assert places == ["parity/hints.py"], places
