@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import platform
 import subprocess
@@ -148,6 +149,24 @@ def read_job(path: str | os.PathLike) -> dict:
     if problem:
         raise ResultError(f"{path}: {problem}")
     return data
+
+
+def non_finite_metrics(job: dict, metrics) -> dict[str, object]:
+    """metric -> value for each of ``metrics`` a job's final results hold as anything but a finite number
+    (absent: None): such a job is no result, whatever its status says."""
+    final = job.get("final") or {}
+    return {m: final.get(m) for m in metrics
+            if not (isinstance(final.get(m), (int, float)) and math.isfinite(final[m]))}
+
+
+def provenance_difference(a: dict, b: dict, lenient: bool = False) -> tuple[str, object, object] | None:
+    """(what, a's, b's) for the first of the data and the starting weights two jobs do not share, or None:
+    the one check that two jobs are one experiment. ``lenient``: what ``a`` (an older file) does not
+    record is not held against the pair."""
+    for key, what in (("data_fingerprint", "data fingerprints"), ("init_checksum", "starting weights")):
+        if a.get(key) != b.get(key) and not (lenient and a.get(key) is None):
+            return what, a.get(key), b.get(key)
+    return None
 
 
 def _job_problem(data: dict) -> str | None:

@@ -30,8 +30,9 @@ from pathlib import Path
 
 from parity import frameworks
 from parity.report import stats
-from parity.report.tables import build_rows, environment_of, load_jobs
-from parity.results import ResultError
+from parity.report.tables import METRICS, build_rows, environment_of, load_jobs
+from parity.results import ResultError, non_finite_metrics, provenance_difference
+from parity.spec.config import stored_settings
 
 ACC_THRESHOLD_PP = 1.0
 LOSS_THRESHOLD = 0.02
@@ -93,29 +94,18 @@ def _ok(job: dict | None) -> bool:
     return bool(job) and job["status"] == "ok"
 
 
-def _flat_settings(job: dict) -> dict | None:
-    """The job's run settings with today's defaults filled in (files written before a setting existed)."""
-    from parity.spec.config import run_from_dict, run_to_dict
-
-    try:
-        return _flatten(run_to_dict(run_from_dict(job.get("config"))))
-    except (TypeError, ValueError, KeyError, AttributeError):
-        return None
-
-
 def _pairing_problem(b: dict, c: dict) -> str | None:
     """Why a baseline and a current job of one seed are not the same experiment, or None.
 
     What the baseline file does not record (older files) is not held against the pair.
     """
-    bs, cs = _flat_settings(b), _flat_settings(c)
+    bs, cs = stored_settings(b.get("config")), stored_settings(c.get("config"))
     if bs is not None and cs is not None and bs != cs:
+        bs, cs = _flatten(bs), _flatten(cs)
         keys = sorted(k for k in set(bs) | set(cs) if bs.get(k) != cs.get(k))
         return "settings differ (" + ", ".join(f"{k}: {bs.get(k)} vs {cs.get(k)}" for k in keys) + ")"
-    for key, what in (("data_fingerprint", "input data"), ("init_checksum", "starting weights")):
-        if b.get(key) is not None and b.get(key) != c.get(key):
-            return f"{what} differ ({b.get(key)} vs {c.get(key)})"
-    return None
+    differ = provenance_difference(b, c, lenient=True)
+    return f"{differ[0]} differ ({differ[1]} vs {differ[2]})" if differ else None
 
 
 class Gate:
@@ -162,8 +152,7 @@ def compare_runs(base: dict, cur: dict, acc_threshold: float = ACC_THRESHOLD_PP,
         if job["status"] != "ok":
             g.regressions.append(f"failed job {job['id']}: {job.get('error')}")
         else:
-            bad = [m for m in ("eval_acc", "train_acc", "eval_loss")
-                   if not isinstance(job["final"].get(m), (int, float)) or not math.isfinite(job["final"][m])]
+            bad = non_finite_metrics(job, METRICS)
             if bad:
                 g.regressions.append(f"job {job['id']}: {', '.join(bad)} not a finite number")
     for rk in bi:

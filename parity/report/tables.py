@@ -36,7 +36,8 @@ from parity.report import stats
 from parity.report.columns import (LEGACY_PAIR, column_cell, column_label, gap_cell, gap_titles, n_text, table_shape,
                                    verdict_cells, verdict_titles, with_columns)
 from parity.report.plots import figure_name
-from parity.results import ResultError, read_job, read_json, write_json_atomic, write_text_atomic
+from parity.results import (ResultError, non_finite_metrics, provenance_difference, read_job, read_json, write_json_atomic,
+                            write_text_atomic)
 from parity.spec.config import run_from_dict
 from parity.spec.knobs import UPDATE_RULES, unmatched_rules
 from parity.spec.scenarios import FAR_DATASETS, NOT_PARITY_SCENARIOS, claim_of
@@ -62,10 +63,10 @@ def _mismatch(sides: dict, pair: tuple[str, str]) -> str | None:
     fa, fb = sorted(pair, key=frameworks.NAMES.index)
     a_jobs, b_jobs = sides.get(fa, {}), sides.get(fb, {})
     for seed in sorted(set(a_jobs) & set(b_jobs)):
-        a, b = a_jobs[seed], b_jobs[seed]
-        for key, what in (("data_fingerprint", "data fingerprints"), ("init_checksum", "starting weights")):
-            if a.get(key) != b.get(key):
-                return f"{what} differ for seed {seed} ({fa} {a.get(key)} vs {fb} {b.get(key)}): not compared"
+        differ = provenance_difference(a_jobs[seed], b_jobs[seed])
+        if differ:
+            what, a, b = differ
+            return f"{what} differ for seed {seed} ({fa} {a} vs {fb} {b}): not compared"
     return None
 
 
@@ -74,13 +75,6 @@ def table_columns(jobs: list[dict], reference: str = frameworks.REFERENCE) -> tu
     as before there were more), the reference and every framework with a job."""
     present = {j["framework"] for j in jobs} | set(frameworks.DEFAULT_NAMES) | set(LEGACY_PAIR) | {reference}
     return tuple(fw for fw in frameworks.NAMES if fw in present)
-
-
-def _non_finite(job: dict) -> list[str]:
-    """'metric=value' for each final metric that is a number but not a finite one."""
-    final = job.get("final") or {}
-    return [f"{m}={final[m]}" for m in METRICS
-            if isinstance(final.get(m), (int, float)) and not math.isfinite(final[m])]
 
 
 def failed_jobs(table: dict) -> list[str]:
@@ -113,9 +107,10 @@ def build_rows(jobs: list[dict], reference: str = frameworks.REFERENCE) -> list[
         if key not in groups:
             order.append(key)
         side = groups[key]
-        broken = _non_finite(job) if job["status"] == "ok" else []
+        broken = non_finite_metrics(job, METRICS) if job["status"] == "ok" else {}
         if broken:   # an ok job whose metrics are NaN/inf is no result: listed as failed, never dropped silently
-            failed[key].append(f"{job['framework']} seed {job['seed']}: finished with non-finite {', '.join(broken)}")
+            failed[key].append(f"{job['framework']} seed {job['seed']}: finished with non-finite "
+                               + ", ".join(f"{m}={v}" for m, v in broken.items()))
         elif job["status"] == "ok":
             side.setdefault(job["framework"], {})[job["seed"]] = job
         else:

@@ -28,7 +28,7 @@ from parity import frameworks, process
 from parity.assets import starting
 from parity.results import OutputUnwritable, ResultError, git_commit, read_job, write_result
 from parity.run.job import failed_result, unresolved_settings
-from parity.spec.config import RunConfig, SuiteConfig, run_from_dict, run_to_dict
+from parity.spec.config import RunConfig, SuiteConfig, run_to_dict, stored_settings
 
 DEFAULT_JOB_TIMEOUT_S = 1800
 
@@ -159,7 +159,7 @@ def select_pending(jobs: list[Job], out_dir: Path, resume: bool, log, others: li
         if result["status"] != "ok":
             pending.append(job)
             continue
-        if _settings(result.get("config")) != run_to_dict(job.run):
+        if stored_settings(result.get("config")) != run_to_dict(job.run):
             log(f"rerunning {job.id}: its settings changed since it ran")
             pending.append(job)
         elif not _same_commit((result.get("env") or {}).get("commit"), commit):
@@ -188,14 +188,6 @@ def _same_commit(was: str | None, now: str | None) -> bool:
     if not was or not now:
         return True
     return was.startswith(now) or now.startswith(was)
-
-
-def _settings(config) -> dict | None:
-    """A stored run config with today's defaults filled in (files written before a setting existed)."""
-    try:
-        return run_to_dict(run_from_dict(config))
-    except (TypeError, ValueError):
-        return None
 
 
 class Progress:

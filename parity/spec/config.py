@@ -528,3 +528,12 @@ def run_from_dict(data: dict) -> RunConfig:
     data = dict(data)
     bn = BNConfig(**data.pop("bn", {}))
     return RunConfig(bn=bn, **data)
+
+
+def stored_settings(data) -> dict | None:
+    """A job file's run config with today's defaults filled in (files written before a setting existed),
+    or None where it cannot be read as one: what a resume and the gate compare."""
+    try:
+        return run_to_dict(run_from_dict(data))
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None
