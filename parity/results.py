@@ -204,13 +204,21 @@ def git_commit() -> str | None:
 
 
 def cpu_model() -> str:
+    """The CPU's name, with its family/model/stepping and widest vector unit where /proc/cpuinfo gives them:
+    a virtual machine may give several CPU models one name ("AMD EPYC"), and floats differ in the last
+    bits between models, so the name alone cannot say why a rerun is not bit-identical."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        info = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().split("\n\n")[0].splitlines()
+                    if ":" in line)
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        info = {}
+    info = {k.strip(): v.strip() for k, v in info.items()}
+    name = info.get("model name") or platform.processor() or platform.machine()
+    flags = set(info.get("flags", "").split())
+    simd = next((f for f in ("avx512f", "avx2", "avx", "sse4_2") if f in flags), None)
+    ident = [f"{k.split()[-1]} {info[k]}" for k in ("cpu family", "model", "stepping") if info.get(k)]
+    detail = ", ".join(filter(None, [" ".join(ident), simd]))
+    return f"{name} ({detail})" if detail else name
 
 
 def environment() -> dict:
