@@ -164,18 +164,86 @@ def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _number(low=None, high=None, *, low_open=False, high_open=False, integer=False, optional=False):
+    """A check: an int (or any number) within [low, high] (an end open where said); None only if ``optional``."""
+    def ok(v) -> bool:
+        if v is None:
+            return optional
+        if not (_is_int(v) if integer else _is_number(v)):
+            return False
+        above = low is None or (v > low if low_open else v >= low)
+        below = high is None or (v < high if high_open else v <= high)
+        return above and below
+    return ok
+
+
+def _one_of(values):
+    return lambda v: isinstance(v, str) and v in values
+
+
+_UNSET_DEFAULT = ", or unset for each framework's default"
+# (setting, its check, what is allowed): the settings whose check needs no other setting, in the order
+# the problems are listed. Checks that depend on other settings are the _check_* functions below.
+RUN_RULES = (
+    ("batch_size", _number(1, integer=True), "an integer >= 1"),
+    ("epochs", _number(1, integer=True), "an integer >= 1"),
+    ("steps_per_epoch", _number(1, integer=True, optional=True), "an integer >= 1, or unset for a full pass"),
+    ("train_images", _number(1, integer=True, optional=True), "an integer >= 1, or unset for the whole split"),
+    ("optimizer", _one_of(OPTIMIZERS), f"one of {_allowed(OPTIMIZERS)}"),
+    ("lr", _number(0, 10, low_open=True), "a number in (0, 10]"),
+    ("lr_schedule", _one_of(LR_SCHEDULES), f"one of {_allowed(LR_SCHEDULES)}"),
+    ("sgd_momentum", _number(0, 1, high_open=True), "a number in [0, 1)"),
+    ("weight_decay", _number(0, 1, high_open=True, optional=True), "a number in [0, 1)" + _UNSET_DEFAULT),
+    ("adam_epsilon", _number(0, 1, low_open=True, optional=True), "a number in (0, 1]" + _UNSET_DEFAULT),
+    ("augment", lambda v: isinstance(v, bool), "true or false"),
+    ("precision", _one_of(PRECISIONS), f"one of {_allowed(PRECISIONS)}"),
+    ("pipeline", _one_of(PIPELINES), f"one of {_allowed(PIPELINES)}"),
+)
+_BN_MOMENTUM = "a number in [0, 1) (fraction of the old running value kept, Keras' convention)" + _UNSET_DEFAULT
+BN_RULES = (
+    ("momentum", _number(0, 1, high_open=True, optional=True), _BN_MOMENTUM),
+    ("reinject_momentum", _number(0, 1, high_open=True, optional=True), _BN_MOMENTUM),
+    ("epsilon", _number(0, 1, low_open=True, optional=True), "a number in (0, 1]" + _UNSET_DEFAULT),
+    ("renorm_rmax", _number(1), "a number >= 1"),
+    ("renorm_dmax", _number(0), "a number >= 0"),
+    ("renorm_rmin", _number(0, 1, optional=True), "a number in [0, 1], or unset for 1/rmax (the paper's)"),
+    ("renorm_momentum", _number(0, 1, high_open=True, optional=True), "a number in [0, 1) (Keras' convention), or unset"),
+    ("renorm_schedule", _one_of(RENORM_SCHEDULES), f"one of {_allowed(RENORM_SCHEDULES)}"),
+)
+
+
 def validate_run(run: RunConfig, where: str = "run") -> list[str]:
     """Return one line per problem in ``run`` (empty when valid)."""
-    p: list[str] = []
+    problems: list[str] = []
 
     def bad(name: str, value: Any, allowed: str) -> None:
-        p.append(f"{where}.{name}: {value!r} is not allowed -- {allowed}")
+        problems.append(f"{where}.{name}: {value!r} is not allowed -- {allowed}")
 
+    _check_names(run, bad)
+    arch = _check_dataset_and_model(run, bad)
+    _check_pretrained(run, bad)
+    _check_image_size(run, arch, bad)
+    for prefix, obj, rules in (("", run, RUN_RULES), ("bn.", run.bn, BN_RULES)):
+        for name, ok, allowed in rules:
+            if not ok(getattr(obj, name)):
+                bad(prefix + name, getattr(obj, name), allowed)
+    problems.extend(validate_match_rules(run, where))
+    _check_phases(run, bad)
+    _check_render_size(run, bad)
+    _check_pipeline(run, bad)
+    _check_norm(run, arch, bad)
+    return problems
+
+
+def _check_names(run: RunConfig, bad) -> None:
     for name in ("scenario", "variant"):   # part of every job's file name
         value = getattr(run, name)
         if not isinstance(value, str) or not SAFE_NAME.fullmatch(value):
             bad(name, value, SAFE_NAME_RULE)
 
+
+def _check_dataset_and_model(run: RunConfig, bad):
+    """The dataset and the model, each known, and a pair the loader can normalize for; the model's spec."""
     ds = run.dataset
     if not isinstance(ds, str) or not (
         ds in SYNTHETIC_DATASETS or ds in REAL_DATASETS or ds in TFDS_DATASETS or ds.startswith(("folder:", "tfds:"))
@@ -188,16 +256,18 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
     elif ds in ("folder:", "tfds:"):
         bad("dataset", ds, f"{ds}{'PATH' if ds == 'folder:' else 'NAME'} needs a {'path' if ds == 'folder:' else 'name'} "
             "after the colon")
-
     arch = ARCHS.get(run.model) if isinstance(run.model, str) else None
     if arch is None:
         bad("model", run.model, f"one of {_allowed(ARCHS)}{did_you_mean(run.model, ARCHS)}")
-    if arch is not None and isinstance(ds, str) and (ds in REAL_DATASETS) != (arch.family == "efficientnet-lite"):
+    elif isinstance(ds, str) and (ds in REAL_DATASETS) != (arch.family == "efficientnet-lite"):
         # the normalization is the dataset's (the loader applies it): each pairs with the network it was made for
         bad("dataset", ds, "the real datasets (digits, photos) are normalized as EfficientNet-Lite was trained, "
             "(pixel - 127) / 128, and the others with ImageNet's mean/std as the ResNets expect: "
             "efficientnet-lite0 runs on digits or photos, the ResNets on the others")
+    return arch
 
+
+def _check_pretrained(run: RunConfig, bad) -> None:
     if not isinstance(run.pretrained, str) or not run.pretrained:
         bad("pretrained", run.pretrained, f"one of {_allowed(PRETRAINED_NAMES)} or a checkpoint path")
     elif run.pretrained == "imagenet" and run.model not in IMAGENET_ARCHS:
@@ -212,6 +282,8 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
         bad("pretrained", run.pretrained, f"the source-domain checkpoint is a resnet-tiny; {run.model} needs "
             "'imagenet', 'none' or a checkpoint path")
 
+
+def _check_image_size(run: RunConfig, arch, bad) -> None:
     if not _is_int(run.image_size) or run.image_size < 1:
         bad("image_size", run.image_size, "a positive integer")
     elif arch is not None and run.image_size < arch.min_image_size:
@@ -219,71 +291,52 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
     elif run.image_size > 1024:
         bad("image_size", run.image_size, "at most 1024")
 
-    if not _is_int(run.batch_size) or run.batch_size < 1:
-        bad("batch_size", run.batch_size, "an integer >= 1")
-    if not _is_int(run.epochs) or run.epochs < 1:
-        bad("epochs", run.epochs, "an integer >= 1")
-    if run.steps_per_epoch is not None and (not _is_int(run.steps_per_epoch) or run.steps_per_epoch < 1):
-        bad("steps_per_epoch", run.steps_per_epoch, "an integer >= 1, or unset for a full pass")
-    if run.train_images is not None and (not _is_int(run.train_images) or run.train_images < 1):
-        bad("train_images", run.train_images, "an integer >= 1, or unset for the whole split")
-    if run.optimizer not in OPTIMIZERS:
-        bad("optimizer", run.optimizer, f"one of {_allowed(OPTIMIZERS)}")
-    if not _is_number(run.lr) or not (0 < run.lr <= 10):
-        bad("lr", run.lr, "a number in (0, 10]")
-    if run.lr_schedule not in LR_SCHEDULES:
-        bad("lr_schedule", run.lr_schedule, f"one of {_allowed(LR_SCHEDULES)}")
-    if not _is_number(run.sgd_momentum) or not (0 <= run.sgd_momentum < 1):
-        bad("sgd_momentum", run.sgd_momentum, "a number in [0, 1)")
-    if run.weight_decay is not None and (not _is_number(run.weight_decay) or not (0 <= run.weight_decay < 1)):
-        bad("weight_decay", run.weight_decay, "a number in [0, 1), or unset for each framework's default")
-    if run.adam_epsilon is not None and (not _is_number(run.adam_epsilon) or not (0 < run.adam_epsilon <= 1)):
-        bad("adam_epsilon", run.adam_epsilon, "a number in (0, 1], or unset for each framework's default")
-    p.extend(validate_match_rules(run, where))
+
+def _check_phases(run: RunConfig, bad) -> None:
+    """head_epochs, the two-phase recipe's epochs, and Adam's epsilon only where Adam runs."""
     if not _is_int(run.head_epochs) or run.head_epochs < 1:
         bad("head_epochs", run.head_epochs, "an integer >= 1")
     elif run.bn.freeze == "two_phase" and _is_int(run.epochs) and run.epochs <= run.head_epochs:
         bad("epochs", run.epochs, f"two_phase needs more epochs than head_epochs ({run.head_epochs})")
-    if not isinstance(run.augment, bool):
-        bad("augment", run.augment, "true or false")
-    if run.precision not in PRECISIONS:
-        bad("precision", run.precision, f"one of {_allowed(PRECISIONS)}")
-    if run.pipeline not in PIPELINES:
-        bad("pipeline", run.pipeline, f"one of {_allowed(PIPELINES)}")
-    if run.render_size is not None:
-        if not _is_int(run.render_size) or not (1 <= run.render_size <= 1024):
-            bad("render_size", run.render_size, "an integer in [1, 1024], or unset to render at image_size")
-        elif run.dataset not in SYNTHETIC_DATASETS:
-            bad("render_size", run.render_size, "only the synthetic domains are rendered; unset it for "
-                f"{run.dataset!r}")
-        elif _is_int(run.image_size) and run.render_size < run.image_size:
-            bad("render_size", run.render_size, f"at least image_size ({run.image_size})")
-        elif _is_int(run.image_size) and run.pipeline == "shared" and run.render_size % run.image_size:
-            bad("render_size", run.render_size, f"a multiple of image_size ({run.image_size}) with the shared "
-                "pipeline: it downscales by averaging whole blocks of pixels")
-    if run.pipeline in PIPELINES and run.pipeline != "shared" and isinstance(ds, str):
-        # say so rather than measure nothing: a framework's pipeline needs something of its own to do
-        if ds in REAL_DATASETS:
-            bad("pipeline", run.pipeline, "the real datasets are decoded once (PIL) and resized to image_size "
-                "in numpy, so nothing is left for a framework's pipeline to do; use an image folder")
-        elif ds in TFDS_DATASETS or ds.startswith("tfds:"):
-            bad("pipeline", run.pipeline, "tfds datasets are decoded once (by TF) and cached at image_size, so "
-                "nothing is left for a framework's pipeline to decode or resize; use a synthetic domain with "
-                "render_size, or an image folder (its JPEGs are decoded by each framework)")
-        elif ds in SYNTHETIC_DATASETS and (run.render_size is None or run.render_size == run.image_size):
-            bad("pipeline", run.pipeline, "with a synthetic domain it needs render_size > image_size (the "
-                "framework's resize is what it measures)")
     if run.adam_epsilon is not None and run.optimizer == "sgd":
         bad("adam_epsilon", run.adam_epsilon, "Adam's and AdamW's setting; unset it for sgd")
 
+
+def _check_render_size(run: RunConfig, bad) -> None:
+    if run.render_size is None:
+        return
+    if not _is_int(run.render_size) or not (1 <= run.render_size <= 1024):
+        bad("render_size", run.render_size, "an integer in [1, 1024], or unset to render at image_size")
+    elif run.dataset not in SYNTHETIC_DATASETS:
+        bad("render_size", run.render_size, "only the synthetic domains are rendered; unset it for "
+            f"{run.dataset!r}")
+    elif _is_int(run.image_size) and run.render_size < run.image_size:
+        bad("render_size", run.render_size, f"at least image_size ({run.image_size})")
+    elif _is_int(run.image_size) and run.pipeline == "shared" and run.render_size % run.image_size:
+        bad("render_size", run.render_size, f"a multiple of image_size ({run.image_size}) with the shared "
+            "pipeline: it downscales by averaging whole blocks of pixels")
+
+
+def _check_pipeline(run: RunConfig, bad) -> None:
+    """Say so rather than measure nothing: a framework's pipeline needs something of its own to do."""
+    ds = run.dataset
+    if run.pipeline not in PIPELINES or run.pipeline == "shared" or not isinstance(ds, str):
+        return
+    if ds in REAL_DATASETS:
+        bad("pipeline", run.pipeline, "the real datasets are decoded once (PIL) and resized to image_size "
+            "in numpy, so nothing is left for a framework's pipeline to do; use an image folder")
+    elif ds in TFDS_DATASETS or ds.startswith("tfds:"):
+        bad("pipeline", run.pipeline, "tfds datasets are decoded once (by TF) and cached at image_size, so "
+            "nothing is left for a framework's pipeline to decode or resize; use a synthetic domain with "
+            "render_size, or an image folder (its JPEGs are decoded by each framework)")
+    elif ds in SYNTHETIC_DATASETS and (run.render_size is None or run.render_size == run.image_size):
+        bad("pipeline", run.pipeline, "with a synthetic domain it needs render_size > image_size (the "
+            "framework's resize is what it measures)")
+
+
+def _check_norm(run: RunConfig, arch, bad) -> None:
+    """The freezing mode, the normalization and what each of them needs of the other."""
     bn = run.bn
-    for name in ("momentum", "reinject_momentum"):
-        v = getattr(bn, name)
-        if v is not None and (not _is_number(v) or not (0 <= v < 1)):
-            bad(f"bn.{name}", v, "a number in [0, 1) (fraction of the old running value kept, "
-                "Keras' convention), or unset for each framework's default")
-    if bn.epsilon is not None and (not _is_number(bn.epsilon) or not (0 < bn.epsilon <= 1)):
-        bad("bn.epsilon", bn.epsilon, "a number in (0, 1], or unset for each framework's default")
     if bn.freeze not in FREEZE_MODES:
         bad("bn.freeze", bn.freeze, f"one of {_allowed(FREEZE_MODES)}{did_you_mean(bn.freeze, FREEZE_MODES)}")
     if bn.norm not in NORMS:
@@ -298,21 +351,9 @@ def validate_run(run: RunConfig, where: str = "run") -> list[str]:
         bad("bn.reinject_momentum", bn.reinject_momentum, "re-injection needs norm = 'bn'")
     if not _is_int(bn.gn_groups) or bn.gn_groups < 1:
         bad("bn.gn_groups", bn.gn_groups, "an integer >= 1")
-    elif bn.norm == "gn" and arch is not None:
-        channels = arch.norm_channels
-        if any(c % bn.gn_groups for c in channels):
-            bad("bn.gn_groups", bn.gn_groups, f"must divide every layer width of {run.model} ({_allowed(channels)})")
-    if not _is_number(bn.renorm_rmax) or bn.renorm_rmax < 1:
-        bad("bn.renorm_rmax", bn.renorm_rmax, "a number >= 1")
-    if not _is_number(bn.renorm_dmax) or bn.renorm_dmax < 0:
-        bad("bn.renorm_dmax", bn.renorm_dmax, "a number >= 0")
-    if bn.renorm_rmin is not None and (not _is_number(bn.renorm_rmin) or not (0 <= bn.renorm_rmin <= 1)):
-        bad("bn.renorm_rmin", bn.renorm_rmin, "a number in [0, 1], or unset for 1/rmax (the paper's)")
-    if bn.renorm_momentum is not None and (not _is_number(bn.renorm_momentum) or not (0 <= bn.renorm_momentum < 1)):
-        bad("bn.renorm_momentum", bn.renorm_momentum, "a number in [0, 1) (Keras' convention), or unset")
-    if bn.renorm_schedule not in RENORM_SCHEDULES:
-        bad("bn.renorm_schedule", bn.renorm_schedule, f"one of {_allowed(RENORM_SCHEDULES)}")
-    return p
+    elif bn.norm == "gn" and arch is not None and any(c % bn.gn_groups for c in arch.norm_channels):
+        bad("bn.gn_groups", bn.gn_groups, f"must divide every layer width of {run.model} "
+            f"({_allowed(arch.norm_channels)})")
 
 
 def validate_match_rules(run: RunConfig, where: str = "run") -> list[str]:
