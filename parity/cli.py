@@ -244,37 +244,20 @@ def _preflight(suite) -> None:
 
 def cmd_run(args) -> int:
     from parity.assets.starting import PretrainFailed
-    from parity.report import tables
     from parity.results import OutputUnwritable
-    from parity.run.runner import OutputLocked, ResumeMismatch, run_suite
+    from parity.run.ray_executor import RayUnavailable   # Ray itself is imported only to run
+    from parity.run.resume import ResumeMismatch
+    from parity.run.runner import OutputLocked, run_suite
 
-    if args.threads is not None and args.threads < 1:
-        raise UsageError(f"--threads: {args.threads} is not allowed -- an integer >= 1")
-    if not (math.isfinite(args.job_timeout) and args.job_timeout > 0):   # nan would mean no timeout at all
-        raise UsageError(f"--job-timeout: {args.job_timeout} is not allowed -- a finite number of seconds > 0")
-    from parity.data.loader import default_workers
-    try:   # read by every job: a bad value would fail them all, after the folder's results were set aside
-        default_workers()
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    _check_run_options(args)
     suite = load_suite(args)
     _preflight(suite)
-    if args.address and args.executor != "ray":
-        raise UsageError("--address is for --executor ray")
-    from parity.run.ray_executor import RayUnavailable, check_address   # Ray itself is imported only to run
-
-    if args.executor == "ray":
-        import importlib.util
-        if importlib.util.find_spec("ray") is None:
-            raise UsageError("--executor ray needs Ray: pip install '.[ray]' (or pip install ray)")
-        try:
-            check_address(args.address)
-        except RayUnavailable as e:
-            raise UsageError(str(e)) from None
+    _check_executor(args)
     out = _output_folder(args.out or WORK_DIR / suite.name, "--out")   # the last check: it makes the folder
     t0 = time.perf_counter()
     options = dict(resume=args.resume, threads=args.threads, job_timeout=args.job_timeout, executor=args.executor,
                    address=args.address)
+    had = None
     try:
         if args.seeds == "auto":
             from parity import more_seeds
@@ -291,6 +274,43 @@ def cmd_run(args) -> int:
         _err(f"{e}: the run stopped; every finished job in {out / 'jobs'} is kept -- free space (or mend the "
              f"folder) and run the same command with --resume to finish")
         return EXIT_UNWRITABLE
+    return _report_run(args, suite, out, summary, had, t0)
+
+
+def _check_run_options(args) -> None:
+    """The options a run reads before it sets any result aside, each refused in one line."""
+    from parity.data.loader import default_workers
+
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads: {args.threads} is not allowed -- an integer >= 1")
+    if not (math.isfinite(args.job_timeout) and args.job_timeout > 0):   # nan would mean no timeout at all
+        raise UsageError(f"--job-timeout: {args.job_timeout} is not allowed -- a finite number of seconds > 0")
+    try:   # read by every job: a bad value would fail them all, after the folder's results were set aside
+        default_workers()
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _check_executor(args) -> None:
+    """--executor ray needs Ray and a reachable --address; --address needs --executor ray."""
+    from parity.run.ray_executor import RayUnavailable, check_address
+
+    if args.address and args.executor != "ray":
+        raise UsageError("--address is for --executor ray")
+    if args.executor == "ray":
+        import importlib.util
+        if importlib.util.find_spec("ray") is None:
+            raise UsageError("--executor ray needs Ray: pip install '.[ray]' (or pip install ray)")
+        try:
+            check_address(args.address)
+        except RayUnavailable as e:
+            raise UsageError(str(e)) from None
+
+
+def _report_run(args, suite, out: Path, summary: dict, had: dict | None, t0: float) -> int:
+    """The tables of a finished run, its closing lines, and its exit code (1 when a job failed)."""
+    from parity.report import tables
+
     try:
         table = tables.write_report(out, suite.name)
     except OSError as e:
@@ -302,7 +322,7 @@ def cmd_run(args) -> int:
     missing = sorted({fw for r in table["rows"] for fw in r.get("not_installed", [])})
     for fw in missing:
         _err(f"{fw} is not installed or fails to import: its column is marked 'not installed'")
-    if args.seeds == "auto":
+    if had is not None:
         _say("--seeds auto: seeds per row: " + "; ".join(f"{'/'.join(k)} {n}" for k, n in sorted(had.items())))
     print(f"\n{summary['ran']} job(s) run in {time.perf_counter() - t0:.0f}s "
           f"({summary['threads']} thread(s) per framework); {failed} failed. "
@@ -531,15 +551,23 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from parity.bench import driver
-    from parity.report import compare
-    from parity.spec.archs import ARCHS
-
     p = _Parser(prog="parity", description="BatchNorm parity between Keras 3 and PyTorch fine-tuning.")
     p.add_argument("--version", action="version", version=f"bn-parity {_version()}")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     sub.add_parser("list", help="scenarios and suites, with the claim each tests").set_defaults(fn=cmd_list)
+    _add_run(sub)
+    _add_report(sub)
+    _add_compare(sub)
+    _add_bench(sub)
+    _add_upgrade_check(sub)
+    _add_audit(sub)
+    _add_convert(sub)
+    _add_pretrain(sub)
+    return p
 
+
+def _add_run(sub) -> None:
+    """`parity run`'s options."""
     r = sub.add_parser("run", help="run a suite or a config file")
     r.add_argument("--suite")
     r.add_argument("--config")
@@ -561,6 +589,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print the table as JSON (parity.json's content)")
     r.set_defaults(fn=cmd_run)
 
+
+def _add_report(sub) -> None:
+    """`parity report`'s options."""
     rep = sub.add_parser("report", help="rebuild tables from DIR/jobs/")
     rep.add_argument("dir")
     rep.add_argument("--reference", default=frameworks.REFERENCE, metavar="NAME",
@@ -570,6 +601,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="take report.png, a picture of report.html's top, with headless Chromium (default: "
                           "retake one only where the page changed; a picture of an older page is always deleted)")
     rep.set_defaults(fn=cmd_report)
+
+
+def _add_compare(sub) -> None:
+    """`parity compare`'s options."""
+    from parity.report import compare
 
     c = sub.add_parser("compare", help="regression gate between two result folders (exit 1 on regression)")
     c.add_argument("baseline")
@@ -583,6 +619,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--reference", default=frameworks.REFERENCE, metavar="NAME",
                    help="the framework each gap the gate compares is taken against (default %(default)s)")
     c.set_defaults(fn=cmd_compare)
+
+
+def _add_bench(sub) -> None:
+    """`parity bench`'s options."""
+    from parity.bench import driver
+    from parity.spec.archs import ARCHS
 
     b = sub.add_parser("bench", help="throughput per framework and mode, and the harness overhead")
     b.add_argument("--out", default=str(WORK_DIR / "throughput"), help="default: %(default)s")
@@ -601,6 +643,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--skip-overhead", action="store_true", help="leave out the harness overhead measurement")
     b.add_argument("--json", action="store_true", help="print the measurements as JSON (throughput.json's content)")
     b.set_defaults(fn=cmd_bench)
+
+
+def _add_upgrade_check(sub) -> None:
+    """`parity upgrade-check`'s options."""
+    from parity.report import compare
 
     u = sub.add_parser("upgrade-check", help="two environments: audit, upgrade suite, throughput side by side; "
                                               "exit 1 on a regression or changed default")
@@ -621,6 +668,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--loss-threshold", type=float, default=compare.LOSS_THRESHOLD, metavar="X")
     u.set_defaults(fn=cmd_upgrade_check)
 
+
+def _add_audit(sub) -> None:
+    """`parity audit`'s options."""
     aud = sub.add_parser("audit", help="both frameworks' defaults, side by side; --check exits 1 on drift")
     aud.add_argument("--json", action="store_true", help="print JSON instead of the table")
     aud.add_argument("--check", metavar="FILE", help="compare with a snapshot instead of writing one")
@@ -629,6 +679,9 @@ def build_parser() -> argparse.ArgumentParser:
                                           f"default: every installed one of {','.join(frameworks.NAMES)})")
     aud.set_defaults(fn=cmd_audit)
 
+
+def _add_convert(sub) -> None:
+    """`parity convert`'s options."""
     conv = sub.add_parser("convert", help="a torch checkpoint (.pth) of a supported architecture -> a canonical "
                                            "checkpoint both frameworks start from")
     conv.add_argument("arch", help="resnet18, resnet50 (torchvision's keys) or efficientnet-lite0 "
@@ -637,13 +690,15 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--out", metavar="FILE", help="default: runs/ARCH-FILESTEM.safetensors")
     conv.set_defaults(fn=cmd_convert)
 
+
+def _add_pretrain(sub) -> None:
+    """`parity pretrain`'s options."""
     pre = sub.add_parser("pretrain", help="train the source-domain checkpoint")
     pre.add_argument("--out", default=str(WORK_DIR / "resnet-tiny_source.safetensors"),
                      help="default: %(default)s (the package's own checkpoint only when named: --out "
                           "parity/assets/checkpoints/resnet-tiny_source.safetensors)")
     pre.add_argument("--threads", type=int)
     pre.set_defaults(fn=cmd_pretrain)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,6 +25,7 @@ the jobs read) is always a finding.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from collections import defaultdict
 from pathlib import Path
 
@@ -144,142 +145,178 @@ def compare_runs(base: dict, cur: dict, acc_threshold: float = ACC_THRESHOLD_PP,
     """Paired, per-seed comparison of two loaded folders (``load_folder``); gaps against ``reference``."""
     frameworks.get(reference)
     g = Gate()
-    bi, ci = _index(base["jobs"]), _index(cur["jobs"])
-    identical_jobs = total_jobs = 0
-    for name in cur["unreadable"]:
-        g.regressions.append(f"unreadable result file in the current run: {name}")
-    for job in cur["jobs"]:   # a current run with failed jobs cannot pass
-        if job["status"] != "ok":
-            g.regressions.append(f"failed job {job['id']}: {job.get('error')}")
-        else:
-            bad = non_finite_metrics(job, METRICS)
-            if bad:
-                g.regressions.append(f"job {job['id']}: {', '.join(bad)} not a finite number")
-    for rk in bi:
-        if rk not in ci:
-            ids = sorted(j["id"] for fw in bi[rk].values() for j in fw.values())
-            g.regressions.append(f"{_row_name(rk)}: row in the baseline, missing now (jobs {', '.join(ids)})")
-    for rk in ci:
-        if rk not in bi:
-            g.appeared.append(f"{_row_name(rk)}: not in the baseline")
-    for rk in (k for k in bi if k in ci):
+    base_index, cur_index = _index(base["jobs"]), _index(cur["jobs"])
+    _check_current_jobs(g, cur)
+    _check_rows_present(g, base_index, cur_index)
+    jobs = identical_jobs = 0
+    for row in (k for k in base_index if k in cur_index):
         paired: dict[str, list] = {}
         for fw in FRAMEWORKS:
-            b_ok = {s: j for s, j in bi[rk].get(fw, {}).items() if _ok(j)}
-            c_all = ci[rk].get(fw, {})
-            g.not_compared += [f"baseline job {j['id']} failed ({j.get('error')}): seed not compared"
-                               for j in bi[rk].get(fw, {}).values() if not _ok(j)]
-            if c_all and not bi[rk].get(fw):
-                g.appeared.append(f"{_row_name(rk)} [{fw}]: framework column not in the baseline")
-            if not b_ok:
+            seeds = _paired_seeds(g, row, fw, base_index[row].get(fw, {}), cur_index[row].get(fw, {}))
+            if seeds is None:
                 continue
-            if not c_all:
-                g.regressions.append(f"{_row_name(rk)} [{fw}]: framework column missing now "
-                                     f"(jobs {', '.join(sorted(j['id'] for j in b_ok.values()))})")
-                continue
-            seeds = []
-            for s, bj in sorted(b_ok.items()):
-                cj = c_all.get(s)
-                if cj is None:
-                    g.regressions.append(f"missing seed: job {bj['id']} ran in the baseline, not now")
-                    continue
-                if not _ok(cj):
-                    continue   # already a failed job
-                problem = _pairing_problem(bj, cj)
-                if problem:
-                    g.regressions.append(f"job {cj['id']}: not comparable with the baseline: {problem}")
-                    continue
-                seeds.append(s)
-            for s, cj in sorted(c_all.items()):
-                if s not in bi[rk].get(fw, {}):
-                    g.appeared.append(f"job {cj['id']}: no baseline job for this seed")
             paired[fw] = seeds
-            for s in seeds:
-                total_jobs += 1
-                a, b = b_ok[s].get("final_weights_checksum"), c_all[s].get("final_weights_checksum")
-                identical_jobs += bool(a) and a == b
-        total_jobs += sum(1 for fw in FRAMEWORKS for s, j in bi[rk].get(fw, {}).items()
-                          if _ok(j) and s not in paired.get(fw, []))
-        _compare_row(g, rk, bi[rk], ci[rk], paired, acc_threshold, loss_threshold, reference)
+            identical_jobs += sum(1 for s in seeds if _same_weights(base_index[row][fw][s], cur_index[row][fw][s]))
+        jobs += sum(1 for fw in FRAMEWORKS for s, j in base_index[row].get(fw, {}).items() if _ok(j))
+        _compare_row(g, row, base_index[row], cur_index[row], paired, acc_threshold, loss_threshold, reference)
     _compare_verdicts(g, base["rows"], cur["rows"])
     g.regressions = list(dict.fromkeys(g.regressions))
-    rows_total = len(g.rows)
     rows_identical = sum(1 for r in g.rows if r["identical"])
     rows_unchanged = sum(1 for r in g.rows if r["status"] in ("identical", "unchanged"))
     return {"regressions": g.regressions, "improvements": g.improvements, "changes": g.changes,
             "appeared": g.appeared, "not_compared": g.not_compared, "rows": g.rows,
-            "counts": {"rows": rows_total, "rows_identical": rows_identical, "rows_unchanged": rows_unchanged,
-                       "jobs": total_jobs, "jobs_identical": identical_jobs},
+            "counts": {"rows": len(g.rows), "rows_identical": rows_identical, "rows_unchanged": rows_unchanged,
+                       "jobs": jobs, "jobs_identical": identical_jobs},
             "thresholds": {"acc_pp": acc_threshold, "loss": loss_threshold}, "reference": reference}
 
 
-def _compare_row(g: Gate, rk: tuple, b_row: dict, c_row: dict, paired: dict, acc_threshold: float,
+def _same_weights(base_job: dict, cur_job: dict) -> bool:
+    checksum = base_job.get("final_weights_checksum")
+    return bool(checksum) and checksum == cur_job.get("final_weights_checksum")
+
+
+def _check_current_jobs(g: Gate, cur: dict) -> None:
+    """A current run with an unreadable file, a failed job or a non-finite metric cannot pass."""
+    for name in cur["unreadable"]:
+        g.regressions.append(f"unreadable result file in the current run: {name}")
+    for job in cur["jobs"]:
+        if job["status"] != "ok":
+            g.regressions.append(f"failed job {job['id']}: {job.get('error')}")
+        elif bad := non_finite_metrics(job, METRICS):
+            g.regressions.append(f"job {job['id']}: {', '.join(bad)} not a finite number")
+
+
+def _check_rows_present(g: Gate, base_index: dict, cur_index: dict) -> None:
+    for row in base_index:
+        if row not in cur_index:
+            ids = sorted(j["id"] for fw in base_index[row].values() for j in fw.values())
+            g.regressions.append(f"{_row_name(row)}: row in the baseline, missing now (jobs {', '.join(ids)})")
+    g.appeared += [f"{_row_name(row)}: not in the baseline" for row in cur_index if row not in base_index]
+
+
+def _paired_seeds(g: Gate, row: tuple, fw: str, base_jobs: dict, cur_jobs: dict) -> list | None:
+    """The seeds of one framework's column in one row that both runs finished as one experiment; None when
+    the baseline has no finished job there. What cannot be paired is recorded in ``g``."""
+    base_ok = {s: j for s, j in base_jobs.items() if _ok(j)}
+    g.not_compared += [f"baseline job {j['id']} failed ({j.get('error')}): seed not compared"
+                       for j in base_jobs.values() if not _ok(j)]
+    if cur_jobs and not base_jobs:
+        g.appeared.append(f"{_row_name(row)} [{fw}]: framework column not in the baseline")
+    if not base_ok:
+        return None
+    if not cur_jobs:
+        g.regressions.append(f"{_row_name(row)} [{fw}]: framework column missing now "
+                             f"(jobs {', '.join(sorted(j['id'] for j in base_ok.values()))})")
+        return None
+    seeds = []
+    for s, base_job in sorted(base_ok.items()):
+        cur_job = cur_jobs.get(s)
+        if cur_job is None:
+            g.regressions.append(f"missing seed: job {base_job['id']} ran in the baseline, not now")
+        elif _ok(cur_job):   # a failed current job is already a regression
+            problem = _pairing_problem(base_job, cur_job)
+            if problem:
+                g.regressions.append(f"job {cur_job['id']}: not comparable with the baseline: {problem}")
+            else:
+                seeds.append(s)
+    g.appeared += [f"job {j['id']}: no baseline job for this seed" for s, j in sorted(cur_jobs.items())
+                   if s not in base_jobs]
+    return seeds
+
+
+@dataclass(frozen=True)
+class _Metric:
+    """How one metric of a row is judged and written."""
+    row_name: str
+    name: str
+    threshold: float
+    worse_sign: int     # +1: higher is worse (loss); -1: lower is worse (accuracy)
+
+    @property
+    def digits(self) -> int:
+        return 3 if self.name == "eval_loss" else 2
+
+    @property
+    def threshold_text(self) -> str:
+        unit = _METRIC_UNIT[self.name]
+        return f"threshold {self.threshold:g}{' ' + unit if unit else ''}"
+
+
+def _compare_row(g: Gate, row: tuple, base_row: dict, cur_row: dict, paired: dict, acc_threshold: float,
                  loss_threshold: float, reference: str) -> None:
     """Each metric of one (scenario, dataset, variant): every side and every gap to the reference, paired by seed."""
-    for metric in ("eval_acc", "train_acc", "eval_loss"):
-        threshold, worse_sign = (loss_threshold, +1) if metric == "eval_loss" else (acc_threshold, -1)
-        unit = _METRIC_UNIT[metric]
-        digits = 3 if metric == "eval_loss" else 2
-        name = _row_name(rk, metric)
-        entry = {"row": name, "metric": metric, "threshold": threshold, "sides": {}, "gaps": {}}
+    for name in METRICS:
+        threshold, worse_sign = (loss_threshold, +1) if name == "eval_loss" else (acc_threshold, -1)
+        metric = _Metric(_row_name(row, name), name, threshold, worse_sign)
+        entry = {"row": metric.row_name, "metric": name, "threshold": threshold, "sides": {}, "gaps": {}}
         identical = bool(paired) and all(paired.get(fw) for fw in paired)
-        verdicts = []
         for fw, seeds in paired.items():
-            if not seeds:
-                continue
-            before, after = _values(b_row[fw], seeds, metric), _values(c_row[fw], seeds, metric)
-            seeds = [s for s in seeds if s in before and s in after]
-            change = stats.paired_change([after[s] - before[s] for s in seeds])
-            if change is None:
-                continue
-            same_weights = all(b_row[fw][s].get("final_weights_checksum")
-                               and b_row[fw][s].get("final_weights_checksum") == c_row[fw][s].get("final_weights_checksum")
-                               for s in seeds)
-            identical &= same_weights
-            mean_b = sum(before[s] for s in seeds) / len(seeds)
-            mean_c = sum(after[s] for s in seeds) / len(seeds)
-            judged = _judge(change, worse_sign, threshold)
-            entry["sides"][fw] = {"baseline": mean_b, "current": mean_c, "change": change.to_dict(),
-                                  "identical_weights": same_weights, "judged": judged}
-            verdicts.append(judged)
-            if judged:
-                text = (f"{name} [{fw}]: {mean_b:.{digits}f} -> {mean_c:.{digits}f}; change {change.text(digits)} "
-                        f"(threshold {threshold:g}{' ' + unit if unit else ''})")
-                (g.regressions if judged == "regression" else g.improvements).append(text)
-        vals = {(w, fw): _values(row[fw], paired.get(fw, []), metric) for w, row in (("b", b_row), ("c", c_row))
-                for fw in FRAMEWORKS if fw in paired}
-        for fw in (f for f in FRAMEWORKS if f in paired and f != reference and reference in paired):
-            label = f"gap {fw} - {reference}"
-            both = [s for s in paired[fw] if s in paired[reference] and all(s in vals[w, x] for w in "bc"
-                                                                           for x in (fw, reference))]
-            if not both:
-                continue
-            gb = {s: vals["b", fw][s] - vals["b", reference][s] for s in both}
-            gc = {s: vals["c", fw][s] - vals["c", reference][s] for s in both}
-            change = stats.paired_change([gc[s] - gb[s] for s in both])
-            if change is None:
-                continue
-            mb, mc = sum(gb.values()) / len(both), sum(gc.values()) / len(both)
-            grow = abs(mc) - abs(mb)
-            judged = None
-            if abs(grow) > threshold and (change.n == 1 or change.certain()):
-                judged = "regression" if grow > 0 else "improvement"
-                if judged == "regression" and any(entry["sides"].get(x, {}).get("judged") == "improvement"
-                                                  for x in (fw, reference)):   # a side got better: said above
-                    judged = None
-                    g.changes.append(f"{name} [{label}]: |gap| grew from {abs(mb):.{digits}f} to "
-                                     f"{abs(mc):.{digits}f} because a side improved")
-            entry["gaps"][fw] = {"baseline": mb, "current": mc, "change": change.to_dict(), "judged": judged}
-            verdicts.append(judged)
-            if judged:
-                text = (f"{name} [{label}]: {mb:+.{digits}f} -> {mc:+.{digits}f}; change "
-                        f"{change.text(digits)}; |gap| {'grew' if grow > 0 else 'shrank'} by {abs(grow):.{digits}f} "
-                        f"(threshold {threshold:g}{' ' + unit if unit else ''})")
-                (g.regressions if judged == "regression" else g.improvements).append(text)
+            side = _compare_side(g, metric, fw, seeds, base_row[fw], cur_row[fw]) if seeds else None
+            if side is not None:
+                entry["sides"][fw] = side
+                identical &= side["identical_weights"]
+        if reference in paired:
+            for fw in (f for f in FRAMEWORKS if f in paired and f != reference):
+                gap = _compare_gap(g, metric, entry, fw, reference, paired, base_row, cur_row)
+                if gap is not None:
+                    entry["gaps"][fw] = gap
+        verdicts = [v["judged"] for part in ("sides", "gaps") for v in entry[part].values()]
         entry["identical"] = identical
         entry["status"] = ("regression" if "regression" in verdicts else "improvement" if "improvement" in verdicts
                            else "identical" if identical else "unchanged")
         g.rows.append(entry)
+
+
+def _compare_side(g: Gate, metric: _Metric, fw: str, seeds: list, base_jobs: dict, cur_jobs: dict) -> dict | None:
+    """One framework's column of one metric: its paired change, judged against the threshold."""
+    before, after = _values(base_jobs, seeds, metric.name), _values(cur_jobs, seeds, metric.name)
+    seeds = [s for s in seeds if s in before and s in after]
+    change = stats.paired_change([after[s] - before[s] for s in seeds])
+    if change is None:
+        return None
+    mean_b = sum(before[s] for s in seeds) / len(seeds)
+    mean_c = sum(after[s] for s in seeds) / len(seeds)
+    judged = _judge(change, metric.worse_sign, metric.threshold)
+    if judged:
+        d = metric.digits
+        text = (f"{metric.row_name} [{fw}]: {mean_b:.{d}f} -> {mean_c:.{d}f}; change {change.text(d)} "
+                f"({metric.threshold_text})")
+        (g.regressions if judged == "regression" else g.improvements).append(text)
+    same = all(_same_weights(base_jobs[s], cur_jobs[s]) for s in seeds)
+    return {"baseline": mean_b, "current": mean_c, "change": change.to_dict(), "identical_weights": same,
+            "judged": judged}
+
+
+def _compare_gap(g: Gate, metric: _Metric, entry: dict, fw: str, reference: str, paired: dict, base_row: dict,
+                 cur_row: dict) -> dict | None:
+    """One column's gap to the reference: a regression when |gap| grew past the threshold, unless a side
+    improved (said with that side)."""
+    vals = {(w, x): _values(row[x], paired[x], metric.name) for w, row in (("b", base_row), ("c", cur_row))
+            for x in (fw, reference)}
+    both = [s for s in paired[fw] if s in paired[reference] and all(s in vals[w, x] for w in "bc"
+                                                                   for x in (fw, reference))]
+    if not both:
+        return None
+    gb = {s: vals["b", fw][s] - vals["b", reference][s] for s in both}
+    gc = {s: vals["c", fw][s] - vals["c", reference][s] for s in both}
+    change = stats.paired_change([gc[s] - gb[s] for s in both])
+    if change is None:
+        return None
+    mb, mc = sum(gb.values()) / len(both), sum(gc.values()) / len(both)
+    grow, d = abs(mc) - abs(mb), metric.digits
+    label = f"{metric.row_name} [gap {fw} - {reference}]"
+    judged = None
+    if abs(grow) > metric.threshold and (change.n == 1 or change.certain()):
+        judged = "regression" if grow > 0 else "improvement"
+        if judged == "regression" and any(entry["sides"].get(x, {}).get("judged") == "improvement"
+                                          for x in (fw, reference)):   # a side got better: said above
+            judged = None
+            g.changes.append(f"{label}: |gap| grew from {abs(mb):.{d}f} to {abs(mc):.{d}f} because a side improved")
+    if judged:
+        text = (f"{label}: {mb:+.{d}f} -> {mc:+.{d}f}; change {change.text(d)}; |gap| "
+                f"{'grew' if grow > 0 else 'shrank'} by {abs(grow):.{d}f} ({metric.threshold_text})")
+        (g.regressions if judged == "regression" else g.improvements).append(text)
+    return {"baseline": mb, "current": mc, "change": change.to_dict(), "judged": judged}
 
 
 def _compare_verdicts(g: Gate, base_rows: list[dict], cur_rows: list[dict]) -> None:

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from parity.cli import main
-from parity.run import runner
+from parity.run import matrix, resume
 from parity.spec.config import ConfigError, load_config_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,7 +105,7 @@ def test_resume_takes_any_damaged_job_file(tmp_path, text):
     suite = load_config_file(_write(tmp_path / "one.yaml", {"run": {"scenario": "momentum-native",
                                                                     "variant": "native", "dataset": "far"}}))
     logs = []
-    runner.select_pending(runner.expand(suite, folder), folder, resume=True, log=logs.append)
+    resume.select_pending(matrix.expand(suite, folder), folder, resume=True, log=logs.append)
 
 
 @SETTINGS
@@ -118,7 +118,7 @@ def test_the_config_reader_takes_any_damaged_config(tmp_path, text):
     except ConfigError as e:
         assert all("\n" not in line and len(line) < 1000 for line in e.problems), e.problems
         return
-    runner.expand(suite, tmp_path / "out")   # a config that validates expands into jobs
+    matrix.expand(suite, tmp_path / "out")   # a config that validates expands into jobs
 
 
 def _write(path: Path, data) -> Path:

@@ -9,7 +9,7 @@ import pytest
 
 from parity import results
 from parity.cli import main
-from parity.run import runner
+from parity.run import matrix, resume
 from parity.spec.config import load_config_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,6 +111,6 @@ def test_resume_reruns_a_damaged_job_and_says_why(tmp_path, case):
                       'frameworks = ["tf", "torch"]\n')
     suite = load_config_file(config)
     logs = []
-    pending = runner.select_pending(runner.expand(suite, folder), folder, resume=True, log=logs.append)
+    pending = resume.select_pending(matrix.expand(suite, folder), folder, resume=True, log=logs.append)
     assert VICTIM in [j.path.name for j in pending]   # (the good one too: its commit is not this checkout's)
     assert any(line.startswith("rerunning") and VICTIM in line and CASES[case][1] in line for line in logs), logs

@@ -3,7 +3,7 @@ from collections import Counter
 from pathlib import Path
 
 from parity import frameworks
-from parity.run import runner
+from parity.run import matrix
 from parity.spec.config import apply_overrides
 from parity.spec.scenarios import REAL_KERAS_SCENARIOS, REAL_SCENARIOS, build_suite
 
@@ -12,7 +12,7 @@ OUT = Path("/nonexistent/real")
 
 def test_tf_and_torch_run_every_row_and_the_keras_columns_theirs():
     suite = build_suite("real")
-    jobs = runner.expand(suite, OUT)
+    jobs = matrix.expand(suite, OUT)
     columns = {}
     for job in jobs:
         columns.setdefault(job.run.scenario, set()).add(job.framework)
@@ -40,7 +40,7 @@ def test_matched_epsilon_is_the_one_the_weights_were_trained_with():
 def test_narrowing_the_columns_keeps_each_scenario_s_own():
     suite = build_suite("real")
     apply_overrides(suite, {"frameworks": ["keras-jax"]})
-    assert {j.run.scenario for j in runner.expand(suite, OUT)} == set(REAL_KERAS_SCENARIOS["keras-jax"])
-    left_out = runner.jobs_left_out(suite, OUT)
+    assert {j.run.scenario for j in matrix.expand(suite, OUT)} == set(REAL_KERAS_SCENARIOS["keras-jax"])
+    left_out = matrix.jobs_left_out(suite, OUT)
     assert {j.framework for j in left_out} == set(frameworks.NAMES) - {"keras-jax"}
     assert {j.run.scenario for j in left_out if j.framework == "keras-torch"} == set(REAL_KERAS_SCENARIOS["keras-torch"])

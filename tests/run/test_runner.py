@@ -104,7 +104,7 @@ def test_partial_result_file_is_detected_and_rerun(tmp_path):
 @pytest.mark.needs("torch")
 def test_a_job_that_raises_is_recorded_failed_and_the_rest_go_on(tmp_path):
     """A checkpoint path that vanishes after the preflight check: the worker's job fails, the suite goes on."""
-    from parity.run import runner
+    from parity.run import matrix, resume, runner
     from parity.spec.config import BNConfig, RunConfig, SuiteConfig
 
     good = RunConfig(dataset="far", epochs=1, train_images=64, scenario="tiny", variant="good",
@@ -123,7 +123,7 @@ def test_a_job_that_raises_is_recorded_failed_and_the_rest_go_on(tmp_path):
 
 @pytest.mark.needs("torch")
 def test_job_timeout_kills_the_worker_and_records_it(tmp_path):
-    from parity.run import runner
+    from parity.run import matrix, resume, runner
     from parity.spec.config import BNConfig, RunConfig, SuiteConfig
 
     run = RunConfig(dataset="far", epochs=3, scenario="tiny", bn=BNConfig(momentum=0.9))
@@ -137,11 +137,11 @@ def test_without_resume_previous_results_are_set_aside_not_deleted(tmp_path):
     out = tmp_path / "run"
     (out / "jobs").mkdir(parents=True)
     (out / "jobs" / "old.json").write_text("{}")
-    from parity.run import runner
+    from parity.run import matrix, resume, runner
     from parity.spec.scenarios import build_suite
 
-    jobs = runner.expand(build_suite("smoke"), out)
-    pending = runner.select_pending(jobs, out, resume=False, log=lambda m: None)
+    jobs = matrix.expand(build_suite("smoke"), out)
+    pending = resume.select_pending(jobs, out, resume=False, log=lambda m: None)
     assert len(pending) == len(jobs)
     (previous,) = out.glob("jobs.previous-*")
     assert (previous / "old.json").exists()
@@ -149,12 +149,12 @@ def test_without_resume_previous_results_are_set_aside_not_deleted(tmp_path):
 
 def test_resume_reruns_a_job_whose_settings_changed_and_sets_aside_foreign_results(tmp_path):
     from parity.results import write_json_atomic
-    from parity.run import runner
+    from parity.run import matrix, resume, runner
     from parity.spec.config import BNConfig, RunConfig, SuiteConfig, run_to_dict
 
     out = tmp_path / "out"
     run = RunConfig(dataset="far", epochs=1, train_images=64, scenario="tiny", bn=BNConfig(momentum=0.9))
-    jobs = runner.expand(SuiteConfig("t", [run], seeds=[0, 1], frameworks=["torch"]), out)
+    jobs = matrix.expand(SuiteConfig("t", [run], seeds=[0, 1], frameworks=["torch"]), out)
     old = dict(run_to_dict(run), epochs=2)
     for job in jobs:
         write_json_atomic(job.path, {"schema": 1, "id": job.id, "scenario": "tiny", "variant": "default",
@@ -162,7 +162,7 @@ def test_resume_reruns_a_job_whose_settings_changed_and_sets_aside_foreign_resul
                                      "config": old if job.seed == 0 else run_to_dict(run)})
     write_json_atomic(out / "jobs" / "tiny__far__default__torch__s7.json", {"schema": 1})
     lines = []
-    pending = runner.select_pending(jobs, out, resume=True, log=lines.append)
+    pending = resume.select_pending(jobs, out, resume=True, log=lines.append)
     assert [j.seed for j in pending] == [0]
     assert any("settings changed" in line for line in lines)
     assert not (out / "jobs" / "tiny__far__default__torch__s7.json").exists()
@@ -173,21 +173,21 @@ def test_resume_reruns_a_job_whose_settings_changed_and_sets_aside_foreign_resul
 def test_resume_with_some_scenarios_keeps_the_other_scenarios_results(tmp_path):
     """`--suite cpu --scenarios X --resume` into a folder holding the whole suite: the rest stays in jobs/."""
     from parity.results import write_json_atomic
-    from parity.run import runner
+    from parity.run import matrix, resume, runner
     from parity.spec.config import BNConfig, RunConfig, SuiteConfig, run_to_dict
 
     out = tmp_path / "out"
     run = RunConfig(dataset="far", epochs=1, train_images=64, scenario="tiny", bn=BNConfig(momentum=0.9))
     other = RunConfig(dataset="far", epochs=1, train_images=64, scenario="other", bn=BNConfig(momentum=0.9))
     suite = SuiteConfig("t", [run], seeds=[0], frameworks=["torch"])
-    jobs = runner.expand(suite, out)
-    others = runner.expand(SuiteConfig("t", [other], seeds=[0], frameworks=["torch"]), out)
+    jobs = matrix.expand(suite, out)
+    others = matrix.expand(SuiteConfig("t", [other], seeds=[0], frameworks=["torch"]), out)
     kept = out / "jobs" / "other__far__default__torch__s0.json"
     extra_seed = out / "jobs" / "other__far__default__torch__s9.json"   # a seed this suite does not have
     foreign = out / "jobs" / "gone__far__default__torch__s0.json"
     for path in (kept, extra_seed, foreign):
         write_json_atomic(path, {"schema": 1})
-    runner.select_pending(jobs, out, resume=True, log=lambda m: None, others=others)
+    resume.select_pending(jobs, out, resume=True, log=lambda m: None, others=others)
     assert kept.exists() and not extra_seed.exists() and not foreign.exists()
 
     # a kept file made by other framework versions is refused like a selected one
@@ -196,15 +196,15 @@ def test_resume_with_some_scenarios_keeps_the_other_scenarios_results(tmp_path):
     job = {"id": others[0].id, "framework": "torch", "seed": 0, "run": run_to_dict(other)}
     write_json_atomic(kept, {**base_result(job), **OK_FIELDS,
                              "env": {k: "0.0.1" for k in frameworks.version_keys()}})
-    with pytest.raises(runner.ResumeMismatch):
-        runner.select_pending(jobs, out, resume=True, log=lambda m: None, others=others)
+    with pytest.raises(resume.ResumeMismatch):
+        resume.select_pending(jobs, out, resume=True, log=lambda m: None, others=others)
 
 
 def test_resume_with_some_frameworks_keeps_the_other_columns_results(tmp_path):
     """`--suite cpu --frameworks keras-torch --resume` into a folder holding tf and torch: adding a column
     keeps the others' files (they were set aside as not in the suite before)."""
     from parity.results import write_json_atomic
-    from parity.run import runner
+    from parity.run import matrix, resume, runner
     from parity.spec.config import BNConfig, RunConfig, SuiteConfig, apply_overrides
 
     out = tmp_path / "out"
@@ -216,8 +216,8 @@ def test_resume_with_some_frameworks_keeps_the_other_columns_results(tmp_path):
     foreign = out / "jobs" / "tiny__far__default__keras-jax__s0.json"   # a column the suite does not have
     for path in (*kept, foreign):
         write_json_atomic(path, {"schema": 1})
-    pending = runner.select_pending(runner.expand(suite, out), out, resume=True, log=lambda m: None,
-                                    others=runner.jobs_left_out(suite, out))
+    pending = resume.select_pending(matrix.expand(suite, out), out, resume=True, log=lambda m: None,
+                                    others=matrix.jobs_left_out(suite, out))
     print(f"\nkept: {[p.name for p in kept if p.exists()]}; pending: {[j.id for j in pending]}")
     assert all(p.exists() for p in kept) and not foreign.exists()
     assert [j.framework for j in pending] == ["keras-torch"]
@@ -233,10 +233,10 @@ def test_two_runs_with_the_same_name_are_a_config_error():
 
 def test_resume_reads_result_files_written_before_a_setting_existed():
     """A job file from before `precision` existed has the same settings as today's float32 run."""
-    from parity.run.runner import _settings
-    from parity.spec.config import RunConfig, run_to_dict
+    from parity.spec.config import RunConfig, run_to_dict, stored_settings
 
     old = run_to_dict(RunConfig())
     del old["precision"]
-    assert _settings(old) == run_to_dict(RunConfig())
-    assert _settings({"no such setting": 1}) is None
+    assert stored_settings(old) == run_to_dict(RunConfig())
+    assert stored_settings({"no such setting": 1}) is None
+    assert stored_settings(None) is None

@@ -16,19 +16,19 @@ from conftest import OK_FIELDS
 
 from parity import process
 from parity.report import tables
-from parity.run import runner
+from parity.run import board, matrix, progress, runner, supervise
 from parity.run.job import base_result
 from parity.spec.config import BNConfig, RunConfig, SuiteConfig
 
 
 def _jobs(tmp_path, seeds=(0, 1, 2)):
     run = RunConfig(dataset="far", epochs=1, train_images=64, scenario="edge", bn=BNConfig(momentum=0.9))
-    return runner.expand(SuiteConfig("t", [run], seeds=list(seeds), frameworks=["torch"]), tmp_path)
+    return matrix.expand(SuiteConfig("t", [run], seeds=list(seeds), frameworks=["torch"]), tmp_path)
 
 
 def _worker(tmp_path, jobs):
-    return runner.FrameworkWorker("torch", runner.JobBoard(jobs), "t", tmp_path, 1, 5.0,
-                                  runner.Progress(len(jobs), lambda m: None), threading.Event())
+    return supervise.FrameworkWorker("torch", board.JobBoard(jobs), "t", tmp_path, 1, 5.0,
+                                  progress.Progress(len(jobs), lambda m: None), threading.Event())
 
 
 def test_a_result_written_just_before_the_deadline_stands(tmp_path):
@@ -170,7 +170,7 @@ def test_progress_is_a_line_per_job_and_on_a_terminal_a_live_bar(tmp_path, monke
 
     jobs = _jobs(tmp_path)
     screen, lines = io.StringIO(), []
-    with runner.Progress(len(jobs), lines.append, console=Console(file=screen, force_terminal=True, width=100)) as p:
+    with progress.Progress(len(jobs), lines.append, console=Console(file=screen, force_terminal=True, width=100)) as p:
         for job in jobs[:2]:
             p.finished(job, "ok", 1.5, None)
         p.finished(jobs[2], "failed", 0.2, "boom")
@@ -180,5 +180,5 @@ def test_progress_is_a_line_per_job_and_on_a_terminal_a_live_bar(tmp_path, monke
     assert "jobs" in screen.getvalue() and "3/3" in screen.getvalue()   # the bar was drawn on the console
     assert p.bar is None   # stopped on leaving ``with``
     monkeypatch.setattr("sys.stderr", io.StringIO())   # not a terminal (a log file, CI): lines only, no bar
-    with runner.Progress(len(jobs), lines.append) as quiet:
+    with progress.Progress(len(jobs), lines.append) as quiet:
         assert quiet.bar is None

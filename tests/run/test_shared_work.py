@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from parity.run.job import computation_key, make_plan
-from parity.run.runner import MIN_JOBS_FOR_NEW_WORKER, Job, JobBoard, usable_cores
+from parity.run.board import MIN_JOBS_FOR_NEW_WORKER, JobBoard
+from parity.run.matrix import Job
+from parity.run.runner import usable_cores
 from parity.spec.config import BNConfig, RunConfig, run_to_dict
 from parity.train.plan import TrainPlan
 
