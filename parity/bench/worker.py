@@ -19,69 +19,96 @@ def main(framework: str, threads: int) -> int:
     channel = Channel()   # before any framework import: their prints go to stderr
 
     from parity import frameworks
-    from parity.bench import timing
-    from parity.bench.inputs import bench_inputs
 
     try:
         backend = frameworks.load(framework)
         backend.configure(threads, 0, deterministic=False)
-        impl = frameworks.load(framework, "throughput")
-        trainer = frameworks.load(framework, "train")
+        session = _Session(framework, backend, frameworks.load(framework, "throughput"),
+                           frameworks.load(framework, "train"))
     except frameworks.FrameworkUnavailable as e:
         for _ in channel.requests():
             channel.send(error=str(e).removeprefix(f"{framework}: ")[:500], unavailable=True)
         return 0
-    rounds_by_id: dict = {}
-    inputs_cache: dict = {}
+    for msg in channel.requests():
+        try:
+            command = _Session.COMMANDS.get(msg["cmd"])
+            if command is None:
+                raise ValueError(f"unknown command {msg['cmd']!r}")
+            channel.send(result=getattr(session, command)(msg))
+        except Exception as e:  # reported to the driver, one line
+            channel.send(error=one_line(e))
+    return 0
 
-    def inputs(msg):
+
+class _Session:
+    """One framework's measurements, a method per command of the driver's protocol; the inputs of each
+    (model, size, batch) are built once, and a round set up by ``setup`` is timed by ``round`` calls."""
+    COMMANDS = {"info": "info", "modes": "modes", "measure": "measure", "setup": "setup", "round": "round",
+                "row": "row_of_times", "overhead": "overhead"}
+
+    def __init__(self, framework: str, backend, impl, trainer):
+        self.framework, self.backend, self.impl, self.trainer = framework, backend, impl, trainer
+        self.inputs_cache: dict = {}
+        self.rounds_by_id: dict = {}
+
+    def inputs(self, msg):
+        from parity.bench.inputs import bench_inputs
+
         key = (msg.get("arch", "resnet-tiny"), msg.get("batch_size", 32), msg.get("image_size", 32))
-        if key not in inputs_cache:
-            inputs_cache[key] = bench_inputs(*key)
-        return inputs_cache[key]
+        if key not in self.inputs_cache:
+            self.inputs_cache[key] = bench_inputs(*key)
+        return self.inputs_cache[key]
 
-    def new_round(msg):
-        plan, init, batches, loader = inputs(msg)
-        return timing.make_round(impl, plan, init, batches, msg["mode"], msg["kind"], steps=msg["steps"],
+    def new_round(self, msg):
+        from parity.bench import timing
+
+        plan, init, batches, loader = self.inputs(msg)
+        return timing.make_round(self.impl, plan, init, batches, msg["mode"], msg["kind"], steps=msg["steps"],
                                  loader=loader if msg.get("loader") else None), plan, batches
 
-    def row(plan, batches, times, msg):
-        result = timing.row(framework, impl, plan, batches, times, msg["mode"], msg["kind"], msg["steps"],
-                            bool(msg.get("loader")))
+    def row(self, plan, batches, times, msg) -> dict:
+        from parity.bench import timing
+
+        result = timing.row(self.framework, self.impl, plan, batches, times, msg["mode"], msg["kind"],
+                            msg["steps"], bool(msg.get("loader")))
         if os.environ.get(timing.SLOWDOWN_VAR):   # never silent: the row says it was slowed on purpose
             result["planted_slowdown"] = float(os.environ[timing.SLOWDOWN_VAR])
         return result
 
-    for msg in channel.requests():
-        try:
-            cmd = msg["cmd"]
-            if cmd == "info":
-                result = {**backend.versions(), "device": impl.device_name()}
-            elif cmd == "modes":
-                result = impl.modes()
-            elif cmd == "measure":
-                one_round, plan, batches = new_round(msg)
-                one_round = timing.planted_slowdown(one_round)
-                times = [one_round() for _ in range(msg["warmup"] + msg["rounds"])][msg["warmup"]:]
-                result = row(plan, batches, times, msg)
-            elif cmd == "setup":
-                rounds_by_id[msg["id"]] = new_round(msg)
-                result = True
-            elif cmd == "round":
-                result = timing.planted_slowdown(rounds_by_id[msg["id"]][0])()
-            elif cmd == "row":
-                _, plan, batches = rounds_by_id[msg["id"]]
-                result = row(plan, batches, msg["times"], msg)
-            elif cmd == "overhead":
-                plan, init, batches, _ = inputs(msg)
-                result = timing.harness_overhead(framework, trainer, impl, plan, init, batches,
-                                                 rounds=msg.get("rounds", timing.OVERHEAD_ROUNDS))
-            else:
-                raise ValueError(f"unknown command {cmd!r}")
-            channel.send(result=result)
-        except Exception as e:  # reported to the driver, one line
-            channel.send(error=one_line(e))
-    return 0
+    def info(self, msg) -> dict:
+        return {**self.backend.versions(), "device": self.impl.device_name()}
+
+    def modes(self, msg) -> list:
+        return self.impl.modes()
+
+    def measure(self, msg) -> dict:
+        """Warm-up and timed rounds in this worker, one after the other: the row."""
+        from parity.bench import timing
+
+        one_round, plan, batches = self.new_round(msg)
+        one_round = timing.planted_slowdown(one_round)
+        times = [one_round() for _ in range(msg["warmup"] + msg["rounds"])][msg["warmup"]:]
+        return self.row(plan, batches, times, msg)
+
+    def setup(self, msg) -> bool:
+        self.rounds_by_id[msg["id"]] = self.new_round(msg)
+        return True
+
+    def round(self, msg) -> float:
+        from parity.bench import timing
+
+        return timing.planted_slowdown(self.rounds_by_id[msg["id"]][0])()
+
+    def row_of_times(self, msg) -> dict:
+        _, plan, batches = self.rounds_by_id[msg["id"]]
+        return self.row(plan, batches, msg["times"], msg)
+
+    def overhead(self, msg) -> dict:
+        from parity.bench import timing
+
+        plan, init, batches, _ = self.inputs(msg)
+        return timing.harness_overhead(self.framework, self.trainer, self.impl, plan, init, batches,
+                                       rounds=msg.get("rounds", timing.OVERHEAD_ROUNDS))
 
 
 if __name__ == "__main__":

@@ -98,73 +98,77 @@ def build_rows(jobs: list[dict], reference: str = frameworks.REFERENCE) -> list[
     """The table's rows (see the module docstring); UnknownFramework for a reference the registry lacks."""
     frameworks.get(reference)
     columns = table_columns(jobs, reference)
-    gap_pairs = {fw: (fw, reference) for fw in columns if fw != reference}
-    groups: dict[tuple, dict[str, dict[int, dict]]] = defaultdict(dict)
+    groups, failed = _group_jobs(jobs)
+    return [row for key, sides in groups.items()
+            for row in _rows_of(key, sides, failed.get(key, []), columns, reference)]
+
+
+def _group_jobs(jobs: list[dict]) -> tuple[dict, dict]:
+    """(scenario, dataset, variant) -> framework -> seed -> finished job, in the jobs' order; and per row the
+    lines of the jobs that gave no result (failed, or finished with NaN/inf: never dropped silently)."""
+    groups: dict[tuple, dict[str, dict[int, dict]]] = {}
     failed: dict[tuple, list[str]] = defaultdict(list)
-    order: list[tuple] = []
     for job in jobs:
         key = (job["scenario"], job["dataset"], job["variant"])
-        if key not in groups:
-            order.append(key)
-        side = groups[key]
+        side = groups.setdefault(key, {})
         broken = non_finite_metrics(job, METRICS) if job["status"] == "ok" else {}
-        if broken:   # an ok job whose metrics are NaN/inf is no result: listed as failed, never dropped silently
+        if broken:
             failed[key].append(f"{job['framework']} seed {job['seed']}: finished with non-finite "
                                + ", ".join(f"{m}={v}" for m, v in broken.items()))
         elif job["status"] == "ok":
             side.setdefault(job["framework"], {})[job["seed"]] = job
         else:
             failed[key].append(f"{job['framework']} seed {job['seed']}: {job.get('error')}")
+    return groups, failed
+
+
+def _rows_of(key: tuple, sides: dict, failed: list[str], columns: tuple, reference: str) -> list[dict]:
+    """One row per metric of one (scenario, dataset, variant)."""
+    gap_pairs = {fw: (fw, reference) for fw in columns if fw != reference}
+    # the pairs whose jobs are not one experiment: never compared, and the row says why
+    pairs = dict.fromkeys([*gap_pairs.values(), LEGACY_PAIR])
+    refused = {pair: why for pair in pairs if (why := _mismatch(sides, pair))}
+    note = "; ".join(dict.fromkeys(refused.values()))
+    missing = sorted({f.split(" ", 1)[0] for f in failed if "not installed" in f})
+    if missing:
+        note = f"{' and '.join(missing)} not installed: {'its' if len(missing) == 1 else 'their'} jobs did not run"
+    # the frameworks that have a job here, finished or failed
+    ran = {fw for fw in columns if sides.get(fw)} | {f.split(" ", 1)[0] for f in failed}
+    unmatched = _unmatched([j for fw in columns for j in sides.get(fw, {}).values()])
+    scenario, dataset, variant = key
     rows = []
-    for key in order:
-        scenario, dataset, variant = key
-        sides = groups[key]
-        # the pairs whose jobs are not one experiment: never compared, and the row says why
-        pairs = dict.fromkeys([*gap_pairs.values(), LEGACY_PAIR])
-        refused = {pair: why for pair in pairs if (why := _mismatch(sides, pair))}
-        note = "; ".join(dict.fromkeys(refused.values()))
-        unmatched = _unmatched([j for fw in columns for j in sides.get(fw, {}).values()])
-        missing = sorted({f.split(" ", 1)[0] for f in failed.get(key, []) if "not installed" in f})
-        if missing:
-            note = f"{' and '.join(missing)} not installed: {'its' if len(missing) == 1 else 'their'} jobs did not run"
-        # the frameworks that have a job here, finished or failed
-        ran = {fw for fw in columns if sides.get(fw)} | {f.split(" ", 1)[0] for f in failed.get(key, [])}
-        for metric in METRICS:
-            vals = {fw: {s: j["final"].get(metric) for s, j in sides.get(fw, {}).items()} for fw in columns}
-            # accuracy lies in 0-100 and a loss is >= 0: an interval never reaches past what the quantity can be
-            bounds, gap_bounds = ((0.0, 100.0), (-100.0, 100.0)) if metric.endswith("_acc") else ((0.0, math.inf), None)
-            sums = {fw: stats.summarize(list(v.values()), bounds) for fw, v in vals.items()}
-            tol = stats.PARITY_TOLERANCE_PP if metric.endswith("_acc") else 0.05
+    for metric in METRICS:
+        vals = {fw: {s: j["final"].get(metric) for s, j in sides.get(fw, {}).items()} for fw in columns}
+        # accuracy lies in 0-100 and a loss is >= 0: an interval never reaches past what the quantity can be
+        bounds, gap_bounds = ((0.0, 100.0), (-100.0, 100.0)) if metric.endswith("_acc") else ((0.0, math.inf), None)
+        sums = {fw: stats.summarize(list(v.values()), bounds) for fw, v in vals.items()}
+        tol = stats.PARITY_TOLERANCE_PP if metric.endswith("_acc") else 0.05
 
-            def compare(a: str, b: str) -> tuple[dict | None, str]:
-                """a minus b, paired by seed, and its verdict."""
-                if (a, b) in refused or (b, a) in refused or {a, b} & set(missing):
-                    return None, "failed"
-                present = [fw for fw in (a, b) if fw in ran]
-                if len(present) < 2:   # the other framework was not asked for (--frameworks), or neither was
-                    return None, f"{present[0]} only" if present else "not run"
-                g = stats.gap(vals[a], vals[b], gap_bounds)
-                if g is None:
-                    return None, "failed"
-                return {k: v for k, v in g.to_dict().items() if k != "n"}, stats.verdict(g, tol)
+        def compare(a: str, b: str) -> tuple[dict | None, str]:
+            """a minus b, paired by seed, and its verdict."""
+            if (a, b) in refused or (b, a) in refused or {a, b} & set(missing):
+                return None, "failed"
+            present = [fw for fw in (a, b) if fw in ran]
+            if len(present) < 2:   # the other framework was not asked for (--frameworks), or neither was
+                return None, f"{present[0]} only" if present else "not run"
+            g = stats.gap(vals[a], vals[b], gap_bounds)
+            if g is None:
+                return None, "failed"
+            return {k: v for k, v in g.to_dict().items() if k != "n"}, stats.verdict(g, tol)
 
-            gap, verdict = compare(*LEGACY_PAIR)
-            gaps = {fw: compare(*pair) for fw, pair in gap_pairs.items()}
-            rows.append({
-                "scenario": scenario, "dataset": dataset, "variant": variant, "metric": metric,
-                "tf": sums["tf"].to_dict() if sums["tf"] else None,
-                "torch": sums["torch"].to_dict() if sums["torch"] else None,
-                "gap": gap,
-                "verdict": verdict,
-                "failed_jobs": failed.get(key, []),
-                "note": note or ("" if len(ran) == 1 or all(sums.get(fw) for fw in ran)
-                                 else "one framework has no successful job"),
-                "not_installed": missing,
-                "unmatched": unmatched,
-                "reference": reference,
-                "columns": {fw: sm.to_dict() if sm else None for fw, sm in sums.items()},
-                "gaps": {fw: {**(g or {}), "verdict": v} for fw, (g, v) in gaps.items()},
-            })
+        gap, verdict = compare(*LEGACY_PAIR)
+        gaps = {fw: compare(*pair) for fw, pair in gap_pairs.items()}
+        rows.append({
+            "scenario": scenario, "dataset": dataset, "variant": variant, "metric": metric,
+            "tf": sums["tf"].to_dict() if sums["tf"] else None,
+            "torch": sums["torch"].to_dict() if sums["torch"] else None,
+            "gap": gap, "verdict": verdict, "failed_jobs": failed,
+            "note": note or ("" if len(ran) == 1 or all(sums.get(fw) for fw in ran)
+                             else "one framework has no successful job"),
+            "not_installed": missing, "unmatched": unmatched, "reference": reference,
+            "columns": {fw: sm.to_dict() if sm else None for fw, sm in sums.items()},
+            "gaps": {fw: {**(g or {}), "verdict": v} for fw, (g, v) in gaps.items()},
+        })
     return rows
 
 
