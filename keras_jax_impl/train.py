@@ -1,6 +1,6 @@
 """Fine-tuning in Keras 3 on JAX: Keras' layers and optimizer, a jitted stateless step.
 
-Mirrors ``tf_impl/train.py`` function for function. Building, freezing, BN statistics and
+The loop's hooks, as ``tf_impl/train.py`` has them. Building, freezing, BN statistics and
 recalibration are the Keras code every Keras column shares (``keras_impl/train.py``); the
 step is the one Keras' guide to custom training loops in JAX writes: ``jax.value_and_grad``
 over ``model.stateless_call``, then ``optimizer.stateless_apply``, under ``jax.jit``. The

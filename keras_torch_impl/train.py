@@ -1,6 +1,6 @@
 """Fine-tuning in Keras 3 on PyTorch: Keras' layers and optimizer, torch's autograd, eagerly.
 
-Mirrors ``tf_impl/train.py`` function for function. Building, freezing, BN statistics and
+The loop's hooks, as ``tf_impl/train.py`` has them. Building, freezing, BN statistics and
 recalibration are the Keras code every Keras column shares (``keras_impl/train.py``); the
 step is the one Keras' guide to custom training loops in PyTorch writes: the forward pass,
 ``model.zero_grad()``, ``loss.backward()``, then ``optimizer.apply`` under ``torch.no_grad()``.

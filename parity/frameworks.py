@@ -175,8 +175,8 @@ def source(name: str, module: str) -> str:
 def load(name: str, module: str = "backend") -> ModuleType:
     """Import contract ``module`` of a framework's implementation (inside that framework's worker).
 
-    The column's own package is imported first even for a shared module: its ``__init__`` refuses a
-    process whose Keras runs another backend."""
+    The column's own package is imported first even for a shared module: a Keras backend column's
+    ``__init__`` refuses a process whose Keras runs another backend."""
     try:
         importlib.import_module(get(name).package)
         return importlib.import_module(source(name, module))

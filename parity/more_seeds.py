@@ -12,6 +12,7 @@ from pathlib import Path
 
 from parity.report import tables
 from parity.run import runner
+
 STEP = 2             # seeds added to an undecided row per round
 DEFAULT_MAX = 10     # seeds a row gets at most
 

@@ -1,6 +1,6 @@
 """Fine-tuning in PyTorch: a plain loop a reader can follow top to bottom.
 
-Mirrors ``tf_impl/train.py`` function for function. Freezing uses torch's own
+The loop's hooks (``parity.train.contract.Trainer``), as the Keras columns' train modules have them. Freezing uses torch's own
 mechanisms: ``requires_grad_(False)`` stops gradients but NOT batch statistics;
 only ``module.eval()`` puts BN in inference mode, and ``model.train()`` undoes
 it, so the train step re-applies it after every ``.train()``.

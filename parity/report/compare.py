@@ -25,8 +25,8 @@ the jobs read) is always a finding.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from parity import frameworks
@@ -396,11 +396,15 @@ def is_clean(result: dict) -> bool:
 
 def _cpu_note(result: dict) -> str:
     """Which CPUs made the two runs, when they differ: their floats differ in the last bits, so no job is
-    bit-identical across them (a job is bit-reproducible on one CPU kind, not across kinds)."""
+    bit-identical across them (a job is bit-reproducible on one CPU model, not across models). Runs before
+    the CPU's model was recorded give only its name, which a virtual machine may give several models."""
     base, cur = result.get("cpus") or (None, None)
     c = result["counts"]
     if not base or not cur or base == cur or c["jobs_identical"] == c["jobs"]:
         return ""
+    if cur.startswith(base + " (") or base.startswith(cur + " ("):
+        return (f" (the baseline's CPU is recorded only as {base}, this run's as {cur}: one name may cover "
+                "several CPU models, and jobs are bit-reproducible on one model, not across)")
     return f" (the baseline ran on {base}, this run on {cur}: jobs are bit-reproducible on one CPU kind, not across)"
 
 

@@ -1,6 +1,6 @@
 """A worker process: one framework, many jobs, results written by the worker itself.
 
-Started by ``parity.run.runner`` as ``python -m parity.run.worker FRAMEWORK THREADS``.
+Started by ``parity.run.supervise.FrameworkWorker`` as ``python -m parity.run.worker FRAMEWORK THREADS``.
 Reads one job (JSON) per line on stdin, writes each result file atomically and
 answers on the protocol channel (the original stdout) with JSON lines:
 ``{"event": "progress"|"done", ...}``. Everything the frameworks print goes to

@@ -310,9 +310,11 @@ def _check_render_size(run: RunConfig, bad) -> None:
     elif run.dataset not in SYNTHETIC_DATASETS:
         bad("render_size", run.render_size, "only the synthetic domains are rendered; unset it for "
             f"{run.dataset!r}")
-    elif _is_int(run.image_size) and run.render_size < run.image_size:
+    elif not _is_int(run.image_size) or run.image_size < 1:
+        pass   # image_size is refused itself; nothing to measure render_size against
+    elif run.render_size < run.image_size:
         bad("render_size", run.render_size, f"at least image_size ({run.image_size})")
-    elif _is_int(run.image_size) and run.pipeline == "shared" and run.render_size % run.image_size:
+    elif run.pipeline == "shared" and run.render_size % run.image_size:
         bad("render_size", run.render_size, f"a multiple of image_size ({run.image_size}) with the shared "
             "pipeline: it downscales by averaging whole blocks of pixels")
 

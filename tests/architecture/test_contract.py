@@ -109,7 +109,6 @@ def test_each_package_satisfies_the_contract(framework):
     described = _package(framework)
     for module, protocol in sorted(CONTRACT.items()):
         got = described[module]
-        assert got["name"] == frameworks.source(framework, module)
         assert not got["missing"], f"{got['name']} lacks {got['missing']} ({protocol.__name__})"
         for name, member in contract_members(protocol).items():
             if inspect.isfunction(member):
@@ -118,7 +117,7 @@ def test_each_package_satisfies_the_contract(framework):
                     f"{got['name']}.{name} {got['contract'][name]} differs from the contract's {want}"
         if module == "backend":
             assert got["NAME"] == framework
-    print(f"\n{frameworks.get(framework).package}: {len(CONTRACT)} modules, every contract signature equal")
+    print(f"\n{frameworks.get(framework).package}: {len(CONTRACT)} modules, every contract signature fits")
 
 
 @pytest.mark.parametrize("module", sorted(CONTRACT))

@@ -58,6 +58,16 @@ BAD_CONFIGS = [
     ("dmax-negative", "[run.bn]\nrenorm_dmax = -1\n", ".toml", "run.bn.renorm_dmax: -1 is not allowed -- a number >= 0"),
     ("rmin-above-1", "[run.bn]\nrenorm_rmin = 1.5\n", ".toml", "run.bn.renorm_rmin: 1.5 is not allowed -- a number in [0, 1]"),
     ("renorm-momentum-1", "[run.bn]\nrenorm_momentum = 1\n", ".toml", "run.bn.renorm_momentum: 1 is not allowed -- a number in [0, 1)"),
+    ("sgd-momentum-negative", "[run]\nsgd_momentum = -0.1\n", ".toml", "run.sgd_momentum: -0.1 is not allowed -- a number in [0, 1)"),
+    ("weight-decay-negative", "[run]\nweight_decay = -0.1\n", ".toml", "run.weight_decay: -0.1 is not allowed -- a number in [0, 1)"),
+    ("adam-epsilon-2", '[run]\noptimizer = "adam"\nadam_epsilon = 2\n', ".toml", "run.adam_epsilon: 2 is not allowed -- a number in (0, 1]"),
+    ("epsilon-2", "[run.bn]\nepsilon = 2\n", ".toml", "run.bn.epsilon: 2 is not allowed -- a number in (0, 1]"),
+    ("rmin-negative", "[run.bn]\nrenorm_rmin = -0.1\n", ".toml", "run.bn.renorm_rmin: -0.1 is not allowed -- a number in [0, 1]"),
+    ("renorm-momentum-negative", "[run.bn]\nrenorm_momentum = -0.1\n", ".toml", "run.bn.renorm_momentum: -0.1 is not allowed -- a number in [0, 1)"),
+    ("reinject-negative", "[run.bn]\nreinject_momentum = -0.1\n", ".toml", "run.bn.reinject_momentum: -0.1 is not allowed -- a number in [0, 1)"),
+    ("rmax-nan", "[run.bn]\nrenorm_rmax = nan\n", ".toml", "run.bn.renorm_rmax: nan is not allowed -- a number >= 1"),
+    ("pipeline-typo", '[run]\npipeline = "native"\n', ".toml", "run.pipeline: 'native' is not allowed -- one of shared, framework"),
+    ("render-size-with-image-size-0", "[run]\nimage_size = 0\nrender_size = 64\n", ".toml", "run.image_size: 0 is not allowed -- a positive integer"),
     ("renorm-schedule-typo", '[run.bn]\nrenorm_schedule = "linear"\n', ".toml", "run.bn.renorm_schedule: 'linear' is not allowed -- one of paper, constant"),
     ("seeds-empty", "[run]\nseeds = []\n", ".toml", "seeds: [] is not allowed -- a non-empty list of integers 0..4294967295"),
     ("seeds-negative", "seeds = [-1]\n[run]\n", ".toml", "seeds: [-1] is not allowed -- a non-empty list of integers 0..4294967295"),
@@ -279,3 +289,14 @@ def test_runs_array_loads_every_run(tmp_path):
 def test_command_line_overrides_replace_file_values(tmp_path):
     suite = load_config_file(_write(tmp_path, GOOD_TOML, ".toml"), {"seeds": [0], "frameworks": ["tf"]})
     assert suite.seeds == [0] and suite.frameworks == ["tf"]
+
+
+def test_the_closed_ends_of_the_rule_tables_are_accepted():
+    """The other side of the bad-config bounds: each value on a closed end of its range is valid."""
+    from parity.spec.config import validate_run
+
+    run = RunConfig(lr=10.0, sgd_momentum=0.0, weight_decay=0.0,
+                    bn=BNConfig(momentum=0.0, epsilon=1.0, renorm_rmax=1.0, renorm_dmax=0.0, renorm_rmin=1.0,
+                                renorm_momentum=0.0))
+    assert validate_run(run) == []
+    assert validate_run(RunConfig(optimizer="adam", adam_epsilon=1.0, bn=BNConfig(renorm_rmin=0.0))) == []

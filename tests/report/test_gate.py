@@ -113,6 +113,10 @@ CASES = [
     ("another-cpu", other_cpu("Intel(R) Xeon(R) Processor"), 0,
      "27/27 rows unchanged, 0/90 jobs bit-identical (the baseline ran on AMD EPYC, this run on Intel(R) Xeon(R) "
      "Processor: jobs are bit-reproducible on one CPU kind, not across)"),
+    # rerun where runs record the CPU's model too: the baseline's bare name may hide another model
+    ("same-cpu-name-model-recorded", other_cpu("AMD EPYC (family 23 model 1 stepping 2, avx2)"), 0,
+     "0/90 jobs bit-identical (the baseline's CPU is recorded only as AMD EPYC, this run's as AMD EPYC (family 23 "
+     "model 1 stepping 2, avx2): one name may cover several CPU models"),
     ("below-threshold", shift(HEADLINE, "tf", "eval_acc", -0.5), 0, "27/27 rows unchanged"),
     # mean -1.2 pp, beyond the threshold, but the seeds disagree: the paired CI holds 0
     ("seeds-disagree", shift(HEADLINE, "torch", "eval_acc", lambda s: (-7, 5, -7, 5, -2)[s]), 0, "no regression"),
