@@ -80,7 +80,8 @@ def test_killed_worker_is_recorded_failed_and_resume_completes(tmp_path):
     assert (out / "jobs" / ok_name).stat().st_mtime_ns == ok_mtime, "a finished job was redone"
 
 
-@pytest.mark.needs("torch")
+@pytest.mark.slow   # make test-all; see the README's Tests (a truncated file is also refused by
+@pytest.mark.needs("torch")   # test_hostile_properties.py's "truncate"; --resume reruns in the killed-worker test)
 def test_partial_result_file_is_detected_and_rerun(tmp_path):
     out = tmp_path / "run"
     cfg = _config(tmp_path, '["torch"]')
