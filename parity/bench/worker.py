@@ -107,7 +107,8 @@ class _Session:
         from parity.bench import timing
 
         plan, init, batches, _ = self.inputs(msg)
-        return timing.harness_overhead(self.framework, self.trainer, self.impl, plan, init, batches,
+        return timing.harness_overhead(self.framework, self.trainer, self.impl, plan, init,
+                                       batches[:msg.get("steps", len(batches))],
                                        rounds=msg.get("rounds", timing.OVERHEAD_ROUNDS))
 
 

@@ -17,31 +17,43 @@ from parity.process import Channel, DriverGone, one_line
 
 
 def _inject_fault(job: dict) -> None:
-    """Fault injection for the reliability tests: PARITY_INJECT_FAULT=KIND:TEXT hits jobs whose id holds TEXT.
+    """Fault injection for the reliability tests: PARITY_INJECT_FAULT=KIND:TEXT hits jobs whose id holds TEXT;
+    several faults are separated by ";" (``raise:__s1;abort:__s3``).
 
     KIND is abort (SIGABRT, as a segfault would end the process), oom (a MemoryError
     under a lowered address-space limit), hang (sleeps past any timeout) or raise.
     """
-    spec = os.environ.get("PARITY_INJECT_FAULT", "")
-    kind, _, text = spec.partition(":")
-    if not kind or text not in job["id"]:
-        return
-    if kind == "abort":
-        os.abort()
-    if kind == "oom":
-        import resource
+    for spec in filter(None, os.environ.get("PARITY_INJECT_FAULT", "").split(";")):
+        kind, _, text = spec.partition(":")
+        if text in job["id"]:
+            _FAULTS[kind]()
 
-        import numpy as np
 
-        limit = 2 * 1024 ** 3
-        resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
-        np.ones(limit, np.uint8)   # cannot fit: MemoryError
-    if kind == "hang":
-        import time
+def _abort() -> None:
+    os.abort()
 
-        time.sleep(3600)
-    if kind == "raise":
-        raise RuntimeError("injected fault")
+
+def _out_of_memory() -> None:
+    import resource
+
+    import numpy as np
+
+    limit = 2 * 1024 ** 3
+    resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    np.ones(limit, np.uint8)   # cannot fit: MemoryError
+
+
+def _hang() -> None:
+    import time
+
+    time.sleep(3600)
+
+
+def _raise() -> None:
+    raise RuntimeError("injected fault")
+
+
+_FAULTS = {"abort": _abort, "oom": _out_of_memory, "hang": _hang, "raise": _raise}
 
 
 def main(argv: list[str]) -> int:

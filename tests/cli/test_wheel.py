@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from parity.spec.scenarios import build_suite
+
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ["pyproject.toml", "README.md", "parity", "keras_impl", "tf_impl", "torch_impl", "keras_torch_impl",
            "keras_jax_impl"]
@@ -57,9 +59,10 @@ def test_the_installed_package_is_the_wheel_and_has_its_checkpoint(installed):
 
 
 @pytest.mark.needs("tf", "torch")
-def test_the_installed_package_runs_the_smoke_suite_without_pretraining(installed, tmp_path):
+def test_the_installed_package_runs_the_smoke_suite_without_pretraining(installed, tmp_path, smoke_run):
     """Also what a run writes by default: runs/SUITE under the working folder and nothing else, and with
-    --json its stdout is the table (parity.json's content) alone."""
+    --json its stdout is the table (parity.json's content) alone. Its jobs are bit-identical to the checkout's
+    run of the suite (``smoke_run``): the wheel is this code, and a rerun compares clean."""
     proc = subprocess.run([str(installed.parent / "parity"), "run", "--suite", "smoke", "--json"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
     print(proc.stderr[-800:])
@@ -67,6 +70,12 @@ def test_the_installed_package_runs_the_smoke_suite_without_pretraining(installe
     assert "pretrain" not in proc.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["runs"]
     assert json.loads(proc.stdout) == json.loads((tmp_path / "runs" / "smoke" / "parity.json").read_text())
+    gate = subprocess.run([sys.executable, "-m", "parity.cli", "compare", str(smoke_run[0]),
+                           str(tmp_path / "runs" / "smoke")], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    print(gate.stderr.strip())
+    assert gate.returncode == 0, gate.stdout
+    n = len(build_suite("smoke").runs) * 2   # runs x (tf, torch), one seed
+    assert f"{n}/{n} jobs bit-identical" in gate.stderr, gate.stderr   # CPU jobs are bit-reproducible
 
 
 def test_the_installed_package_adds_no_options_to_other_pytest_runs(installed):

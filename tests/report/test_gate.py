@@ -3,7 +3,7 @@
 ``results/quick`` is a real result folder: 5 seeds x 9 runs x 2 frameworks. Each case
 copies it, edits job files the way a regression would look (lower accuracy on every
 seed of one side, a failed seed, a vanished column...), re-renders the copy with
-``parity report`` as a user would, and runs ``parity compare PUBLISHED COPY``: exit 1 for
+``parity report`` as a user would where the edit could trip it (RENDERED), and runs ``parity compare PUBLISHED COPY``: exit 1 for
 each planted regression, exit 0 for an improvement, a re-render, a change below the
 threshold and a change the seeds cannot tell from 0. Pure Python: no framework runs.
 """
@@ -125,6 +125,13 @@ CASES = [
 ]
 
 
+# The gate reads the job files alone; the cases whose copy a user's `parity report` could trip on (failed, missing
+# or non-finite jobs) or that are about a re-render are re-rendered first. Rendering every case's copy (its plots
+# take ~3 s) cost make test ~50 s more.
+RENDERED = {"one-failed-seed", "four-failed-seeds", "missing-seed", "missing-framework-column", "vanished-row",
+            "nan-metric", "re-rendered"}
+
+
 @pytest.mark.parametrize("case_id,plant,code,expected", CASES, ids=[c[0] for c in CASES])
 def test_planted_change(tmp_path, capsys, case_id, plant, code, expected):
     copy = tmp_path / "quick"
@@ -135,8 +142,9 @@ def test_planted_change(tmp_path, capsys, case_id, plant, code, expected):
         baseline = tmp_path / "baseline"
         shutil.copytree(PUBLISHED / "jobs", baseline / "jobs")
         fail(MATCHED, "tf", [1])(baseline)
-    assert main(["report", str(copy)]) == 0
-    capsys.readouterr()
+    if case_id in RENDERED:
+        assert main(["report", str(copy)]) == 0
+        capsys.readouterr()
     got = main(["compare", str(baseline), str(copy), "--md", str(tmp_path / "gate.md")])
     out = capsys.readouterr().out
     print(out.splitlines()[4] if len(out.splitlines()) > 4 else out)

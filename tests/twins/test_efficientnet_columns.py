@@ -46,24 +46,23 @@ from parity import frameworks
 from parity.assets.canonical import load_checkpoint
 from tests.twins.test_efficientnet_columns import ARCH, EPS, photographs, step_setup
 
-fw, checkpoint, scale, out_path = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+fw, checkpoint, asked, out_path = sys.argv[1], sys.argv[2], sys.argv[3].split(","), sys.argv[4]
 backend, models, weights, train = (frameworks.load(fw, m) for m in ("backend", "models", "weights", "train"))
 backend.configure(1, 0)
 import keras
 
 tensors, _, _ = load_checkpoint(checkpoint)
-k = models.build_model(ARCH, 1000, 224, bn_epsilon=EPS)
-weights.from_canonical(k, tensors)
-logits = keras.ops.convert_to_numpy(k(photographs(scale), training=False))
-if scale == "raw":   # the planted input scaling: the classification is all that is asked
-    np.savez(out_path, logits=logits)
-    print(json.dumps({"backend": keras.backend.backend()}))
-    sys.exit(0)
-
-plan, start, batch = step_setup(tensors)
-model = train.build(plan, start)
-train.prepare_phase(model, plan, "train", plan.lr).step(*batch)
-np.savez(out_path, logits=logits, **weights.to_canonical(model))
+out = {}
+for scale in {"logits": "lite", "raw": "raw"}.keys() & asked:   # raw: the planted input scaling
+    k = models.build_model(ARCH, 1000, 224, bn_epsilon=EPS)
+    weights.from_canonical(k, tensors)
+    out[scale] = keras.ops.convert_to_numpy(k(photographs("lite" if scale == "logits" else "raw"), training=False))
+if "step" in asked:
+    plan, start, batch = step_setup(tensors)
+    model = train.build(plan, start)
+    train.prepare_phase(model, plan, "train", plan.lr).step(*batch)
+    out.update(weights.to_canonical(model))
+np.savez(out_path, **out)
 print(json.dumps({"backend": keras.backend.backend()}))
 """
 
@@ -99,12 +98,14 @@ def checkpoint(tmp_path_factory):
     return imagenet.ensure(ARCH)
 
 
-def _column(framework: str, checkpoint, tmp_path, scale: str = "lite") -> dict:
+def _column(framework: str, checkpoint, tmp_path, parts) -> dict:
+    """The column's process: ImageNet logits of the photographs ("logits"), of the photographs left in 0-255
+    ("raw"), and its weights after one step ("step"), as asked."""
     missing = frameworks.missing_modules(framework)
     if missing:
         pytest.skip(f"{framework}: {', '.join(missing)} not installed (make test installs the [jax] extra)")
-    path = tmp_path / f"{framework}-{scale}.npz"
-    proc = subprocess.run([sys.executable, "-c", PROBE, framework, str(checkpoint), scale, str(path)],
+    path = tmp_path / f"{framework}.npz"
+    proc = subprocess.run([sys.executable, "-c", PROBE, framework, str(checkpoint), ",".join(sorted(parts)), str(path)],
                           capture_output=True, text=True, timeout=600, env=process.child_env(framework=framework),
                           cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -113,17 +114,26 @@ def _column(framework: str, checkpoint, tmp_path, scale: str = "lite") -> dict:
     return dict(np.load(path))
 
 
+def planted_column() -> str | None:
+    """The Keras column the planted input scaling is tried in: the first one installed."""
+    return next((fw for fw in COLUMNS if not frameworks.missing_modules(fw)), None)
+
+
 @pytest.fixture(scope="module")
 def columns(checkpoint, tmp_path_factory):
-    seen = {}
+    """``columns(fw, part)``: one process per column, started by the first test that asks, computing that part,
+    the step every column's step test asks for, and the planted scaling where it is tried. keras-jax's 224 px
+    logits (a minute of XLA's CPU depthwise convolutions) are computed only where its slow test runs."""
+    seen = {}   # fw -> (the parts its process computed, its arrays)
 
-    class Columns:
-        def __getitem__(self, fw):
-            if fw not in seen:
-                seen[fw] = _column(fw, checkpoint, tmp_path_factory.mktemp(fw))
-            return seen[fw]
+    def get(fw: str, part: str) -> np.ndarray | dict:
+        if part not in seen.get(fw, ((),))[0]:
+            parts = {part, "step"} | ({"raw"} if fw == planted_column() else set())
+            seen[fw] = parts, _column(fw, checkpoint, tmp_path_factory.mktemp(fw), parts)
+        arrays = seen[fw][1]
+        return arrays[part] if part != "step" else {k: v for k, v in arrays.items() if k not in ("logits", "raw")}
 
-    return Columns()
+    return get
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +185,7 @@ def imagenet_sanity(logits: np.ndarray, reference: np.ndarray) -> tuple[bool, st
 @pytest.mark.parametrize("framework", [pytest.param(fw, marks=pytest.mark.slow) if fw == "keras-jax" else fw
                                        for fw in COLUMNS])   # keras-jax (XLA's CPU depthwise): make test-all
 def test_imagenet_weights_classify_photographs_in_the_column(columns, torch_side, framework):
-    logits, reference = columns[framework]["logits"], torch_side[0]
+    logits, reference = columns(framework, "logits"), torch_side[0]
     ok, said = imagenet_sanity(logits, reference)
     diff = float(np.abs(logits - reference).max())
     print(f"\n{framework}: {said}\nImageNet logits vs torch: max |diff| {diff:.2e} (bound {LOGIT_ATOL:g}; CPU {CPU})")
@@ -183,12 +193,12 @@ def test_imagenet_weights_classify_photographs_in_the_column(columns, torch_side
     assert diff <= LOGIT_ATOL
 
 
-def test_a_wrong_input_scaling_is_caught(checkpoint, torch_side, tmp_path):
+def test_a_wrong_input_scaling_is_caught(columns, torch_side):
     """Pixels left in 0-255 (the planted error): the sanity check must fail, in a Keras column too."""
-    fw = next((fw for fw in COLUMNS if not frameworks.missing_modules(fw)), None)
+    fw = planted_column()
     if fw is None:
         pytest.skip("no Keras column installed")
-    logits = _column(fw, checkpoint, tmp_path, scale="raw")["logits"]
+    logits = columns(fw, "raw")
     ok, said = imagenet_sanity(logits, torch_side[0])
     print(f"\n{fw} on pixels in 0-255: {said}")
     assert not ok
@@ -200,8 +210,8 @@ def test_one_step_of_the_column_gives_torch_s_model(columns, torch_side, framewo
     step is ~1e-3 from its float64 one: ReLU6 and BN on 2x2 maps at 64 px), so the column must be as close
     to the exact step as torch's float32 is, within FLOAT32_FACTOR."""
     _, start, torch32, torch64, counts = torch_side
-    keras_step = columns[framework]
-    assert set(keras_step) - {"logits"} == set(torch64)
+    keras_step = columns(framework, "step")
+    assert set(keras_step) == set(torch64)
     name, err = step_error(keras_step, torch64, start, count=lambda key: counts[key.rsplit(".", 1)[0]])
     t_name, t_err = step_error(torch32, torch64, start, count=None)
     print(f"\n{framework}: one SGD step of EfficientNet-Lite0 vs torch's float64 step, max relative error "
