@@ -18,6 +18,7 @@ import numpy as np
 from keras import layers
 
 from parity.spec.archs import ResNetSpec, check_build
+from parity.spec.config import BNConfig
 
 
 def _keras_name(module: str) -> str:
@@ -57,22 +58,22 @@ def _require_renorm() -> None:
                                 "batch renormalization needs Keras >= 3.14 (it was removed in 3.0-3.13)")
 
 
-def _norm_factory(norm: str, bn_momentum, bn_epsilon, gn_groups, renorm_momentum, renorm_clipping):
+def _norm_factory(bn: BNConfig, renorm_clipping: dict | None):
     """A function (x, name) -> normalized x: BatchNormalization, its renorm mode, or GroupNormalization."""
-    if norm == "gn":
+    if bn.norm == "gn":
         native = native_gn_defaults()
-        groups = native["groups"] if gn_groups is None else gn_groups
-        eps = native["epsilon"] if bn_epsilon is None else bn_epsilon
+        groups = native["groups"] if bn.gn_groups is None else bn.gn_groups
+        eps = native["epsilon"] if bn.epsilon is None else bn.epsilon
         return lambda x, name: layers.GroupNormalization(groups=groups, axis=-1, epsilon=eps, name=_keras_name(name))(x)
-    settings = _bn_settings(bn_momentum, bn_epsilon)
-    if norm == "renorm":
+    settings = _bn_settings(bn.momentum, bn.epsilon)
+    if bn.norm == "renorm":
         _require_renorm()
         params = inspect.signature(layers.BatchNormalization).parameters
         settings.update(renorm=True, renorm_clipping=dict(renorm_clipping or {}),
-                        renorm_momentum=params["renorm_momentum"].default if renorm_momentum is None
-                        else renorm_momentum)
-    elif norm != "bn":
-        raise ValueError(f"unknown norm {norm!r}; allowed: bn, renorm, gn")
+                        renorm_momentum=params["renorm_momentum"].default if bn.renorm_momentum is None
+                        else bn.renorm_momentum)
+    elif bn.norm != "bn":
+        raise ValueError(f"unknown norm {bn.norm!r}; allowed: bn, renorm, gn")
     return lambda x, name: layers.BatchNormalization(axis=-1, name=_keras_name(name), **settings)(x)
 
 
@@ -158,23 +159,21 @@ def base_training_for(freeze: str) -> bool | None:
     return False if freeze in ("frozen_bn_inference", "two_phase") else None
 
 
-def build_model(arch: str, num_classes: int, image_size: int, bn_momentum: float | None = None,
-                bn_epsilon: float | None = None, norm: str = "bn", gn_groups: int | None = None,
-                renorm_momentum: float | None = None, renorm_clipping: dict | None = None, *,
-                base_training: bool | None = None) -> keras.Model:
+def build_model(arch: str, num_classes: int, image_size: int, bn: BNConfig | None = None,
+                renorm_clipping: dict | None = None, *, base_training: bool | None = None) -> keras.Model:
     """Input -> `base` (nested model, pooled features) -> Dense head "fc"; the contract's builder, plus how
     the outer model calls the base (`base_training`, Keras' freezing recipe: ``base_training_for``).
 
     The nesting is what the Keras transfer-learning recipe freezes:
     `model.get_layer("base").trainable = False` and `base(x, training=False)`.
-    `bn_momentum` is Keras' own convention; None means Keras' default, read from
-    the installed Keras.  Conv and head init mirror torch's so both start from
-    the same distributions.  `norm` swaps every BN layer for Keras' own renorm
-    mode (`renorm_momentum`, `renorm_clipping`) or for GroupNormalization
-    (`gn_groups`; `bn_epsilon` is then GN's epsilon).
+    `bn`: the normalization settings (the plan's, whole), momentum in Keras' own convention, None
+    momentum/epsilon meaning Keras' defaults, read from the installed Keras. Conv and head init mirror
+    torch's so both start from the same distributions. `bn.norm` swaps every BN layer for Keras' own
+    renorm mode (`bn.renorm_momentum`, `renorm_clipping`: the bounds at step 0) or for
+    GroupNormalization (`bn.gn_groups`; `bn.epsilon` is then GN's epsilon).
     """
     spec = check_build(arch, num_classes, image_size)
-    factory = _norm_factory(norm, bn_momentum, bn_epsilon, gn_groups, renorm_momentum, renorm_clipping)
+    factory = _norm_factory(bn or BNConfig(), renorm_clipping)
     if spec.family == "efficientnet-lite":
         from keras_impl.efficientnet import build_base
 

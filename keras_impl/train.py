@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+from dataclasses import replace
 from typing import Callable
 
 import keras
@@ -77,30 +78,27 @@ def build(plan: TrainPlan, init: dict[str, np.ndarray], sync_renorm_state: Calla
     with dtype_policy(plan.precision):
         if plan.zoo:
             return zoo.build(plan, init)
-        model = models.build_model(plan.arch, plan.num_classes, plan.image_size, bn_momentum=plan.bn_momentum,
-                                   bn_epsilon=plan.bn_epsilon, norm=plan.norm, gn_groups=plan.gn_groups,
-                                   renorm_momentum=plan.renorm_momentum, renorm_clipping=plan.initial_clipping(),
-                                   base_training=models.base_training_for(plan.freeze))
+        model = models.build_model(plan.arch, plan.num_classes, plan.image_size, plan.bn, plan.initial_clipping(),
+                                   base_training=models.base_training_for(plan.bn.freeze))
         weights.from_canonical(model, init)
         sync_renorm_state(model)
-        if plan.reinject_momentum is not None:
-            model = _reinject_bn(model, plan, plan.reinject_momentum)
+        if plan.bn.reinject_momentum is not None:
+            model = _reinject_bn(model, plan, plan.bn.reinject_momentum)
         return model
 
 
 def _reinject_bn(model: keras.Model, plan: TrainPlan, momentum: float) -> keras.Model:
     """The article's fix: rebuild the base with new BN layers of another momentum, keeping all weights."""
     state = weights.to_canonical(model)
-    rebuilt = models.build_model(plan.arch, plan.num_classes, plan.image_size, bn_momentum=momentum,
-                                 bn_epsilon=plan.bn_epsilon, norm=plan.norm,
-                                 base_training=models.base_training_for(plan.freeze))
+    rebuilt = models.build_model(plan.arch, plan.num_classes, plan.image_size, replace(plan.bn, momentum=momentum),
+                                 base_training=models.base_training_for(plan.bn.freeze))
     weights.from_canonical(rebuilt, state)
     return rebuilt
 
 
 def configure_phase(model: keras.Model, plan: TrainPlan, phase: str) -> tuple[list, bool]:
     """Which variables train and whether BN runs in inference mode, per freeze mode and phase."""
-    freeze = plan.freeze
+    freeze = plan.bn.freeze
     base = model.get_layer("base")
     head = model.get_layer("fc")
     if freeze == "frozen_bn_inference" or (freeze == "two_phase" and phase == "head"):

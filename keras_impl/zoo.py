@@ -29,13 +29,13 @@ def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> keras.Model:
                                        pooling="avg", name="base")
     for layer in base.layers:
         if isinstance(layer, layers.BatchNormalization):
-            layer.momentum = plan.bn_momentum     # Keras convention already; the epsilon stays as shipped
+            layer.momentum = plan.bn.momentum     # Keras convention already; the epsilon stays as shipped
     scale = np.asarray(plan.pixel_std, np.float32) * 255.0
     offset = np.asarray(plan.pixel_mean, np.float32) * 255.0
     inputs = keras.Input((size, size, 3))
     pixels = layers.Lambda(lambda x: keras.applications.resnet.preprocess_input(x * scale + offset),
                            name="preprocess", dtype="float32")(inputs)   # float32 as torch's scale/shift
-    features = base(pixels, training=models.base_training_for(plan.freeze))
+    features = base(pixels, training=models.base_training_for(plan.bn.freeze))
     head = layers.Dense(plan.num_classes, name="fc")
     outputs = head(features)
     head.set_weights([init["fc.weight"].T, init["fc.bias"]])

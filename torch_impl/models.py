@@ -18,6 +18,7 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
 
 from parity.spec.archs import EfficientNetLiteSpec, MBConvBlock, ResNetSpec, check_build
+from parity.spec.config import BNConfig
 from parity.spec.knobs import from_native, to_native
 
 _BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
@@ -35,41 +36,38 @@ def native_gn_defaults() -> dict[str, float]:
     return {"groups": None, "epsilon": params["eps"].default}
 
 
-def _norm_factory(norm: str, bn_momentum, bn_epsilon, gn_groups, renorm_momentum, renorm_clipping):
-    """A module factory (channels -> module): BatchNorm2d, our BatchRenorm2d, or GroupNorm."""
-    if norm == "gn":
-        if gn_groups is None:
+def torch_momentum(momentum: float) -> float:
+    """BN momentum in the config's convention (Keras', the old value kept) -> torch's argument: the one place
+    torch's BN momentum is converted (``parity.spec.knobs``), for new layers, reinjected ones and the zoo's."""
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"bn_momentum must be in [0, 1] (Keras convention), got {momentum}")
+    return to_native("bn_momentum", "torch", momentum)
+
+
+def _norm_factory(bn: BNConfig, renorm_clipping: dict | None):
+    """A module factory (channels -> module): BatchNorm2d, our BatchRenorm2d, or GroupNorm, as ``bn`` says."""
+    if bn.norm == "gn":
+        if bn.gn_groups is None:
             raise ValueError("GroupNorm needs gn_groups (torch has no default group count)")
-        eps = native_gn_defaults()["epsilon"] if bn_epsilon is None else bn_epsilon
-        return lambda channels: nn.GroupNorm(gn_groups, channels, eps=eps)
-    bn = _norm_layer(bn_momentum, bn_epsilon)
-    if norm == "bn":
-        return bn
-    if norm == "renorm":
+        eps = native_gn_defaults()["epsilon"] if bn.epsilon is None else bn.epsilon
+        return lambda channels: nn.GroupNorm(bn.gn_groups, channels, eps=eps)
+    params = inspect.signature(nn.BatchNorm2d).parameters
+    momentum = params["momentum"].default if bn.momentum is None else torch_momentum(bn.momentum)
+    eps = params["eps"].default if bn.epsilon is None else bn.epsilon
+    if eps <= 0:
+        raise ValueError(f"bn_epsilon must be > 0, got {eps}")
+    if bn.norm == "bn":
+        return functools.partial(nn.BatchNorm2d, momentum=momentum, eps=eps)
+    if bn.norm == "renorm":
         from torch_impl.renorm import BatchRenorm2d
 
         clip = dict(renorm_clipping or {})
         # Keras' renorm_momentum default (0.99 kept) is the only precedent: torch has no renorm.
-        renorm_keras = 0.99 if renorm_momentum is None else renorm_momentum
-        return functools.partial(BatchRenorm2d, eps=bn.keywords["eps"], momentum=bn.keywords["momentum"],
-                                 renorm_momentum=to_native("renorm_momentum", "torch", renorm_keras), rmax=clip.get("rmax", 1.0),
-                                 rmin=clip.get("rmin"), dmax=clip.get("dmax", 0.0))
-    raise ValueError(f"unknown norm {norm!r}; allowed: bn, renorm, gn")
-
-
-def _norm_layer(bn_momentum: float | None, bn_epsilon: float | None):
-    """BatchNorm2d factory; momentum arrives in Keras' convention (old value kept)."""
-    params = inspect.signature(nn.BatchNorm2d).parameters
-    if bn_momentum is None:
-        momentum = params["momentum"].default
-    else:
-        if not 0.0 <= bn_momentum <= 1.0:
-            raise ValueError(f"bn_momentum must be in [0, 1] (Keras convention), got {bn_momentum}")
-        momentum = to_native("bn_momentum", "torch", bn_momentum)
-    eps = params["eps"].default if bn_epsilon is None else bn_epsilon
-    if eps <= 0:
-        raise ValueError(f"bn_epsilon must be > 0, got {eps}")
-    return functools.partial(nn.BatchNorm2d, momentum=momentum, eps=eps)
+        renorm_keras = 0.99 if bn.renorm_momentum is None else bn.renorm_momentum
+        return functools.partial(BatchRenorm2d, eps=eps, momentum=momentum,
+                                 renorm_momentum=to_native("renorm_momentum", "torch", renorm_keras),
+                                 rmax=clip.get("rmax", 1.0), rmin=clip.get("rmin"), dmax=clip.get("dmax", 0.0))
+    raise ValueError(f"unknown norm {bn.norm!r}; allowed: bn, renorm, gn")
 
 
 class ResNet(nn.Module):
@@ -215,16 +213,16 @@ class EfficientNetLite(nn.Module):
         return self.fc(self.forward_features(x))
 
 
-def build_model(arch: str, num_classes: int, image_size: int, bn_momentum: float | None = None,
-                bn_epsilon: float | None = None, norm: str = "bn", gn_groups: int | None = None,
-                renorm_momentum: float | None = None, renorm_clipping: dict | None = None) -> nn.Module:
+def build_model(arch: str, num_classes: int, image_size: int, bn: BNConfig | None = None,
+                renorm_clipping: dict | None = None) -> nn.Module:
     """Build `arch` with a fresh `num_classes` head for `image_size` inputs (checked as on the Keras side).
 
-    `bn_momentum` is in Keras' convention (fraction of the old running value kept);
-    None means torch's own default, read from the installed torch.
+    `bn`: the normalization settings (the plan's, whole); its momentum is in Keras' convention (fraction
+    of the old running value kept), None momentum/epsilon meaning torch's own defaults, read from the
+    installed torch. `renorm_clipping`: Batch Renorm's bounds at step 0.
     """
     spec = check_build(arch, num_classes, image_size)
-    factory = _norm_factory(norm, bn_momentum, bn_epsilon, gn_groups, renorm_momentum, renorm_clipping)
+    factory = _norm_factory(bn or BNConfig(), renorm_clipping)
     if spec.family == "efficientnet-lite":
         return EfficientNetLite(spec, num_classes, factory)
     return ResNet(spec, num_classes, factory)

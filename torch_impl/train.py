@@ -20,7 +20,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from parity.spec.knobs import to_native
 from parity.train.contract import Phase
 from parity.train.plan import TrainPlan
 from torch_impl import models, optim, renorm, weights, zoo
@@ -75,7 +74,7 @@ def base_weights(model: nn.Module) -> list[nn.Parameter]:
 def _reinject_bn(model: nn.Module, momentum_keras: float) -> nn.Module:
     """The article's fix: replace every BN layer by a new one with another momentum, keeping its state."""
     for name, bn in list(bn_layers(model).items()):
-        new = nn.BatchNorm2d(bn.num_features, eps=bn.eps, momentum=to_native("bn_momentum", "torch", momentum_keras))
+        new = nn.BatchNorm2d(bn.num_features, eps=bn.eps, momentum=models.torch_momentum(momentum_keras))
         new.load_state_dict(bn.state_dict())
         parent = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
         setattr(parent, name.rsplit(".", 1)[-1], new)
@@ -91,14 +90,11 @@ def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> nn.Module:
 
 
 def _build_mirrored(plan: TrainPlan, init: dict[str, np.ndarray]) -> nn.Module:
-    model = models.build_model(plan.arch, plan.num_classes, plan.image_size, bn_momentum=plan.bn_momentum,
-                               bn_epsilon=plan.bn_epsilon, norm=plan.norm, gn_groups=plan.gn_groups,
-                               renorm_momentum=plan.renorm_momentum,
-                               renorm_clipping=plan.initial_clipping())
+    model = models.build_model(plan.arch, plan.num_classes, plan.image_size, plan.bn, plan.initial_clipping())
     weights.from_canonical(model, init)
     renorm.sync_renorm_state(model)
-    if plan.reinject_momentum is not None:
-        _reinject_bn(model, plan.reinject_momentum)
+    if plan.bn.reinject_momentum is not None:
+        _reinject_bn(model, plan.bn.reinject_momentum)
     return model
 
 
@@ -112,7 +108,7 @@ def _set_train_mode(model: nn.Module, bn_inference: bool) -> None:
 
 def configure_phase(model: nn.Module, plan: TrainPlan, phase: str) -> tuple[list[nn.Parameter], bool]:
     """Which parameters train and whether BN runs in inference mode, per freeze mode and phase."""
-    freeze = plan.freeze
+    freeze = plan.bn.freeze
     base_frozen = freeze in ("frozen_bn_inference", "frozen_bn_batchstats") or (freeze == "two_phase" and phase == "head")
     for p in base_weights(model):
         p.requires_grad_(not base_frozen)

@@ -12,8 +12,9 @@ import torchvision
 from torch import nn
 
 from parity.assets import imagenet, zoo
-from parity.spec.knobs import from_native, to_native
+from parity.spec.knobs import from_native
 from parity.train.plan import TrainPlan
+from torch_impl import models
 
 
 class ZooModel(nn.Module):
@@ -46,7 +47,7 @@ def build(plan: TrainPlan, init: dict[str, np.ndarray]) -> nn.Module:
     base.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
     for m in base.modules():
         if isinstance(m, nn.BatchNorm2d):
-            m.momentum = to_native("bn_momentum", "torch", plan.bn_momentum)   # torch's convention; the epsilon stays as shipped
+            m.momentum = models.torch_momentum(plan.bn.momentum)   # torch's convention; the epsilon stays as shipped
     preprocess = weights_enum.transforms()
     model = ZooModel(base, plan.num_classes, plan.pixel_mean, plan.pixel_std, preprocess.mean, preprocess.std)
     with torch.no_grad():

@@ -16,6 +16,7 @@ from parity.spec.archs import get_arch
 from parity.train import loop
 from parity.train.initial import init_network
 from parity.train.plan import TrainPlan
+from parity.spec.config import BNConfig
 
 RECIPE = {
     "arch": "resnet-tiny", "dataset": "source", "image_size": 32, "batch_size": 64, "epochs": 10,
@@ -37,8 +38,8 @@ def pretrain(out_path, threads: int = 2, log=print, recipe: dict | None = None) 
     spec = get_arch(r["arch"])
     plan = TrainPlan(arch=r["arch"], num_classes=ds.num_classes, image_size=r["image_size"], seed=r["seed"],
                      epochs=r["epochs"], optimizer=r["optimizer"], lr=r["lr"], lr_schedule=r["lr_schedule"],
-                     sgd_momentum=r["sgd_momentum"], bn_momentum=r["bn_momentum"], bn_epsilon=r["bn_epsilon"],
-                     freeze="none")
+                     sgd_momentum=r["sgd_momentum"],
+                     bn=BNConfig(momentum=r["bn_momentum"], epsilon=r["bn_epsilon"]))
     t0 = time.perf_counter()
 
     def progress(fraction):

@@ -10,6 +10,7 @@ import itertools
 from parity.data import Loader, load_dataset, make_loaders
 from parity.train.initial import init_head
 from parity.train.plan import TrainPlan
+from parity.spec.config import BNConfig
 
 
 def bench_inputs(arch: str = "resnet-tiny", batch_size: int = 32, image_size: int = 32, n_batches: int = 8,
@@ -25,8 +26,8 @@ def bench_inputs(arch: str = "resnet-tiny", batch_size: int = 32, image_size: in
     init = init_network(spec, ds.num_classes, seed)
     init.update(init_head(seed, spec.feature_dim, ds.num_classes))
     plan = TrainPlan(arch=arch, num_classes=ds.num_classes, image_size=image_size, seed=seed, epochs=1,
-                     optimizer="sgd", lr=0.01, lr_schedule="constant", sgd_momentum=0.9, bn_momentum=0.9,
-                     bn_epsilon=1e-5, freeze="none")
+                     optimizer="sgd", lr=0.01, lr_schedule="constant", sgd_momentum=0.9,
+                     bn=BNConfig(momentum=0.9, epsilon=1e-5))
     return plan, init, batches, train
 
 

@@ -6,6 +6,7 @@ two sides are handed the same inputs by construction.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -17,7 +18,7 @@ from parity.assets.starting import starting_weights
 from parity.data import DataError, Loader, area_downscale, load_dataset, make_loaders
 from parity.results import SCHEMA, environment
 from parity.spec.config import RunConfig, run_from_dict
-from parity.spec.knobs import resolve_bn, resolve_optimizer, unmatched_rules
+from parity.spec.knobs import resolve_bn, resolve_optimizer, resolved_config_fields, unmatched_rules
 from parity.train import loop
 from parity.train.plan import TrainPlan
 
@@ -31,14 +32,19 @@ STATS_IMAGES = 512   # target images used to measure the true BN statistics each
 # of their resolved values; any other field, even one that does not change the training, keeps
 # two runs apart, so a new field can cost a reuse but never share results that differ.
 LABEL_FIELDS = ("scenario", "variant")
-RESOLVED_FIELDS = ("weight_decay", "adam_epsilon")
-RESOLVED_BN_FIELDS = ("momentum", "epsilon")
 
 
 def unresolved_settings(run: dict) -> dict:
-    """The run config without its labels and without the fields the plan holds resolved."""
-    config = {k: v for k, v in run.items() if k not in LABEL_FIELDS + RESOLVED_FIELDS}
-    config["bn"] = {k: v for k, v in run["bn"].items() if k not in RESOLVED_BN_FIELDS}
+    """The run config without its labels and without the fields the plan holds resolved
+    (``knobs.resolved_config_fields``)."""
+    config = {k: v for k, v in run.items() if k not in LABEL_FIELDS}
+    config["bn"] = dict(run["bn"])
+    for path in resolved_config_fields():
+        *parents, leaf = path.split(".")
+        settings = config
+        for parent in parents:
+            settings = settings[parent]
+        settings.pop(leaf, None)
     return config
 
 
@@ -50,23 +56,19 @@ def computation_key(run: dict, seed: int, threads: int, plan: TrainPlan) -> str:
 
 def make_plan(run: RunConfig, num_classes: int, seed: int, native: dict, framework: str,
               pixel_mean=None, pixel_std=None) -> TrainPlan:
-    bn = resolve_bn(framework, run.bn.momentum, run.bn.epsilon, native)
+    """The run's settings as the framework gets them: every TrainPlan field the config has by the same name,
+    the knobs resolved against ``native`` (the framework's own defaults), and what the job adds."""
     zoo = run.pretrained == "zoo"
+    bn = resolve_bn(framework, run.bn.momentum, run.bn.epsilon, native)
     if zoo:   # the zoo networks keep the epsilon their weights were trained with
         bn["bn_epsilon"] = None
     opt = resolve_optimizer(run.optimizer, run.weight_decay, run.adam_epsilon, native)
-    return TrainPlan(
-        arch=run.model, num_classes=num_classes, image_size=run.image_size, seed=seed,
-        epochs=run.epochs, optimizer=run.optimizer, lr=run.lr, lr_schedule=run.lr_schedule,
-        sgd_momentum=run.sgd_momentum, bn_momentum=bn["bn_momentum"], bn_epsilon=bn["bn_epsilon"],
-        freeze=run.bn.freeze, reinject_momentum=run.bn.reinject_momentum,
-        head_epochs=run.head_epochs, norm=run.bn.norm, gn_groups=run.bn.gn_groups,
-        renorm_rmax=run.bn.renorm_rmax, renorm_dmax=run.bn.renorm_dmax, renorm_rmin=run.bn.renorm_rmin,
-        renorm_momentum=run.bn.renorm_momentum, renorm_schedule=run.bn.renorm_schedule,
-        recalibrate_batches=run.bn.recalibrate_batches, precision=run.precision,
-        weight_decay=opt["weight_decay"], adam_epsilon=opt["adam_epsilon"], match_rules=tuple(run.match_rules),
-        zoo=zoo, pixel_mean=tuple(pixel_mean) if zoo else None, pixel_std=tuple(pixel_std) if zoo else None,
-    )
+    same_named = {f.name: getattr(run, f.name) for f in dataclasses.fields(TrainPlan) if hasattr(run, f.name)}
+    return TrainPlan(**{
+        **same_named, **opt, "arch": run.model, "num_classes": num_classes, "seed": seed,
+        "bn": dataclasses.replace(run.bn, momentum=bn["bn_momentum"], epsilon=bn["bn_epsilon"]),
+        "match_rules": tuple(run.match_rules), "zoo": zoo,
+        "pixel_mean": tuple(pixel_mean) if zoo else None, "pixel_std": tuple(pixel_std) if zoo else None})
 
 
 def prepare(run: RunConfig, seed: int, pipeline=None):

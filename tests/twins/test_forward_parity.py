@@ -8,6 +8,8 @@ import pytest
 from conftest import CPU
 from divergence import first_divergence, max_abs_diff
 
+from parity.spec.config import BNConfig
+
 pytestmark = pytest.mark.needs("tf", "torch")
 
 ATOL = 1e-4   # per layer, for naming the first divergent layer in a failure message
@@ -32,7 +34,7 @@ def _pair(torch_resnet, arch, size, seed=0):
 
     eps = torch_models.native_bn_defaults()["epsilon"]  # the same network: one epsilon for both
     torch_model = torch_resnet(arch, num_classes=10, image_size=size, seed=seed)
-    keras_model = tf_models.build_model(arch, 10, size, bn_epsilon=eps)
+    keras_model = tf_models.build_model(arch, 10, size, BNConfig(epsilon=eps))
     tf_weights.from_canonical(keras_model, torch_weights.to_canonical(torch_model))
     return torch_model, keras_model
 

@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 from conftest import CPU, _randomize_bn
 
+from parity.spec.config import BNConfig
+
 pytestmark = pytest.mark.needs("tf", "torch")
 
 
@@ -44,7 +46,7 @@ def test_imagenet_weights_load_into_both_frameworks(torchvision_cache):
     eps = torch_models.native_bn_defaults()["epsilon"]
     t = torch_models.build_model("resnet50", 1000, 64)
     torch_weights.from_canonical(t, tensors)
-    k = tf_models.build_model("resnet50", 1000, 64, bn_epsilon=eps)
+    k = tf_models.build_model("resnet50", 1000, 64, BNConfig(epsilon=eps))
     tf_weights.from_canonical(k, tensors)
     x = np.random.default_rng(0).standard_normal((2, 64, 64, 3)).astype(np.float32)
     t.eval()

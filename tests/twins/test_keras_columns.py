@@ -16,6 +16,7 @@ import pytest
 
 from parity import frameworks, process
 from parity.results import cpu_model
+from parity.spec.config import BNConfig
 from tests.twins.test_freeze import bn_tensor_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +44,7 @@ from torch_impl import models as tmodels, weights as tweights
 from parity import frameworks
 from parity.spec.archs import get_arch
 from parity.train.initial import init_network
+from parity.spec.config import BNConfig
 
 fw, out_path = sys.argv[1], sys.argv[2]
 backend, models, weights, train = (frameworks.load(fw, m) for m in ("backend", "models", "weights", "train"))
@@ -50,9 +52,9 @@ backend.configure(1, 0)
 
 # forward: the column's model vs torch's network on the same canonical weights
 init = init_network(get_arch("resnet-tiny"), 5, 0)
-k = models.build_model("resnet-tiny", 5, 32, bn_momentum=0.9, bn_epsilon=1e-5)
+k = models.build_model("resnet-tiny", 5, 32, BNConfig(momentum=0.9, epsilon=1e-5))
 weights.from_canonical(k, init)
-t = tmodels.build_model("resnet-tiny", 5, 32, bn_momentum=0.9, bn_epsilon=1e-5)
+t = tmodels.build_model("resnet-tiny", 5, 32, BNConfig(momentum=0.9, epsilon=1e-5))
 tweights.from_canonical(t, init)
 x = np.random.default_rng(0).standard_normal((32, 32, 32, 3)).astype(np.float32)
 xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
@@ -85,7 +87,7 @@ from dataclasses import replace
 from tests.twins.test_keras_columns import VARIANTS
 plain = plan
 for name, settings in VARIANTS.items():   # three steps each
-    plan = replace(plain, **settings)
+    plan = replace(plain, bn=replace(plain.bn, **settings))
     np.savez(out_path.replace(".npz", f"-{name}.npz"), **run(3))
 print(json.dumps(out))
 """
@@ -145,7 +147,8 @@ def step_setup():
     from parity.train.plan import TrainPlan
 
     plan = TrainPlan(arch="resnet-tiny", num_classes=5, image_size=32, seed=0, epochs=1, optimizer="sgd", lr=0.05,
-                     lr_schedule="constant", sgd_momentum=0.9, bn_momentum=0.9, bn_epsilon=1e-5, freeze="none")
+                     lr_schedule="constant", sgd_momentum=0.9,
+                     bn=BNConfig(momentum=0.9, epsilon=1e-5))
     tensors, _, _ = canonical.load_checkpoint(default_checkpoint("resnet-tiny"))
     start = {n: v for n, v in tensors.items() if not n.startswith("fc.")}
     start.update(init_head(0, 128, 5))
@@ -160,7 +163,7 @@ def _torch_steps(steps: int = 1, **settings):
     from torch_impl import train, weights
 
     plan, start, batches = step_setup()
-    plan = replace(plan, **settings)
+    plan = replace(plan, bn=replace(plan.bn, **settings))
     torch.manual_seed(0)
     model = train.build(plan, start)
     phase = train.prepare_phase(model, plan, "train", plan.lr)
@@ -251,8 +254,8 @@ from parity.train.plan import TrainPlan
 train, renorm, weights, optim = (frameworks.load("keras-jax", m) for m in ("train", "renorm", "weights", "optim"))
 frameworks.load("keras-jax", "backend").configure(1, 0)
 plan = TrainPlan(arch="resnet-tiny", num_classes=5, image_size=32, seed=0, epochs=1, optimizer="sgd", lr=0.05,
-                 lr_schedule="constant", sgd_momentum=0.9, bn_momentum=0.9, bn_epsilon=1e-5, freeze="none",
-                 norm="renorm", renorm_momentum=0.9, renorm_rmin=0.5)
+                 lr_schedule="constant", sgd_momentum=0.9,
+                 bn=BNConfig(momentum=0.9, epsilon=1e-5, norm="renorm", renorm_momentum=0.9, renorm_rmin=0.5))
 init = init_network(get_arch("resnet-tiny"), 5, 0)
 rng = np.random.default_rng(0)
 batches = [(rng.standard_normal((16, 32, 32, 3)).astype(np.float32) * 2 + 1, rng.integers(0, 5, 16)) for _ in range(3)]

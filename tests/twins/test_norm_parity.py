@@ -11,6 +11,7 @@ from conftest import CPU
 from parity.assets import canonical
 from parity.train.initial import init_head
 from parity.train.plan import TrainPlan
+from parity.spec.config import BNConfig
 
 pytestmark = pytest.mark.needs("tf", "torch")
 
@@ -28,8 +29,8 @@ def _init(norm):
 
 def _plan(norm, **kw):
     return TrainPlan(arch="resnet-tiny", num_classes=5, image_size=32, seed=0, epochs=1, optimizer="sgd", lr=0.01,
-                     lr_schedule="constant", sgd_momentum=0.9, bn_momentum=0.9, bn_epsilon=1e-5, freeze="none",
-                     norm=norm, **kw)
+                     lr_schedule="constant", sgd_momentum=0.9,
+                     bn=BNConfig(momentum=0.9, epsilon=1e-5, norm=norm, **kw))
 
 
 def _x(seed=0, n=8):

@@ -18,6 +18,7 @@ from conftest import CPU
 
 from parity.spec.knobs import rule_applies
 from parity.train.plan import TrainPlan
+from parity.spec.config import BNConfig
 
 pytestmark = pytest.mark.needs("tf", "torch")
 
@@ -41,8 +42,8 @@ EXACT = {"momentum": 0.875, "beta_1": 0.875, "beta_2": 1 - 2 ** -10, "epsilon": 
 
 def _plan(optimizer, weight_decay, eps, match):
     return TrainPlan(arch="resnet-tiny", num_classes=5, image_size=32, seed=0, epochs=1, optimizer=optimizer,
-                     lr=0.0, lr_schedule="cosine", sgd_momentum=0.9, bn_momentum=0.9, bn_epsilon=1e-5,
-                     freeze="none", weight_decay=weight_decay, adam_epsilon=eps,
+                     lr=0.0, lr_schedule="cosine", sgd_momentum=0.9,
+                     bn=BNConfig(momentum=0.9, epsilon=1e-5), weight_decay=weight_decay, adam_epsilon=eps,
                      match_rules=tuple(r for r in match if rule_applies(r, optimizer)))
 
 

@@ -25,8 +25,8 @@ def _plan(precision):
     from parity.train.plan import TrainPlan
 
     return TrainPlan(arch="resnet-tiny", num_classes=4, image_size=32, seed=0, epochs=1, optimizer="sgd", lr=0.01,
-                     lr_schedule="constant", sgd_momentum=0.9, bn_momentum=0.9, bn_epsilon=1e-5, freeze="none",
-                     precision=precision)
+                     lr_schedule="constant", sgd_momentum=0.9,
+                     bn=BNConfig(momentum=0.9, epsilon=1e-5), precision=precision)
 
 
 def test_mixed_bfloat16_reaches_each_frameworks_mechanism_and_forwards_agree():

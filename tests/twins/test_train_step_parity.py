@@ -14,6 +14,7 @@ from parity.assets import canonical
 from parity.data import load_dataset, make_loaders
 from parity.train.initial import init_head
 from parity.train.plan import TrainPlan
+from parity.spec.config import BNConfig
 
 pytestmark = pytest.mark.needs("tf", "torch")
 
@@ -24,8 +25,8 @@ REL_TOL = 1e-4
 
 def _plan(freeze="none", optimizer="sgd"):
     return TrainPlan(arch="resnet-tiny", num_classes=5, image_size=32, seed=0, epochs=1, optimizer=optimizer,
-                     lr=0.05, lr_schedule="constant", sgd_momentum=0.9, bn_momentum=0.9, bn_epsilon=1e-5,
-                     freeze=freeze)
+                     lr=0.05, lr_schedule="constant", sgd_momentum=0.9,
+                     bn=BNConfig(momentum=0.9, epsilon=1e-5, freeze=freeze))
 
 
 def _init():
@@ -84,7 +85,7 @@ def test_one_sgd_momentum_step_gives_the_same_model(optimizer):
     for key in sorted(t):
         if key.endswith("running_var"):
             # Keras stores m*old + (1-m)*v_biased; torch m*old + (1-m)*v_biased*N/(N-1).
-            m = plan.bn_momentum
+            m = plan.bn.momentum
             old = init[key]
             v_biased = (k[key] - m * old) / (1 - m)
             shape_n = _bn_count(key)

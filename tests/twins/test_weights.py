@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from parity.assets.canonical import CheckpointError, check_compatible, checksum, load_checkpoint, save_checkpoint
+from parity.spec.config import BNConfig
 
 pytestmark = pytest.mark.needs("tf", "torch")
 
@@ -92,10 +93,10 @@ def test_native_bn_defaults_are_read_from_the_frameworks():
     assert (keras_bn.momentum, keras_bn.epsilon) == (tf_defaults()["momentum"], tf_defaults()["epsilon"])
 
     # One setting in Keras' convention reaches both sides.
-    torch_bn = next(m for m in build_torch("resnet-tiny", 2, 32, bn_momentum=0.9, bn_epsilon=1e-3).modules()
+    torch_bn = next(m for m in build_torch("resnet-tiny", 2, 32, BNConfig(momentum=0.9, epsilon=1e-3)).modules()
                     if isinstance(m, torch.nn.BatchNorm2d))
     assert (torch_bn.momentum, torch_bn.eps) == (pytest.approx(0.1), 1e-3)
-    keras_bn = build_tf("resnet-tiny", 2, 32, bn_momentum=0.9, bn_epsilon=1e-5).get_layer("base").get_layer("bn1")
+    keras_bn = build_tf("resnet-tiny", 2, 32, BNConfig(momentum=0.9, epsilon=1e-5)).get_layer("base").get_layer("bn1")
     assert (keras_bn.momentum, keras_bn.epsilon) == (0.9, 1e-5)
 
 

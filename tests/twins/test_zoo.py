@@ -44,10 +44,11 @@ def zoo_caches(tmp_path, monkeypatch):
 
 
 def _plan(**kw):
+    from parity.spec.config import BNConfig
     from parity.train.plan import TrainPlan
 
     base = dict(arch="resnet50", num_classes=3, image_size=32, seed=0, epochs=1, optimizer="sgd", lr=0.01,
-                lr_schedule="constant", sgd_momentum=0.9, bn_momentum=0.9, bn_epsilon=None, freeze="none",
+                lr_schedule="constant", sgd_momentum=0.9, bn=BNConfig(momentum=0.9, epsilon=None),
                 zoo=True, pixel_mean=(0.5, 0.4, 0.3), pixel_std=(0.2, 0.25, 0.3))
     base.update(kw)
     return TrainPlan(**base)
