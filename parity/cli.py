@@ -671,7 +671,7 @@ def _add_upgrade_check(sub) -> None:
 
 def _add_audit(sub) -> None:
     """`parity audit`'s options."""
-    aud = sub.add_parser("audit", help="both frameworks' defaults, side by side; --check exits 1 on drift")
+    aud = sub.add_parser("audit", help="every framework's defaults, side by side; --check exits 1 on drift")
     aud.add_argument("--json", action="store_true", help="print JSON instead of the table")
     aud.add_argument("--check", metavar="FILE", help="compare with a snapshot instead of writing one")
     aud.add_argument("--out", metavar="FILE", help="write the snapshot there (results/defaults.json is the published one)")

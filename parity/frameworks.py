@@ -27,7 +27,7 @@ from parity.hints import did_you_mean
 @dataclass(frozen=True)
 class Framework:
     name: str        # the column in tables and job files, and the --frameworks value
-    package: str     # the implementation package (tf_impl, torch_impl)
+    package: str     # the column's implementation package (tf_impl, torch_impl, keras_torch_impl, ...)
     label: str       # how tables title the column
     # the contract modules this column takes unchanged from the shared Keras code (SHARED_PACKAGE)
     shared: tuple[str, ...] = ()

@@ -83,16 +83,17 @@ def verdict_text(row: dict) -> str:
     return f"{row['verdict']} (rules differ)" if row.get("unmatched") else row["verdict"]
 
 
-def gap(tf: dict[int, float], torch: dict[int, float], bounds: tuple[float, float] | None = None) -> Summary | None:
-    """TF minus torch, keyed by seed: paired over the seeds both sides have, Welch only without two of those."""
-    tf = {s: v for s, v in tf.items() if v is not None and math.isfinite(v)}
-    torch = {s: v for s, v in torch.items() if v is not None and math.isfinite(v)}
-    if not tf or not torch:
+def gap(side: dict[int, float], reference: dict[int, float], bounds: tuple[float, float] | None = None) -> Summary | None:
+    """A column minus the reference column, each keyed by seed: paired over the seeds both have, Welch only
+    without two of those."""
+    side = {s: v for s, v in side.items() if v is not None and math.isfinite(v)}
+    reference = {s: v for s, v in reference.items() if v is not None and math.isfinite(v)}
+    if not side or not reference:
         return None
-    common = sorted(set(tf) & set(torch))
-    if len(common) >= 2 or set(tf) == set(torch):
-        return summarize([tf[s] - torch[s] for s in common], bounds)
-    a, b = summarize(list(tf.values())), summarize(list(torch.values()))
+    common = sorted(set(side) & set(reference))
+    if len(common) >= 2 or set(side) == set(reference):
+        return summarize([side[s] - reference[s] for s in common], bounds)
+    a, b = summarize(list(side.values())), summarize(list(reference.values()))
     mean = a.mean - b.mean
     va, vb = a.sd ** 2 / a.n, b.sd ** 2 / b.n
     se = math.sqrt(va + vb)

@@ -93,8 +93,8 @@ def resolve_bn(framework: str, momentum: float | None, epsilon: float | None,
     }
 
 
-# What ``parity audit`` reads from each installed framework (tf_impl/audit.py and
-# torch_impl/audit.py return these keys), in the config's conventions, with the
+# What ``parity audit`` reads from each installed framework (every column's audit module returns these keys),
+# in the config's conventions, with the
 # question each answers. "probe" rows run the framework and read the effect.
 AUDITED: dict[str, str] = {
     "bn_momentum": "BN momentum default, as the fraction of the old running value kept",
