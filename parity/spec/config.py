@@ -103,6 +103,7 @@ class RunConfig:
     optimizer: str = "sgd"                 # sgd | adam | adamw: each framework's own (Keras', torch's)
     lr: float = 0.01
     lr_schedule: str = "constant"          # set before every step from one function on both sides
+    lr_warmup_steps: int = 0               # linear warm-up over a phase's first steps (0 = none), on both sides
     sgd_momentum: float = 0.9
     weight_decay: float | None = None      # None = each framework's default (AdamW: Keras 0.004, torch 0.01)
     adam_epsilon: float | None = None      # None = each framework's default (Keras 1e-7, torch 1e-8)
@@ -192,6 +193,7 @@ RUN_RULES = (
     ("optimizer", _one_of(OPTIMIZERS), f"one of {_allowed(OPTIMIZERS)}"),
     ("lr", _number(0, 10, low_open=True), "a number in (0, 10]"),
     ("lr_schedule", _one_of(LR_SCHEDULES), f"one of {_allowed(LR_SCHEDULES)}"),
+    ("lr_warmup_steps", _number(0, integer=True), "an integer >= 0"),
     ("sgd_momentum", _number(0, 1, high_open=True), "a number in [0, 1)"),
     ("weight_decay", _number(0, 1, high_open=True, optional=True), "a number in [0, 1)" + _UNSET_DEFAULT),
     ("adam_epsilon", _number(0, 1, low_open=True, optional=True), "a number in (0, 1]" + _UNSET_DEFAULT),

@@ -22,11 +22,11 @@ FINAL_KEYS = ("train_loss", "train_acc", "eval_loss", "eval_acc", "bn_mean_dist"
 
 
 def train_one_epoch(phase: Phase, batches: Iterable, *, base_lr: float, schedule: str, step0: int,
-                    total_steps: int, on_step: Callable[[int], None] | None = None) -> dict:
+                    total_steps: int, on_step: Callable[[int], None] | None = None, warmup_steps: int = 0) -> dict:
     """One pass over the batches: the learning rate set before every step, the loss checked after it."""
     loss_sum, correct, seen, step = 0.0, 0, 0, step0
     for x, y in batches:
-        phase.set_lr(lr_at(base_lr, schedule, step, total_steps))
+        phase.set_lr(lr_at(base_lr, schedule, step, total_steps, warmup_steps))
         if on_step:
             on_step(step)
         loss, logits = phase.step(x, y)
@@ -70,7 +70,7 @@ def fit(impl, plan: TrainPlan, init: dict[str, np.ndarray], train_loader, eval_l
             before = trainer.running_stats(model)
             stats = train_one_epoch(train_phase, train_loader.batches(epoch), base_lr=phase_lr,
                                     schedule=plan.lr_schedule, step0=step, total_steps=total_steps,
-                                    on_step=before_step)
+                                    on_step=before_step, warmup_steps=plan.lr_warmup_steps)
             step += stats.pop("steps")
             # Did BN move its running statistics this epoch? (freezing should stop it)
             stats["bn_updated"] = any(not np.array_equal(a[0], b[0]) for a, b in

@@ -41,6 +41,7 @@ class TrainPlan:
     # the epsilon None only for pretrained="zoo": the zoo network's own.
     bn: BNConfig
     head_epochs: int = 1       # two_phase: epochs with the base frozen
+    lr_warmup_steps: int = 0   # the schedule's rate scaled by (step + 1) / lr_warmup_steps over a phase's first steps
     finetune_lr_factor: float = 0.1
     precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16 (Keras policy names)
     weight_decay: float = 0.0   # resolved: the config's, else the framework's default for the optimizer
@@ -88,11 +89,13 @@ class TrainPlan:
         return [("train", self.epochs, self.lr)]
 
 
-def lr_at(base_lr: float, schedule: str, step: int, total_steps: int) -> float:
-    """Learning rate for a step; both trainers set it explicitly so schedules match exactly."""
+def lr_at(base_lr: float, schedule: str, step: int, total_steps: int, warmup_steps: int = 0) -> float:
+    """Learning rate for a step; both trainers set it explicitly so schedules match exactly. A warm-up
+    scales the schedule's rate linearly over the first ``warmup_steps``: base_lr / warmup_steps at step 0."""
+    lr = base_lr
     if schedule == "cosine" and total_steps > 0:
-        return base_lr * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
-    return base_lr
+        lr = base_lr * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
+    return lr * (step + 1) / warmup_steps if step < warmup_steps else lr
 
 
 # Batch Renormalization's schedule (Ioffe 2017, sec. 4): 5000 steps of plain BN

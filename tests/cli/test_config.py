@@ -53,6 +53,8 @@ BAD_CONFIGS = [
     ("train-images-0", "[run]\ntrain_images = 0\n", ".toml", "run.train_images: 0 is not allowed -- an integer >= 1"),
     ("augment-string", '[run]\naugment = "yes"\n', ".toml", "run.augment: 'yes' is not allowed -- true or false"),
     ("precision-typo", '[run]\nprecision = "fp16"\n', ".toml", "run.precision: 'fp16' is not allowed -- one of float32"),
+    ("lr-warmup-negative", "[run]\nlr_warmup_steps = -1\n", ".toml", "run.lr_warmup_steps: -1 is not allowed -- an integer >= 0"),
+    ("lr-warmup-fraction", "[run]\nlr_warmup_steps = 2.5\n", ".toml", "run.lr_warmup_steps: 2.5 is not allowed -- an integer >= 0"),
     ("lr-schedule-typo", '[run]\nlr_schedule = "step"\n', ".toml", "run.lr_schedule: 'step' is not allowed -- one of constant, cosine"),
     ("rmax-below-1", "[run.bn]\nrenorm_rmax = 0.5\n", ".toml", "run.bn.renorm_rmax: 0.5 is not allowed -- a number >= 1"),
     ("dmax-negative", "[run.bn]\nrenorm_dmax = -1\n", ".toml", "run.bn.renorm_dmax: -1 is not allowed -- a number >= 0"),
