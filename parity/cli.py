@@ -365,7 +365,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from parity.report import compare
+    from parity.report import compare, gate_text
     from parity.results import ResultError, write_text_atomic
 
     for name in ("acc_threshold", "loss_threshold"):
@@ -377,15 +377,15 @@ def cmd_compare(args) -> int:
     except ResultError as e:
         raise UsageError(f"compare: {e}") from None
     md = _output_file(args.md, "--md") if args.md else None
-    text = compare.markdown(result)
+    text = gate_text.markdown(result)
     print(_json(result) if args.json else text)
     if md:
         try:
             write_text_atomic(md, text)
         except OSError as e:
             raise UsageError(f"--md: {md} could not be written ({e.strerror or e})") from None
-    print(compare.summary_line(result), file=sys.stderr)
-    return EXIT_OK if compare.is_clean(result) else EXIT_FINDING
+    print(gate_text.summary_line(result), file=sys.stderr)
+    return EXIT_OK if gate_text.is_clean(result) else EXIT_FINDING
 
 
 def cmd_bench(args) -> int:

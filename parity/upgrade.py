@@ -17,7 +17,7 @@ from pathlib import Path
 from parity import frameworks
 from parity.bench import sidebyside
 from parity.bench.driver import BenchError
-from parity.report import compare
+from parity.report import compare, gate_text
 from parity.results import ResultError, environment, read_job, write_json_atomic, write_text_atomic
 from parity import process
 
@@ -137,12 +137,12 @@ def run_upgrade_check(base: str, new: str, out: Path, *, frameworks=frameworks.D
     result["not_comparable"] = []   # each folder's own timings are not used; the side-by-side figures are
     result["machine"] = environment()
     write(result, report_dir)
-    return result, (0 if compare.is_clean(result) else 1)
+    return result, (0 if gate_text.is_clean(result) else 1)
 
 
 def markdown(result: dict) -> str:
     labels, versions = result["labels"], result["versions"]
-    text = compare.markdown(result, title=f"parity upgrade-check {labels['base']} -> {labels['new']}")
+    text = gate_text.markdown(result, title=f"parity upgrade-check {labels['base']} -> {labels['new']}")
     keys = sorted(set(versions[labels["base"]]) | set(versions[labels["new"]]))
     head = ["", "### Versions", "", f"| package | {labels['base']} | {labels['new']} |", "|---|---|---|"]
     head += [f"| {k} | {versions[labels['base']].get(k, '—')} | {versions[labels['new']].get(k, '—')} |"
@@ -164,6 +164,6 @@ def write(result: dict, report_dir: Path) -> None:
     report_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(report_dir / "upgrade.json", {"schema": 1, **result})
     write_text_atomic(report_dir / "upgrade.md", markdown(result))
-    write_text_atomic(report_dir / "upgrade.html", html.render_gate(result, clean=compare.is_clean(result),
-                                                                     summary=compare.summary_line(result),
-                                                                     sections=compare.SECTIONS))
+    write_text_atomic(report_dir / "upgrade.html", html.render_gate(result, clean=gate_text.is_clean(result),
+                                                                     summary=gate_text.summary_line(result),
+                                                                     sections=gate_text.SECTIONS))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from parity.report import compare, tables
+from parity.report import compare, gate_text, tables
 from parity.run.runner import run_suite
 from parity.spec.scenarios import build_suite
 
@@ -67,5 +67,5 @@ def test_no_regression_against_the_baseline(table, parity_options):
         pytest.skip("no --parity-baseline given")
     _, out = table
     result = compare.compare_dirs(parity_options.baseline, out)
-    print("\n" + compare.markdown(result))
+    print("\n" + gate_text.markdown(result))
     assert not result["regressions"], result["regressions"]
