@@ -68,7 +68,7 @@ def render(table: dict, sections: list[dict], plots: list[Path], throughput: dic
 def render_gate(result: dict, *, clean: bool, summary: str, sections) -> str:
     """The upgrade check's page: the gate's status, what it found, the rows that moved, throughput side by side.
 
-    ``clean``, ``summary`` and ``sections`` are the gate's (``parity.report.compare``) verdict, last line and
+    ``clean``, ``summary`` and ``sections`` are the gate's (``parity.report.gate_text``) verdict, last line and
     (title, key) list, handed in: this module renders, it does not judge.
     """
     labels = result.get("labels") or {"base": "baseline", "new": "current"}

@@ -122,6 +122,11 @@ class RunConfig:
     variant: str = "default"               # the scenario's label for this run
     data_dir: str | None = None
 
+    def lr_changes(self) -> bool:
+        """Whether the learning rate changes within a phase (a schedule, a warm-up): where SGD's two
+        momentum forms part (``knobs.unmatched_rules``)."""
+        return self.lr_schedule != "constant" or self.lr_warmup_steps > 0
+
     def key(self) -> str:
         """A short, filesystem-safe identity of the run (without seed/framework)."""
         ds = self.dataset.replace("/", "-").replace(":", "-")

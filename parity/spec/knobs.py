@@ -153,7 +153,7 @@ def rule_applies(rule: str, optimizer: str) -> bool:
 # rate (and without momentum), the decay forms without decay; Adam's epsilon forms always differ.
 _RULE_MATTERS = {
     "adam_epsilon": lambda run: True,
-    "sgd_momentum_form": lambda run: bool(run.sgd_momentum) and run.lr_schedule != "constant",
+    "sgd_momentum_form": lambda run: bool(run.sgd_momentum) and run.lr_changes(),
     "weight_decay_form": lambda run: bool(getattr(run, "weight_decay", None)),
 }
 

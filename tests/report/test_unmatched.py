@@ -16,6 +16,7 @@ from parity.spec.knobs import unmatched_rules
     ({}, []),
     ({"lr_schedule": "cosine"}, ["sgd_momentum_form"]),
     ({"lr_schedule": "cosine", "sgd_momentum": 0.0}, []),          # no buffer, no difference
+    ({"lr_warmup_steps": 5}, ["sgd_momentum_form"]),               # a warm-up changes the rate too
     ({"optimizer": "adam"}, ["adam_epsilon"]),
     ({"optimizer": "adam", "lr_schedule": "cosine"}, ["adam_epsilon"]),
     ({"optimizer": "adam", "adam_epsilon": 1e-7, "match_rules": ["adam_epsilon"]}, []),

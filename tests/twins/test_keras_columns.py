@@ -248,6 +248,7 @@ import numpy as np
 import jax.numpy as jnp
 from parity import frameworks
 from parity.spec.archs import get_arch
+from parity.spec.config import BNConfig
 from parity.train.initial import init_network
 from parity.train.plan import TrainPlan
 
