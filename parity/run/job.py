@@ -38,11 +38,11 @@ def unresolved_settings(run: dict) -> dict:
     """The run config without its labels and without the fields the plan holds resolved
     (``knobs.resolved_config_fields``)."""
     config = {k: v for k, v in run.items() if k not in LABEL_FIELDS}
-    config["bn"] = dict(run["bn"])
     for path in resolved_config_fields():
         *parents, leaf = path.split(".")
         settings = config
-        for parent in parents:
+        for parent in parents:   # copied on the way down: the caller's run is left as it is
+            settings[parent] = dict(settings[parent])
             settings = settings[parent]
         settings.pop(leaf, None)
     return config
@@ -60,13 +60,12 @@ def make_plan(run: RunConfig, num_classes: int, seed: int, native: dict, framewo
     the knobs resolved against ``native`` (the framework's own defaults), and what the job adds."""
     zoo = run.pretrained == "zoo"
     bn = resolve_bn(framework, run.bn.momentum, run.bn.epsilon, native)
-    if zoo:   # the zoo networks keep the epsilon their weights were trained with
-        bn["bn_epsilon"] = None
     opt = resolve_optimizer(run.optimizer, run.weight_decay, run.adam_epsilon, native)
     same_named = {f.name: getattr(run, f.name) for f in dataclasses.fields(TrainPlan) if hasattr(run, f.name)}
     return TrainPlan(**{
         **same_named, **opt, "arch": run.model, "num_classes": num_classes, "seed": seed,
-        "bn": dataclasses.replace(run.bn, momentum=bn["bn_momentum"], epsilon=bn["bn_epsilon"]),
+        # the zoo networks keep the epsilon their weights were trained with
+        "bn": dataclasses.replace(run.bn, momentum=bn["bn_momentum"], epsilon=None if zoo else bn["bn_epsilon"]),
         "match_rules": tuple(run.match_rules), "zoo": zoo,
         "pixel_mean": tuple(pixel_mean) if zoo else None, "pixel_std": tuple(pixel_std) if zoo else None})
 

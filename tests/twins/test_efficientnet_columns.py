@@ -55,10 +55,11 @@ import keras
 
 tensors, _, _ = load_checkpoint(checkpoint)
 out = {}
-for scale in {"logits": "lite", "raw": "raw"}.keys() & asked:   # raw: the planted input scaling
-    k = models.build_model(ARCH, 1000, 224, BNConfig(epsilon=EPS))
-    weights.from_canonical(k, tensors)
-    out[scale] = keras.ops.convert_to_numpy(k(photographs("lite" if scale == "logits" else "raw"), training=False))
+for part, scale in {"logits": "lite", "raw": "raw"}.items():   # raw: the planted input scaling
+    if part in asked:
+        k = models.build_model(ARCH, 1000, 224, BNConfig(epsilon=EPS))
+        weights.from_canonical(k, tensors)
+        out[part] = keras.ops.convert_to_numpy(k(photographs(scale), training=False))
 if "step" in asked:
     plan, start, batch = step_setup(tensors)
     model = train.build(plan, start)

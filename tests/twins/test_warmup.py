@@ -23,12 +23,11 @@ def test_the_warm_up_scales_the_schedule_over_the_first_steps():
     assert [lr_at(0.1, "cosine", s, 10, 0) for s in range(10)] == cosine   # 0: the schedule itself, bit for bit
 
 
-class _RecordingTrain(types.SimpleNamespace):
+class _RecordingTrain:
     """A column's train module whose phases record every rate the loop sets."""
 
     def __init__(self, train):
-        super().__init__(rates=[])
-        self._train = train
+        self._train, self.rates = train, []
 
     def __getattr__(self, name):
         return getattr(self._train, name)
@@ -65,12 +64,12 @@ def _fit(framework: str, warmup: int):
 
 def test_every_column_gets_the_warmed_up_rate_at_every_step():
     expected = [lr_at(0.05, "cosine", s, 12, 5) for s in range(12)]   # 2 epochs x 6 steps
+    warmed = {}
     for framework in ("torch", "tf"):
-        plan, rates, _ = _fit(framework, 5)
+        plan, rates, warmed[framework] = _fit(framework, 5)
         assert plan.lr_warmup_steps == 5   # from the config by name (make_plan copies it)
         assert rates == expected, framework
     _, plain_rates, plain = _fit("torch", 0)
-    _, _, warmed = _fit("torch", 5)
-    assert plain_rates == [lr_at(0.05, "cosine", s, 12) for s in range(12)] and plain != warmed
+    assert plain_rates == [lr_at(0.05, "cosine", s, 12) for s in range(12)] and plain != warmed["torch"]
     print(f"\nwarm-up 5 of 12 steps: rates {np.round(expected[:6], 4).tolist()}...; torch's final weights differ "
           "from the run without it")
