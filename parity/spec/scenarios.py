@@ -13,7 +13,10 @@ from typing import Callable
 
 from parity import frameworks as registry
 from parity.spec.archs import get_arch
-from parity.spec.config import BNConfig, RunConfig, SuiteConfig, validate_suite
+from parity.hints import did_you_mean
+from parity.spec.config import BNConfig, ConfigError, RunConfig, SuiteConfig
+from parity.spec.config_file import apply_overrides
+from parity.spec.validate import validate_suite
 
 # The matched setting: PyTorch's momentum in Keras' convention, and the epsilon the pretrained
 # weights were trained with (the ResNets 1e-5, EfficientNet-Lite 1e-3: archs' trained_epsilon).
@@ -317,6 +320,28 @@ def build_suite(name: str) -> SuiteConfig:
                         description=spec.description,
                         scenario_frameworks={k: list(v) for k, v in spec.scenario_frameworks.items()})
     validate_suite(suite)
+    return suite
+
+
+def narrowed_suite(name: str, scenarios: str | None, overrides: dict) -> SuiteConfig:
+    """A named suite as the command line narrows it (--scenarios, then --seeds, --frameworks, --precision);
+    the scenarios left out stay in ``other_runs`` (a resume keeps their results). ConfigError if refused."""
+    if name not in SUITES:
+        raise ConfigError([f"--suite: unknown suite {name!r}{did_you_mean(name, SUITES)}; allowed: {', '.join(SUITES)}"])
+    suite = build_suite(name)
+    if scenarios:
+        wanted = [x.strip() for x in scenarios.split(",") if x.strip()]
+        have = {r.scenario for r in suite.runs}
+        if not wanted or any(w not in have for w in wanted):
+            raise ConfigError([f"--scenarios: {scenarios!r} is not allowed -- a comma-separated list from the "
+                               f"suite's scenarios: {', '.join(sorted(have))}"])
+        suite.other_runs = [r for r in suite.runs if r.scenario not in wanted]
+        suite.runs = [r for r in suite.runs if r.scenario in wanted]
+    apply_overrides(suite, overrides)
+    validate_suite(suite)
+    if not any(suite.frameworks_of(run) for run in suite.runs):
+        raise ConfigError([f"--frameworks {','.join(suite.frameworks)} runs none of the chosen scenarios of suite "
+                           f"{name} (each scenario's columns: parity list)"])
     return suite
 
 

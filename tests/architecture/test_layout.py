@@ -172,3 +172,38 @@ def test_did_you_mean_is_written_once():
     places = [f"{path.relative_to(ROOT)}" for package in imports.PACKAGES for path in imports.modules(package).values()
               if "get_close_matches" in path.read_text() or "did you mean" in path.read_text()]
     assert places == ["parity/hints.py"], places
+
+
+MAX_MODULE_LINES, MAX_FUNCTION_LINES = 400, 60   # a module one reader can hold; a function one screen
+
+
+def size_problems() -> list[str]:
+    """Modules over MAX_MODULE_LINES in any package, functions over MAX_FUNCTION_LINES under parity/."""
+    bad = []
+    for package in imports.PACKAGES:
+        for path in imports.modules(package).values():
+            source = path.read_text()
+            where = path.relative_to(imports.ROOT)
+            if len(source.splitlines()) > MAX_MODULE_LINES:
+                bad.append(f"{where}: {len(source.splitlines())} lines")
+            for node in ast.walk(ast.parse(source)) if package == "parity" else ():
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
+                        node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES:
+                    bad.append(f"{where}:{node.lineno}: {node.name} is {node.end_lineno - node.lineno + 1} lines")
+    return bad
+
+
+def test_no_module_over_400_lines_and_no_function_over_60():
+    bad = size_problems()
+    longest = max(len(p.read_text().splitlines()) for pkg in imports.PACKAGES for p in imports.modules(pkg).values())
+    print(f"\nlongest module: {longest} lines (at most {MAX_MODULE_LINES}); too long: {len(bad)}")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_size_scan_catches_a_long_function(tmp_path, monkeypatch):
+    """Planted in a copy of the core: a 61-line function."""
+    planted = tmp_path / "parity" / "long.py"
+    planted.parent.mkdir()
+    planted.write_text("def long():\n" + "    x = 1\n" * 59 + "    return x\n")
+    monkeypatch.setattr(imports, "ROOT", tmp_path)
+    assert size_problems() == ["parity/long.py:1: long is 61 lines"], size_problems()

@@ -228,12 +228,12 @@ def test_a_good_image_folder_runs_end_to_end(tmp_path):
 
 def test_an_internal_error_is_exit_70_one_line_and_the_traceback_in_a_file(monkeypatch, capsys):
     """A bug is neither a finding (1) nor bad input (2): planted here as a command that raises."""
-    from parity import cli
+    from parity.cli import commands
 
     def broken(args):
         raise KeyError("planted bug")
 
-    monkeypatch.setattr(cli, "cmd_list", broken)
+    monkeypatch.setattr(commands, "cmd_list", broken)
     code = main(["list"])
     lines = capsys.readouterr().err.strip().splitlines()
     print("\n" + "\n".join(lines))
@@ -249,14 +249,14 @@ def test_an_internal_error_is_exit_70_one_line_and_the_traceback_in_a_file(monke
 def test_a_closed_terminal_or_a_kill_is_an_interrupt(monkeypatch, capsys, signum):
     """SIGHUP and SIGTERM take Ctrl-C's path (130, one line; a run's finished jobs kept and its workers stopped:
     tests/run/test_reliability.py sends SIGINT and SIGTERM to a real run)."""
-    from parity import cli
+    from parity.cli import commands
 
     def killed(args):
         os.kill(os.getpid(), signum)
         time.sleep(5)   # the handler raises before this ends
         return 0
 
-    monkeypatch.setattr(cli, "cmd_list", killed)
+    monkeypatch.setattr(commands, "cmd_list", killed)
     previous = {s: signal.getsignal(s) for s in (signal.SIGHUP, signal.SIGTERM)}
     try:
         code = main(["list"])
@@ -285,7 +285,7 @@ def test_a_reader_that_goes_away_is_not_a_crash():
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-m", "parity.cli", "list"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "parity", "list"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     proc.stdout.close()   # the reader is gone before the command writes
     err = proc.stderr.read().decode()

@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 
 from parity.cli import main
-from parity.spec.config import BNConfig, ConfigError, RunConfig, SuiteConfig, load_config_file
+from parity.spec.config import BNConfig, ConfigError, RunConfig, SuiteConfig
+from parity.spec.config_file import load_config_file
 
 PARITY_SCRIPT = Path(sys.executable).with_name("parity")
 
 # (id, file text, suffix, expected substring of the error line). text None = no file at all.
-# Cases tagged "preflight" pass validation and are refused by cli._preflight (data/checkpoint).
+# Cases tagged "preflight" pass validation and are refused by parity.run.preflight (data/checkpoint).
 BAD_CONFIGS = [
     ("toml-syntax", '[run\ndataset = "far"\n', ".toml", "is not valid TOML"),
     ("yaml-syntax", "run:\n  dataset: [far\n", ".yaml", "is not valid YAML"),
@@ -295,7 +296,7 @@ def test_command_line_overrides_replace_file_values(tmp_path):
 
 def test_the_closed_ends_of_the_rule_tables_are_accepted():
     """The other side of the bad-config bounds: each value on a closed end of its range is valid."""
-    from parity.spec.config import validate_run
+    from parity.spec.validate import validate_run
 
     run = RunConfig(lr=10.0, sgd_momentum=0.0, weight_decay=0.0,
                     bn=BNConfig(momentum=0.0, epsilon=1.0, renorm_rmax=1.0, renorm_dmax=0.0, renorm_rmin=1.0,

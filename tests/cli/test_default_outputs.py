@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from parity.cli import WORK_DIR, build_parser
+from parity.cli.common import WORK_DIR
+from parity.cli.parser import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 

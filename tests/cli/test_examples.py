@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from parity.cli import build_parser
-from parity.spec.config import load_config_file
+from parity.cli.parser import build_parser
+from parity.spec.config_file import load_config_file
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

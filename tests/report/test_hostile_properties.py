@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from parity.cli import main
 from parity.run import matrix, resume
-from parity.spec.config import ConfigError, load_config_file
+from parity.spec.config import ConfigError
+from parity.spec.config_file import load_config_file
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = ROOT / "results" / "quick" / "jobs"

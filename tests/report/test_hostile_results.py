@@ -10,7 +10,7 @@ import pytest
 from parity import results
 from parity.cli import main
 from parity.run import matrix, resume
-from parity.spec.config import load_config_file
+from parity.spec.config_file import load_config_file
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = ROOT / "results" / "quick" / "jobs"

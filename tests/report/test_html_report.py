@@ -11,7 +11,7 @@ from parity.report import screenshot, tables
 
 pytestmark = pytest.mark.needs("tf", "torch")
 
-PARITY = [sys.executable, "-m", "parity.cli"]
+PARITY = [sys.executable, "-m", "parity"]
 
 
 @pytest.fixture(scope="module")

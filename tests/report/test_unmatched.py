@@ -8,7 +8,8 @@ them with ``match_rules``; every job and row that depends on one it leaves unmat
 import pytest
 
 from parity.report import stats, tables
-from parity.spec.config import BNConfig, RunConfig, run_to_dict, validate_run
+from parity.spec.config import BNConfig, RunConfig, run_to_dict
+from parity.spec.validate import validate_run
 from parity.spec.knobs import unmatched_rules
 
 

@@ -22,7 +22,7 @@ def test_the_gpu_suite_is_the_article_on_real_data():
 def test_precision_on_the_command_line_applies_to_every_run():
     from argparse import Namespace
 
-    from parity.cli import load_suite
+    from parity.cli.run_command import load_suite
 
     args = Namespace(suite="gpu", config=None, scenarios=None, seeds=None, frameworks=None,
                      precision="mixed_float16")

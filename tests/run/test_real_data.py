@@ -6,7 +6,8 @@ import pytest
 
 from parity.cli import main
 from parity.data import DataError, load_dataset, real
-from parity.spec.config import REAL_DATASETS, BNConfig, RunConfig, validate_run
+from parity.spec.config import REAL_DATASETS, BNConfig, RunConfig
+from parity.spec.validate import validate_run
 
 for _module in ("sklearn", "skimage"):   # the [real] extra, which make installs
     pytest.importorskip(_module, reason="the [real] extra is not installed")

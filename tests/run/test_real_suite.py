@@ -4,7 +4,7 @@ from pathlib import Path
 
 from parity import frameworks
 from parity.run import matrix
-from parity.spec.config import apply_overrides
+from parity.spec.config_file import apply_overrides
 from parity.spec.scenarios import REAL_KERAS_SCENARIOS, REAL_SCENARIOS, build_suite
 
 OUT = Path("/nonexistent/real")

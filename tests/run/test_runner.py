@@ -206,7 +206,8 @@ def test_resume_with_some_frameworks_keeps_the_other_columns_results(tmp_path):
     keeps the others' files (they were set aside as not in the suite before)."""
     from parity.results import write_json_atomic
     from parity.run import matrix, resume, runner
-    from parity.spec.config import BNConfig, RunConfig, SuiteConfig, apply_overrides
+    from parity.spec.config import BNConfig, RunConfig, SuiteConfig
+    from parity.spec.config_file import apply_overrides
 
     out = tmp_path / "out"
     run = RunConfig(dataset="far", epochs=1, train_images=64, scenario="tiny", bn=BNConfig(momentum=0.9))
@@ -225,7 +226,8 @@ def test_resume_with_some_frameworks_keeps_the_other_columns_results(tmp_path):
 
 
 def test_two_runs_with_the_same_name_are_a_config_error():
-    from parity.spec.config import ConfigError, suite_from_dict
+    from parity.spec.config import ConfigError
+    from parity.spec.config_file import suite_from_dict
 
     with pytest.raises(ConfigError) as info:
         suite_from_dict({"runs": [{"dataset": "far", "lr": 0.01}, {"dataset": "far", "lr": 0.1}]}, "t")

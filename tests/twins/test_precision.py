@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conftest import CPU
 
-from parity.spec.config import BNConfig, ConfigError, RunConfig, SuiteConfig, run_to_dict, validate_suite
+from parity.spec.config import BNConfig, ConfigError, RunConfig, SuiteConfig, run_to_dict
+from parity.spec.validate import validate_suite
 
 pytestmark = pytest.mark.needs("tf", "torch")
 

@@ -8,7 +8,8 @@ runs in each framework, and missing files stop the run with one line.
 import numpy as np
 import pytest
 
-from parity.spec.config import BNConfig, ConfigError, RunConfig, SuiteConfig, run_to_dict, validate_suite
+from parity.spec.config import BNConfig, ConfigError, RunConfig, SuiteConfig, run_to_dict
+from parity.spec.validate import validate_suite
 
 pytestmark = pytest.mark.needs("tf", "torch")
 
