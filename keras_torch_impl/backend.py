@@ -1,16 +1,16 @@
 """What the runner needs from Keras on PyTorch: versions, native defaults, threads, determinism, device.
 
 Mirrors ``tf_impl/backend.py``. The defaults are Keras' (its layers and optimizers); the
-threads and determinism are torch's, since torch runs every op.
+threads and determinism are torch's, since torch runs every op, set by the torch column's own functions.
 """
 from __future__ import annotations
 
-import os
 
 import keras
 import torch
 
 from keras_impl import train as keras_train
+import torch_impl.backend as torch_backend   # torch's process settings (its ops are torch's): the one lent module
 
 NAME = "keras-torch"
 
@@ -29,15 +29,9 @@ def configure(threads: int, seed: int, deterministic: bool = True) -> dict:
 
     Throughput runs pass deterministic=False: they measure the framework as users run it.
     """
-    torch.set_num_threads(threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:  # can only be set once per process
-        pass
-    if deterministic and torch.cuda.is_available():   # as torch_impl/backend.py: see there why
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
+    torch_backend.pin_threads(threads)
+    if deterministic and torch.cuda.is_available():
+        torch_backend.deterministic_gpu()
     torch.use_deterministic_algorithms(deterministic, warn_only=True)
     keras.utils.set_random_seed(seed)
     return {"intra_op_threads": torch.get_num_threads(), "deterministic": deterministic}

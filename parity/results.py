@@ -14,6 +14,7 @@ import platform
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import TypedDict
 
 import jsonschema   # at the top: an environment without it fails upgrade-check's import probe, not after its jobs
 
@@ -58,6 +59,42 @@ JOB_SCHEMA = {
                             "plan": {"type": "object", "required": ["bn_momentum"],
                                      "properties": {"bn_momentum": _NUM, "precision": _STR}}}},
 }
+
+
+class JobResult(TypedDict, total=False):
+    """A job file: written by ``parity.run.job`` (base_result, execute, failed_result), read by ``read_job`` for
+    the report, the gate and a resume. JOB_KEYS are in every file; the rest only in a finished job's (older
+    files may lack the later ones). ``tests/run/test_runner.py`` holds a real run's files to these keys."""
+    schema: int
+    id: str
+    suite: str | None
+    scenario: str
+    variant: str
+    dataset: str
+    framework: str
+    seed: int
+    status: str                     # "ok" or "failed"
+    error: str | None               # why it failed
+    config: dict                    # the run (spec.config.run_to_dict); stored_settings reads older ones
+    plan: dict                      # the resolved plan (TrainPlan.to_dict: flat keys, bn_momentum, ...)
+    env: dict                       # versions, threads, device, CPU (``environment``)
+    native_defaults: dict           # the framework's own defaults, the config's conventions
+    history: list[dict]             # one entry per epoch: metrics, lr, BN distances
+    final: dict | None              # FINAL_METRICS and the BN distances after training
+    unmatched: list[str]            # update rules the frameworks apply differently (spec.knobs)
+    computed_by: str | None         # None: trained by this job; else the job whose training it shares
+    worker: str | None              # the worker process that ran it
+    wall_s: float
+    steps_per_epoch: int | None
+    renorm_trace: list | None
+    zoo_bn: dict | None
+    data_fingerprint: str           # of every batch the job saw, in order
+    dataset_digest: str
+    pretrained_checksum: str
+    init_checksum: str              # of the starting weights
+    final_weights_checksum: str     # of the trained weights: what "bit-identical" compares
+
+
 MAX_FILE_BYTES = 64 * 2**20   # a job file is ~10-100 KB; anything near this is not one
 
 
@@ -134,7 +171,7 @@ def read_json(path: str | os.PathLike, what: str, schema: int | None = None, err
     return data
 
 
-def read_job(path: str | os.PathLike) -> dict:
+def read_job(path: str | os.PathLike) -> JobResult:
     """Load and validate one job file; ResultError if it is truncated, foreign or of another schema."""
     path = Path(path)
     data = read_json(path, "result file")

@@ -10,19 +10,20 @@ import os
 import warnings
 
 import torch
-import torchvision
-
-from torch_impl import models
 
 NAME = "torch"
 
 
 def versions() -> dict[str, str]:
+    import torchvision   # here, not above: Keras on torch imports this module for its process settings
+
     return {"torch": torch.__version__, "torchvision": torchvision.__version__}
 
 
 def native_defaults() -> dict[str, float]:
     """Installed defaults in the config's conventions (BN momentum = fraction of the old value kept)."""
+    from torch_impl import models
+
     bn = models.native_bn_defaults()
     adam = inspect.signature(torch.optim.Adam).parameters
     adamw = inspect.signature(torch.optim.AdamW).parameters
@@ -35,27 +36,35 @@ def configure(threads: int, seed: int, deterministic: bool = True) -> dict:
 
     Throughput runs pass deterministic=False: they measure the framework as users run it.
     """
-    torch.set_num_threads(threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:  # can only be set once per process
-        pass
+    pin_threads(threads)
     torch.manual_seed(seed)
     from torch_impl.train import device
 
     if deterministic and device().type == "cuda":
-        # cuBLAS needs a fixed workspace to be deterministic; a few CUDA backward ops
-        # (adaptive average pooling) have no deterministic kernel and only warn.
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        deterministic_gpu()
         torch.use_deterministic_algorithms(True, warn_only=True)
-        warnings.filterwarnings("ignore", message=".*does not have a deterministic implementation.*")
-        # float32 means float32 on both sides: torch allows TF32 in cuDNN convolutions by default,
-        # TensorFlow in convolutions and matmuls; accuracy jobs switch it off in both.
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
         return {"intra_op_threads": torch.get_num_threads(), "deterministic": "warn_only", "tf32": False}
     torch.use_deterministic_algorithms(deterministic)
     return {"intra_op_threads": torch.get_num_threads(), "deterministic": deterministic}
+
+
+def pin_threads(threads: int) -> None:
+    """``threads`` for each op, one inter-op thread (which torch lets a process set once)."""
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set in this process
+        pass
+
+
+def deterministic_gpu() -> None:
+    """cuBLAS needs a fixed workspace to be deterministic; a few CUDA backward ops (adaptive average pooling)
+    have no deterministic kernel and only warn. float32 means float32 on every side: torch allows TF32 in
+    cuDNN convolutions by default, TensorFlow in convolutions and matmuls; accuracy jobs switch it off in all."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    warnings.filterwarnings("ignore", message=".*does not have a deterministic implementation.*")
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
 
 
 def device_info() -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from parity.report import compare, gate_text, tables
+from parity.report import aggregate, compare, gate_text, tables
 from parity.run.runner import run_suite
 from parity.spec.scenarios import build_suite
 
@@ -31,7 +31,7 @@ def _row(table, scenario, dataset, variant, metric="eval_acc"):
 def test_no_job_failed(table):
     """The rule `parity run` exits 1 by: a failed job (or one with non-finite metrics) is never a result."""
     data, _ = table
-    failed = tables.failed_jobs(data)
+    failed = aggregate.failed_jobs(data)
     assert not failed, failed[:3]
 
 

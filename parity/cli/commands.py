@@ -27,13 +27,13 @@ def cmd_list(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from parity.report import tables
+    from parity.report import aggregate, tables
 
     out = Path(args.dir)
     reference = parse_reference(args.reference)
     if not (out / "jobs").is_dir():
         raise UsageError(f"report: {out} has no jobs/ folder of results")
-    jobs, problems = tables.load_jobs(out)
+    jobs, problems = aggregate.load_jobs(out)
     if not jobs:
         raise UsageError(f"report: no readable job results in {out / 'jobs'}"
                          + (f" ({problems[0]})" if problems else ""))

@@ -106,7 +106,7 @@ def _check_executor(args) -> None:
 
 def _report_run(args, suite, out: Path, summary: dict, had: dict | None, t0: float) -> int:
     """The tables of a finished run, its closing lines, and its exit code (1 when a job failed)."""
-    from parity.report import tables
+    from parity.report import aggregate, tables
 
     try:
         table = tables.write_report(out, suite.name)
@@ -115,7 +115,7 @@ def _report_run(args, suite, out: Path, summary: dict, had: dict | None, t0: flo
              f"run: parity report {out}")
         return EXIT_UNWRITABLE
     print(to_json(tables.to_json(table)) if args.json else tables.terminal(table))
-    failed = len(tables.failed_jobs(table))
+    failed = len(aggregate.failed_jobs(table))
     missing = sorted({fw for r in table["rows"] for fw in r.get("not_installed", [])})
     for fw in missing:
         err(f"{fw} is not installed or fails to import: its column is marked 'not installed'")

@@ -1,6 +1,6 @@
 """A table row's framework columns and gaps, as every table shows them (markdown, terminal, HTML, plots).
 
-Rows come from ``tables.build_rows`` (or ``tables.read_table``); the layout of their ``columns``,
+Rows come from ``aggregate.build_rows`` (or ``tables.read_table``); the layout of their ``columns``,
 ``gaps`` and ``reference`` keys is described in ``parity.report.tables``.
 """
 from __future__ import annotations

@@ -31,7 +31,8 @@ from pathlib import Path
 
 from parity import frameworks
 from parity.report import stats
-from parity.report.tables import METRICS, build_rows, environment_of, load_jobs
+from parity.report.aggregate import METRICS, build_rows, load_jobs
+from parity.report.tables import environment_of
 from parity.results import ResultError, non_finite_metrics, provenance_difference
 from parity.spec.config import stored_settings
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from typing import NamedTuple
 
 import numpy as np
 
 from parity import frameworks
 from parity.assets import canonical
 from parity.assets.starting import starting_weights
-from parity.data import DataError, Loader, area_downscale, load_dataset, make_loaders
-from parity.results import SCHEMA, environment
+from parity.data import DataError, Dataset, Loader, area_downscale, load_dataset, make_loaders
+from parity.results import SCHEMA, JobResult, environment
 from parity.spec.config import RunConfig, run_from_dict
 from parity.spec.knobs import resolve_bn, resolve_optimizer, resolved_config_fields, unmatched_rules
 from parity.train import loop
@@ -70,8 +71,20 @@ def make_plan(run: RunConfig, num_classes: int, seed: int, native: dict, framewo
         "pixel_mean": tuple(pixel_mean) if zoo else None, "pixel_std": tuple(pixel_std) if zoo else None})
 
 
-def prepare(run: RunConfig, seed: int, pipeline=None):
-    """Data and starting weights: identical for both frameworks given the same run and seed.
+class JobInputs(NamedTuple):
+    """What a job trains on and starts from, the same for every column given the same run and seed."""
+    dataset: Dataset             # its images, classes, normalization and digest
+    train: Loader
+    evaluation: Loader
+    stats_batches: list          # the batches BN statistics are compared on
+    calibration: list            # the batches a recalibration recomputes BN statistics from ([] = off)
+    init: dict                   # the starting weights, canonical names -> numpy arrays
+    pretrained_checksum: str     # of the checkpoint the weights came from
+    fingerprint: str             # of every batch the job will see, in order
+
+
+def prepare(run: RunConfig, seed: int, pipeline=None) -> JobInputs:
+    """Data and starting weights: identical for every column given the same run and seed.
 
     ``pipeline`` is the framework's own ``pipeline`` module when ``run.pipeline`` asks for it: the
     loaders then hand it the stored uint8 images (rendered at ``render_size``) and their draws.
@@ -99,10 +112,10 @@ def prepare(run: RunConfig, seed: int, pipeline=None):
     init, base_checksum = starting_weights(run, ds.num_classes, seed)
     fingerprint = canonical.checksum({"train": np.frombuffer(train.fingerprint(run.epochs).encode(), np.uint8),
                                       "eval": np.frombuffer(evaluation.fingerprint(1).encode(), np.uint8)})
-    return ds, train, evaluation, stats_batches, calibration, init, base_checksum, fingerprint
+    return JobInputs(ds, train, evaluation, stats_batches, calibration, init, base_checksum, fingerprint)
 
 
-def execute(job: dict, backend, progress=None, computed: dict | None = None) -> dict:
+def execute(job: dict, backend, progress=None, computed: dict | None = None) -> JobResult:
     """Run one job with an already imported backend; returns the result dict (status ok).
 
     ``computed``: the worker's record of the computations it ran (``computation_key`` -> what
@@ -113,14 +126,15 @@ def execute(job: dict, backend, progress=None, computed: dict | None = None) -> 
     t0 = time.perf_counter()
     threading = backend.configure(threads, seed)
     pipeline = frameworks.load(backend.NAME, "pipeline") if run.pipeline != "shared" else None
-    ds, train, evaluation, stats_batches, calibration, init, base_checksum, fingerprint = prepare(run, seed, pipeline)
+    inputs = prepare(run, seed, pipeline)
+    ds, init, fingerprint = inputs.dataset, inputs.init, inputs.fingerprint
     native = backend.native_defaults()
     plan = make_plan(run, ds.num_classes, seed, native, backend.NAME, ds.mean, ds.std)
     key = computation_key(job["run"], seed, threads, plan)
     out = computed.get(key) if computed is not None else None
     if out is None:
-        fitted = loop.fit(frameworks.Implementation(backend.NAME), plan, init, train, evaluation, stats_batches,
-                          progress, calibration)
+        fitted = loop.fit(frameworks.Implementation(backend.NAME), plan, init, inputs.train, inputs.evaluation,
+                          inputs.stats_batches, progress, inputs.calibration)
         out = {k: fitted.get(k) for k in ("history", "final", "renorm_trace", "zoo_bn")}
         out.update(final_weights_checksum=canonical.checksum(fitted["weights"]), computed_by=None,
                    fingerprint=fingerprint, init_checksum=canonical.checksum(init))
@@ -135,9 +149,9 @@ def execute(job: dict, backend, progress=None, computed: dict | None = None) -> 
         env={**environment(), **backend.versions(), **threading, **backend.device_info()},
         native_defaults=native, plan=plan.to_dict(),
         data_fingerprint=fingerprint, dataset_digest=ds.digest,
-        pretrained_checksum=base_checksum, init_checksum=out["init_checksum"],
+        pretrained_checksum=inputs.pretrained_checksum, init_checksum=out["init_checksum"],
         final_weights_checksum=out["final_weights_checksum"],
-        steps_per_epoch=len(train), history=out["history"], final=out["final"],
+        steps_per_epoch=len(inputs.train), history=out["history"], final=out["final"],
         renorm_trace=out["renorm_trace"], zoo_bn=out["zoo_bn"],
         unmatched=unmatched_rules(run),   # update rules the frameworks apply differently (spec/knobs.py)
         computed_by=out["computed_by"],   # None: trained by this job; else the job whose training it shares
@@ -147,17 +161,14 @@ def execute(job: dict, backend, progress=None, computed: dict | None = None) -> 
     return result
 
 
-def base_result(job: dict) -> dict:
+def base_result(job: dict) -> JobResult:
     run = job["run"]
-    return {
-        "schema": SCHEMA, "id": job["id"], "suite": job.get("suite"),
-        "scenario": run["scenario"], "variant": run["variant"], "dataset": run["dataset"],
-        "framework": job["framework"], "seed": job["seed"], "config": run,
-        "status": "failed", "error": None,
-    }
+    return JobResult(schema=SCHEMA, id=job["id"], suite=job.get("suite"), scenario=run["scenario"],
+                     variant=run["variant"], dataset=run["dataset"], framework=job["framework"], seed=job["seed"],
+                     config=run, status="failed", error=None)
 
 
-def failed_result(job: dict, reason: str, **extra) -> dict:
+def failed_result(job: dict, reason: str, **extra) -> JobResult:
     result = base_result(job)
     result.update(status="failed", error=reason, **extra)
     return result

@@ -17,7 +17,7 @@ import pytest
 from test_gate import HEADLINE, MATCHED, PUBLISHED, SEEDS, _job, _edit, fail, shift
 
 from parity.cli import main
-from parity.report import plots, tables
+from parity.report import aggregate, plots, tables
 
 RUNS = (HEADLINE, MATCHED)
 FOUR = ("tf", "torch", "keras-torch", "keras-jax")
@@ -73,9 +73,9 @@ def _row(rows, run, metric="eval_acc"):
 
 
 def _rows(folder, reference="torch"):
-    jobs, problems = tables.load_jobs(folder)
+    jobs, problems = aggregate.load_jobs(folder)
     assert not problems
-    return tables.build_rows(jobs, reference)
+    return aggregate.build_rows(jobs, reference)
 
 
 @pytest.mark.parametrize("reference", ["torch", "tf"])
@@ -121,7 +121,7 @@ def test_a_fingerprint_mismatch_in_one_column_refuses_its_gap(four):
     _edit(four, HEADLINE, "keras-jax", [2], lambda job, s: job.update(data_fingerprint="0000000000000000"))
     rows = _rows(four)
     torch_fp = json.loads(_job(four, HEADLINE, "torch", 2).read_text())["data_fingerprint"]
-    for metric in tables.METRICS:
+    for metric in aggregate.METRICS:
         row = _row(rows, HEADLINE, metric)
         print(f"{metric}: note {row['note']!r}; gaps {[(fw, g['verdict']) for fw, g in row['gaps'].items()]}")
         assert f"data fingerprints differ for seed 2 (torch {torch_fp} vs keras-jax 0000000000000000)" in row["note"]
@@ -172,7 +172,7 @@ def test_markdown_csv_terminal_and_html_have_every_column(four, capsys):
     assert header[len(published):] == (
         [f"{fw}_{k}" for fw in keras for k in ("mean", "ci_low", "ci_high", "n")]
         + [f"gap_{fw}_minus_torch_{k}" for fw in keras for k in ("mean", "ci_low", "ci_high", "verdict")])
-    assert len(body) == 2 * len(tables.METRICS) and all(len(r) == len(header) for r in body)
+    assert len(body) == 2 * len(aggregate.METRICS) and all(len(r) == len(header) for r in body)
     assert {p.name for p in (four / "plots").glob("*.png")} == {
         "curves_momentum-native_far_native.png", "curves_momentum-matched_far_matched.png", "bn_lag.png", "gaps.png"}
 
@@ -186,7 +186,7 @@ def test_parity_json_keeps_the_old_keys_and_adds_the_columns(four, capsys):
     assert list(row)[:13] == ["scenario", "dataset", "variant", "metric", "tf", "torch", "gap", "verdict",
                               "failed_jobs", "note", "not_installed", "unmatched", "reference"]
     assert row["reference"] == "tf" and list(row["columns"]) == list(FOUR) and "tf" not in row["gaps"]
-    assert tables.read_table(four)["rows"] == tables.build_rows(tables.load_jobs(four)[0], "tf")
+    assert tables.read_table(four)["rows"] == aggregate.build_rows(aggregate.load_jobs(four)[0], "tf")
     assert "gap (torch − TF)" in (four / "parity.md").read_text()
 
 
@@ -201,7 +201,7 @@ def test_two_columns_are_written_as_before_and_read_with_their_columns(tmp_path)
     assert "columns" not in json.loads((copy / "parity.json").read_text())["rows"][0]
     # the published file, read back: the same rows build_rows makes from its jobs, column keys included
     read = tables.read_table(PUBLISHED)["rows"]
-    assert read == tables.build_rows(tables.load_jobs(PUBLISHED)[0])
+    assert read == aggregate.build_rows(aggregate.load_jobs(PUBLISHED)[0])
     assert read[0]["columns"] == {"tf": read[0]["tf"], "torch": read[0]["torch"]}
     assert read[0]["gaps"] == {"tf": {**read[0]["gap"], "verdict": read[0]["verdict"]}}
 
@@ -249,12 +249,12 @@ def test_an_unknown_reference_is_one_line_and_exit_2(four, capsys, command):
 
 def test_plots_draw_every_framework(tmp_path):
     """The ablation bars and the batch-size curves of the published cpu suite, with two more columns."""
-    jobs = [j for j in tables.load_jobs(PUBLISHED.parent / "cpu")[0]
+    jobs = [j for j in aggregate.load_jobs(PUBLISHED.parent / "cpu")[0]
             if j["scenario"] in ("momentum-ablation", "small-batch")]
     extra = [{**j, "framework": fw,
               "final": {**j["final"], "eval_acc": j["final"]["eval_acc"] + OFFSETS[fw][1][j["seed"]]}}
              for fw in ("keras-torch", "keras-jax") for j in jobs if j["framework"] == OFFSETS[fw][0]]
-    rows = tables.build_rows(jobs + extra)
+    rows = aggregate.build_rows(jobs + extra)
     written = plots.gap_attribution(rows, tmp_path) + plots.batch_size(rows, tmp_path)
     print([(p.name, p.stat().st_size) for p in written])
     assert [p.name for p in written] == ["gap_attribution.png", "batch_size.png"]

@@ -187,7 +187,7 @@ def test_one_seed_is_a_value_not_an_interval():
 
 def test_loss_rows_are_bounded_at_zero_like_accuracy():
     """Two seeds of eval loss gave an interval reaching below zero; the tables bound it as accuracy is."""
-    from parity.report.tables import build_rows
+    from parity.report.aggregate import build_rows
 
     jobs = [{"scenario": "s", "dataset": "far", "variant": "v", "framework": fw, "seed": seed, "status": "ok",
              "plan": {"bn_momentum": 0.9}, "history": [],

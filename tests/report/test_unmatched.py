@@ -7,7 +7,7 @@ them with ``match_rules``; every job and row that depends on one it leaves unmat
 """
 import pytest
 
-from parity.report import stats, tables
+from parity.report import aggregate, stats, tables
 from parity.spec.config import BNConfig, RunConfig, run_to_dict
 from parity.spec.validate import validate_run
 from parity.spec.knobs import unmatched_rules
@@ -40,7 +40,7 @@ def _jobs(run: RunConfig, acc: float = 80.0) -> list[dict]:
 def test_a_row_on_different_rules_is_labelled_in_every_table():
     adam = RunConfig(dataset="far", optimizer="adam", scenario="opt", variant="adam", bn=BNConfig(momentum=0.9))
     sgd = RunConfig(dataset="far", scenario="opt", variant="sgd", bn=BNConfig(momentum=0.9))
-    rows = tables.build_rows(_jobs(adam) + _jobs(sgd))
+    rows = aggregate.build_rows(_jobs(adam) + _jobs(sgd))
     by_variant = {r["variant"]: r for r in rows if r["metric"] == "eval_acc"}
     assert by_variant["adam"]["unmatched"] == ["adam_epsilon"] and by_variant["sgd"]["unmatched"] == []
     assert by_variant["adam"]["verdict"] == "parity"                 # what was measured stays what it is

@@ -1,6 +1,6 @@
 """--seeds auto picks the rows to give more seeds from the table's verdicts: inconclusive in any column."""
 from parity.more_seeds import undecided
-from parity.report.tables import build_rows
+from parity.report.aggregate import build_rows
 
 
 def _jobs(variant: str, tf: list[float], torch: list[float]) -> list[dict]:

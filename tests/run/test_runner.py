@@ -48,6 +48,24 @@ def test_smoke_suite_end_to_end(smoke_run):
     assert "momentum-native" in proc.stdout and "TF eval" in proc.stdout
 
 
+def record_problems(job: dict) -> list[str]:
+    """The keys of a job file that its typed record (results.JobResult) does not declare, and the schema's
+    keys it does not declare either."""
+    from parity.results import JOB_SCHEMA, JobResult
+
+    declared = set(JobResult.__annotations__)
+    return [f"{k}: not in JobResult" for k in sorted((set(job) | set(JOB_SCHEMA["properties"])) - declared)]
+
+
+@pytest.mark.needs("tf", "torch")
+def test_every_key_a_job_file_holds_is_its_typed_record(smoke_run):
+    """One record: a real run's job files hold only what JobResult declares (planted: a key it does not)."""
+    jobs = list(_jobs(smoke_run[0]).values())
+    print(f"\n{len(jobs)} job files, {len(set().union(*jobs))} keys")
+    assert all(not record_problems(j) for j in jobs), [record_problems(j) for j in jobs]
+    assert record_problems({**jobs[0], "planted": 1}) == ["planted: not in JobResult"]
+
+
 @pytest.mark.needs("torch")
 def test_killed_worker_is_recorded_failed_and_resume_completes(tmp_path):
     out = tmp_path / "run"

@@ -15,7 +15,7 @@ import pytest
 from conftest import OK_FIELDS
 
 from parity import process
-from parity.report import tables
+from parity.report import aggregate
 from parity.run import board, matrix, progress, runner, supervise
 from parity.run.job import base_result
 from parity.spec.config import BNConfig, RunConfig, SuiteConfig
@@ -103,7 +103,7 @@ def test_an_ok_job_with_nan_metrics_is_listed_as_failed_not_dropped():
                 "init_checksum": "y"}
     jobs = [job("tf", s, 80.0) for s in range(3)] + [job("torch", s, 80.0) for s in range(2)] + \
         [job("torch", 2, float("nan"))]
-    row = next(r for r in tables.build_rows(jobs) if r["metric"] == "eval_acc")
+    row = next(r for r in aggregate.build_rows(jobs) if r["metric"] == "eval_acc")
     assert row["torch"]["n"] == 2
     assert row["failed_jobs"] == ["torch seed 2: finished with non-finite eval_acc=nan"]
 

@@ -138,7 +138,7 @@ def test_missing_zoo_files_stop_the_run_with_one_line(tmp_path, monkeypatch, cap
 
 
 def test_zoo_rows_get_a_table_of_their_own():
-    from parity.report import tables
+    from parity.report import aggregate, tables
 
     def job(scenario, fw, seed, acc):
         return {"scenario": scenario, "dataset": "imagenette/160px", "variant": "native", "framework": fw,
@@ -147,7 +147,7 @@ def test_zoo_rows_get_a_table_of_their_own():
 
     jobs = [job(sc, fw, s, 90.0 + s + (fw == "tf")) for sc in ("momentum-native", "native-zoo")
             for fw in ("tf", "torch") for s in range(3)]
-    text = tables.markdown({"suite": "gpu", "rows": tables.build_rows(jobs), "env": {}})
+    text = tables.markdown({"suite": "gpu", "rows": aggregate.build_rows(jobs), "env": {}})
     main, zoo = text.split("## Native model zoos: eval accuracy (%)")
     assert "| momentum-native |" in main and "native-zoo" not in main.split("## Scenarios")[0]
     assert "| native-zoo | imagenette/160px | native | 92.0" in zoo and "not a framework difference" in zoo
