@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from keras_impl.initializers import conv_init
 from parity.spec.archs import EfficientNetLiteSpec, MBConvBlock
 
 
@@ -17,15 +18,9 @@ def _name(module: str) -> str:
     return module.replace(".", "-")
 
 
-def _conv_init():
-    """He-normal on fan_out, as for the ResNets (only a from-scratch network uses it; a depthwise kernel's
-    fan_out here is k*k, torch's C*k*k: such a network starts from numpy anyway, parity.train.initial)."""
-    return keras.initializers.VarianceScaling(scale=2.0, mode="fan_out", distribution="untruncated_normal")
-
-
 def _conv(x, filters: int, kernel: int, stride: int, name: str):
     return layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
-                         kernel_initializer=_conv_init(), name=_name(name))(x)
+                         kernel_initializer=conv_init(), name=_name(name))(x)
 
 
 def _relu6(x, name: str):
@@ -38,7 +33,7 @@ def _mbconv(x, block: MBConvBlock, bn):
     if block.expand != 1:
         out = _relu6(bn(_conv(out, block.mid, 1, 1, f"{p}._expand_conv"), f"{p}._bn0"), f"{p}.relu0")
     out = layers.DepthwiseConv2D(block.kernel, strides=block.stride, padding="same", use_bias=False,
-                                 depthwise_initializer=_conv_init(), name=_name(f"{p}._depthwise_conv"))(out)
+                                 depthwise_initializer=conv_init(), name=_name(f"{p}._depthwise_conv"))(out)
     out = _relu6(bn(out, f"{p}._bn1"), f"{p}.relu1")
     out = bn(_conv(out, block.cout, 1, 1, f"{p}._project_conv"), f"{p}._bn2")
     # the block's output carries the block's own name, like torch's module output

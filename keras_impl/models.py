@@ -17,6 +17,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from keras_impl.initializers import conv_init, values_set_next
 from parity.spec.archs import ResNetSpec, check_build
 from parity.spec.config import BNConfig
 
@@ -88,11 +89,6 @@ def _bn_settings(bn_momentum: float | None, bn_epsilon: float | None) -> dict[st
     return {"momentum": momentum, "epsilon": epsilon}
 
 
-def _conv_init():
-    """torchvision's kaiming_normal_(mode="fan_out", relu); Keras' fan_out for HWIO is k*k*out too."""
-    return keras.initializers.VarianceScaling(scale=2.0, mode="fan_out", distribution="untruncated_normal")
-
-
 def _conv(x, filters: int, kernel: int, stride: int, name: str):
     """torch's Conv2d(padding=k//2): explicit symmetric zero padding, then a 'valid' conv.
 
@@ -102,7 +98,7 @@ def _conv(x, filters: int, kernel: int, stride: int, name: str):
     if kernel // 2:
         x = layers.ZeroPadding2D(kernel // 2, name=_keras_name(f"{name}.pad"))(x)
     return layers.Conv2D(filters, kernel, strides=stride, padding="valid", use_bias=False,
-                         kernel_initializer=_conv_init(), name=_keras_name(name))(x)
+                         kernel_initializer=conv_init(), name=_keras_name(name))(x)
 
 
 def _bn(x, name: str, bn):
@@ -160,7 +156,8 @@ def base_training_for(freeze: str) -> bool | None:
 
 
 def build_model(arch: str, num_classes: int, image_size: int, bn: BNConfig | None = None,
-                renorm_clipping: dict | None = None, *, base_training: bool | None = None) -> keras.Model:
+                renorm_clipping: dict | None = None, *, base_training: bool | None = None,
+                weights_set_next: bool = False) -> keras.Model:
     """Input -> `base` (nested model, pooled features) -> Dense head "fc"; the contract's builder, plus how
     the outer model calls the base (`base_training`, Keras' freezing recipe: ``base_training_for``).
 
@@ -170,25 +167,27 @@ def build_model(arch: str, num_classes: int, image_size: int, bn: BNConfig | Non
     momentum/epsilon meaning Keras' defaults, read from the installed Keras. Conv and head init mirror
     torch's so both start from the same distributions. `bn.norm` swaps every BN layer for Keras' own
     renorm mode (`bn.renorm_momentum`, `renorm_clipping`: the bounds at step 0) or for
-    GroupNormalization (`bn.gn_groups`; `bn.epsilon` is then GN's epsilon).
+    GroupNormalization (`bn.gn_groups`; `bn.epsilon` is then GN's epsilon). `weights_set_next`: every
+    weight is set right after (a job's from_canonical): the convolutions start as zeros (``initializers``).
     """
-    spec = check_build(arch, num_classes, image_size)
-    factory = _norm_factory(bn or BNConfig(), renorm_clipping)
-    if spec.family == "efficientnet-lite":
-        from keras_impl.efficientnet import build_base
+    with values_set_next(weights_set_next):
+        spec = check_build(arch, num_classes, image_size)
+        factory = _norm_factory(bn or BNConfig(), renorm_clipping)
+        if spec.family == "efficientnet-lite":
+            from keras_impl.efficientnet import build_base
 
-        base = build_base(spec, image_size, factory)
-    else:
-        base = _build_base(spec, image_size, factory)
-    inputs = keras.Input((image_size, image_size, 3), name="image")
-    features = base(inputs, training=base_training)
-    bound = 1.0 / math.sqrt(spec.feature_dim)  # torch nn.Linear's default init
-    logits = layers.Dense(
-        num_classes, name="fc",
-        kernel_initializer=keras.initializers.VarianceScaling(scale=1.0 / 3.0, mode="fan_in", distribution="uniform"),
-        bias_initializer=keras.initializers.RandomUniform(-bound, bound),
-    )(features)
-    return keras.Model(inputs, logits, name=arch)
+            base = build_base(spec, image_size, factory)
+        else:
+            base = _build_base(spec, image_size, factory)
+        inputs = keras.Input((image_size, image_size, 3), name="image")
+        features = base(inputs, training=base_training)
+        bound = 1.0 / math.sqrt(spec.feature_dim)  # torch nn.Linear's default init
+        logits = layers.Dense(
+            num_classes, name="fc",
+            kernel_initializer=keras.initializers.VarianceScaling(scale=1.0 / 3.0, mode="fan_in", distribution="uniform"),
+            bias_initializer=keras.initializers.RandomUniform(-bound, bound),
+        )(features)
+        return keras.Model(inputs, logits, name=arch)
 
 
 def canonical_layers(model: keras.Model) -> dict[str, layers.Layer]:

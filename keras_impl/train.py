@@ -79,7 +79,7 @@ def build(plan: TrainPlan, init: dict[str, np.ndarray], sync_renorm_state: Calla
         if plan.zoo:
             return zoo.build(plan, init)
         model = models.build_model(plan.arch, plan.num_classes, plan.image_size, plan.bn, plan.initial_clipping(),
-                                   base_training=models.base_training_for(plan.bn.freeze))
+                                   base_training=models.base_training_for(plan.bn.freeze), weights_set_next=True)
         weights.from_canonical(model, init)
         sync_renorm_state(model)
         if plan.bn.reinject_momentum is not None:
@@ -91,7 +91,7 @@ def _reinject_bn(model: keras.Model, plan: TrainPlan, momentum: float) -> keras.
     """The article's fix: rebuild the base with new BN layers of another momentum, keeping all weights."""
     state = weights.to_canonical(model)
     rebuilt = models.build_model(plan.arch, plan.num_classes, plan.image_size, replace(plan.bn, momentum=momentum),
-                                 base_training=models.base_training_for(plan.bn.freeze))
+                                 base_training=models.base_training_for(plan.bn.freeze), weights_set_next=True)
     weights.from_canonical(rebuilt, state)
     return rebuilt
 

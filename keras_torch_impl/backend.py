@@ -5,7 +5,6 @@ threads and determinism are torch's, since torch runs every op, set by the torch
 """
 from __future__ import annotations
 
-
 import keras
 import torch
 

@@ -63,8 +63,9 @@ JOB_SCHEMA = {
 
 class JobResult(TypedDict, total=False):
     """A job file: written by ``parity.run.job`` (base_result, execute, failed_result), read by ``read_job`` for
-    the report, the gate and a resume. JOB_KEYS are in every file; the rest only in a finished job's (older
-    files may lack the later ones). ``tests/run/test_runner.py`` holds a real run's files to these keys."""
+    the report, the gate and a resume. JOB_KEYS are in every file, and base_result's suite, config and error;
+    the rest in a finished job's (a failed one may carry wall_s; older files may lack later keys).
+    ``tests/run/test_runner.py`` holds a real run's files to these keys."""
     schema: int
     id: str
     suite: str | None
@@ -93,6 +94,7 @@ class JobResult(TypedDict, total=False):
     pretrained_checksum: str
     init_checksum: str              # of the starting weights
     final_weights_checksum: str     # of the trained weights: what "bit-identical" compares
+    executor: dict                  # --executor ray: the task's name, node, attempt and seconds
 
 
 MAX_FILE_BYTES = 64 * 2**20   # a job file is ~10-100 KB; anything near this is not one

@@ -43,6 +43,7 @@ def configure(threads: int, seed: int, deterministic: bool = True) -> dict:
     if deterministic and device().type == "cuda":
         deterministic_gpu()
         torch.use_deterministic_algorithms(True, warn_only=True)
+        warnings.filterwarnings("ignore", message=".*does not have a deterministic implementation.*")
         return {"intra_op_threads": torch.get_num_threads(), "deterministic": "warn_only", "tf32": False}
     torch.use_deterministic_algorithms(deterministic)
     return {"intra_op_threads": torch.get_num_threads(), "deterministic": deterministic}
@@ -58,11 +59,10 @@ def pin_threads(threads: int) -> None:
 
 
 def deterministic_gpu() -> None:
-    """cuBLAS needs a fixed workspace to be deterministic; a few CUDA backward ops (adaptive average pooling)
-    have no deterministic kernel and only warn. float32 means float32 on every side: torch allows TF32 in
+    """cuBLAS needs a fixed workspace to be deterministic (a few CUDA backward ops, adaptive average pooling,
+    have no deterministic kernel and only warn: the torch column silences them). float32 means float32 on every side: torch allows TF32 in
     cuDNN convolutions by default, TensorFlow in convolutions and matmuls; accuracy jobs switch it off in all."""
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    warnings.filterwarnings("ignore", message=".*does not have a deterministic implementation.*")
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from parity import frameworks
 import parity.cli.commands as commands   # read when the parser is built (a test may replace a command)
 import parity.cli.run_command as run_command
+from parity import frameworks
 from parity.cli.common import WORK_DIR, UsageError
 from parity.spec.config import PRECISIONS
 

@@ -39,8 +39,8 @@ def load_suite(args):
 def cmd_run(args) -> int:
     from parity.assets.starting import PretrainFailed
     from parity.results import OutputUnwritable
-    from parity.run.ray_executor import RayUnavailable   # Ray itself is imported only to run
     from parity.run import preflight
+    from parity.run.ray_executor import RayUnavailable   # Ray itself is imported only to run
     from parity.run.resume import ResumeMismatch
     from parity.run.runner import OutputLocked, run_suite
 

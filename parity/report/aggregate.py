@@ -38,7 +38,6 @@ class TableRow(TypedDict):
     gaps: dict[str, dict]
 
 
-
 def load_jobs(out_dir: str | Path) -> tuple[list[dict], list[str]]:
     """Every readable job file in DIR/jobs, and one line per unreadable one."""
     jobs, problems = [], []

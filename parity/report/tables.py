@@ -1,4 +1,5 @@
-"""Aggregate job files into the parity table: parity.md, parity.csv, parity.json and the terminal.
+"""The parity table's files and renderings: parity.md, parity.csv, parity.json and the terminal, from the rows
+``aggregate`` makes of the job files.
 
 Rows are (scenario, dataset, variant, metric). A row has one column per framework (registry
 order: the default tf and torch always, "—" where they did not run, and every other framework

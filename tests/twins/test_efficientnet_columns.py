@@ -57,7 +57,7 @@ tensors, _, _ = load_checkpoint(checkpoint)
 out = {}
 for part, scale in {"logits": "lite", "raw": "raw"}.items():   # raw: the planted input scaling
     if part in asked:
-        k = models.build_model(ARCH, 1000, 224, BNConfig(epsilon=EPS))
+        k = models.build_model(ARCH, 1000, 224, BNConfig(epsilon=EPS), weights_set_next=True)
         weights.from_canonical(k, tensors)
         out[part] = keras.ops.convert_to_numpy(k(photographs(scale), training=False))
 if "step" in asked:
