@@ -2,9 +2,12 @@
 
 A/A: one environment against itself, N times: every "slower"/"faster" is a false alarm.
 Planted: the same environment with PARITY_BENCH_SLOWDOWN=F in B (every timed round F
-slower, a real sleep): every "slower" is a catch. Writes JSON and markdown to --out.
+more work: the worker computes for F of the round's CPU time after it): every "slower" is a catch.
+--method duet measures A and B at once, one core each (parity.bench.sidebyside). Writes JSON and
+markdown to --out.
 
     .venv/bin/python scripts/calibrate_throughput_gate.py --aa 10 --slowdown 0.15:10 --slowdown 0.05:5
+    .venv/bin/python scripts/calibrate_throughput_gate.py --method duet --per-start 3 --aa 10 --slowdown 0.05:10
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from parity.bench.sidebyside import PythonEnv, compare_environments  # noqa: E402
+from parity.bench.sidebyside import METHODS, PythonEnv, compare_environments  # noqa: E402
 from parity.bench.timing import SLOWDOWN_VAR  # noqa: E402
 from parity.results import environment, write_json_atomic, write_text_atomic  # noqa: E402
 
@@ -28,6 +31,8 @@ def main() -> int:
     p.add_argument("--aa", type=int, default=10, help="A/A comparisons")
     p.add_argument("--slowdown", action="append", default=[], metavar="FRACTION:COUNT",
                    help="planted slowdown comparisons, e.g. 0.15:10 (repeatable)")
+    p.add_argument("--method", choices=METHODS, default="sequential")
+    p.add_argument("--per-start", type=int, default=1, help="duet: pairs per worker start (default 1)")
     p.add_argument("--out", default="results/throughput-gate")
     p.add_argument("--resample", action="store_true",
                    help="no measuring: replay the A/A pairs of OUT/calibration.json with planted slowdowns")
@@ -48,10 +53,12 @@ def main() -> int:
     for i, (name, fraction) in enumerate(plan):
         b = PythonEnv("B", args.python, {SLOWDOWN_VAR: str(fraction)} if fraction else {})
         t0 = time.time()
-        data = compare_environments(a, b, frameworks, log=lambda m: print(m, file=sys.stderr, flush=True))
+        data = compare_environments(a, b, frameworks, method=args.method, per_start=args.per_start,
+                                    log=lambda m: print(m, file=sys.stderr, flush=True))
         runs.append({"case": name, "fraction": fraction, "seconds": round(time.time() - t0, 1),
-                     "rows": [{k: r[k] for k in ("key", "verdict", "ratio", "ci_low", "ci_high", "p_value", "n", "a", "b")}
-                              for r in data["rows"]]})
+                     "method": args.method, "per_start": args.per_start,
+                     "rows": [{k: r.get(k) for k in ("key", "verdict", "measure", "ratio", "ci_low", "ci_high", "p_value",
+                                                     "n", "a", "b", "measures")} for r in data["rows"]]})
         print(f"[{i + 1}/{len(plan)}] {name}: " + "; ".join(f"{r['key']} {r['verdict']} ({r['ratio']:.3f}, "
                                                             f"{r['n']} pairs)" for r in data["rows"]), flush=True)
         write_json_atomic(out / "calibration.json", {"env": environment(), "runs": runs})

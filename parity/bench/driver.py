@@ -83,13 +83,16 @@ def check_settings(frameworks, *, arch: str, image_size: int, batch_size: int, m
 class BenchWorker:
     """One framework's throughput worker process; ``python`` may be another environment's interpreter."""
 
-    def __init__(self, framework: str, threads: int, python: str | None = None, extra_env: dict | None = None):
+    def __init__(self, framework: str, threads: int, python: str | None = None, extra_env: dict | None = None,
+                 cpu: int | None = None):
+        """``cpu``: the one core the worker (every thread of it) runs on, set before it starts."""
         self.framework = framework
         self._stderr = tempfile.TemporaryFile(mode="w+b")   # read back only when the worker dies
+        pin = {} if cpu is None else {"preexec_fn": lambda: os.sched_setaffinity(0, {cpu})}
         # the test-only slowdown reaches a worker only when given in extra_env, on purpose
         self.proc = process.start("parity.bench.worker", framework, threads, python=python, threads=threads,
                                   extra_env=extra_env, drop_env=(SLOWDOWN_VAR,), stderr=self._stderr,
-                                  framework=framework)
+                                  framework=framework, **pin)
 
     def _last_stderr_line(self) -> str:
         try:
@@ -101,10 +104,21 @@ class BenchWorker:
         return f": {lines[-1][:300]}" if lines else ""
 
     def call(self, **msg):
+        self.ask(**msg)
+        return self.answer()
+
+    def ask(self, **msg) -> None:
+        """Send a request without waiting (two workers asked at once measure at the same time); ``answer``."""
         try:
             process.send(self.proc.stdin, **msg)
-            line = self.proc.stdout.readline()
         except (BrokenPipeError, OSError):
+            pass   # the worker is gone: answer() says how it ended
+
+    def answer(self):
+        """The reply to the last request; BenchError when the worker died or answered with an error."""
+        try:
+            line = self.proc.stdout.readline()
+        except OSError:
             line = ""
         reply = process.decode(line) if line else None
         if reply is None:   # the worker died, or wrote something that is not a protocol line

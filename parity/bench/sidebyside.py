@@ -1,5 +1,10 @@
 """Two environments' throughput measured side by side: the only timings the gate judges.
 
+Two methods. ``duet`` (Bulej et al., ICPE 2020): A's and B's workers run at the same time, each single-
+threaded on a core of its own (the cores swapped from one start to the next, so a faster core favours
+neither), both measuring every case at once: noise from the host hits both, and each pair's ratio is of two
+simultaneous measurements. ``sequential``, for one core or multi-threaded rows, as described next.
+
 Timings made minutes apart on a shared machine drift by more than any upgrade
 worth catching (measured here: 5% between back-to-back runs of the same code,
 +150% and more while another process was busy). So the two environments are
@@ -22,11 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from parity import frameworks
-from parity.bench.driver import DEFAULT_MODE, BenchWorker
-from parity.report.stats import paired_ratio
+from parity.bench.driver import DEFAULT_MODE, BenchError, BenchWorker
 from parity import process
+from parity.report.stats import paired_ratio, steadier_measure
 
 SCHEMA = 1
+METHODS = ("duet", "sequential")
+# what a sample holds per case: images per wall-clock second, and per CPU second of the worker process
+# (the time it computed, not the time it waited for the host), each of the worker's best round
+MEASURES = ("wall", "cpu")
 THRESHOLD = 0.05
 MIN_PAIRS, MAX_PAIRS = 8, 12   # the signed-rank test needs 8 pairs to call anything at p < 0.01
 
@@ -114,8 +123,13 @@ def _check(label: str, python: str, extra: tuple, frameworks: tuple, timeout: fl
     return versions
 
 
+def _rates(row: dict) -> dict:
+    """A worker's measurement row -> each measure of its best round (cpu: None from a worker that lacks it)."""
+    return {"wall": row["images_per_s"]["max"], "cpu": (row.get("cpu_images_per_s") or {}).get("max")}
+
+
 def _sample(env: PythonEnv, framework: str, cases: list[dict], threads: int, settings: dict) -> dict:
-    """One fresh worker in ``env``: every case once; case key -> images/s of its best round.
+    """One fresh worker in ``env``: every case once; case key -> its measures (``_rates``).
 
     The best round, not the median: on a shared machine noise only ever adds
     time, and the best of 8 rounds varied 2-7% between fresh workers here where
@@ -124,9 +138,42 @@ def _sample(env: PythonEnv, framework: str, cases: list[dict], threads: int, set
     out = {}
     with BenchWorker(framework, threads, python=env.python, extra_env=env.extra_env) as w:
         for case in cases:
-            row = w.call(cmd="measure", **case, **settings)
-            out[_case_key(framework, case)] = row["images_per_s"]["max"]
+            out[_case_key(framework, case)] = _rates(w.call(cmd="measure", **case, **settings))
     return out
+
+
+def duet_cores() -> tuple[int, int] | None:
+    """The two cores a duet runs on (the first two this process may use), or None with fewer than two."""
+    cores = sorted(os.sched_getaffinity(0))
+    return (cores[0], cores[1]) if len(cores) >= 2 else None
+
+
+def _duet_samples(a: PythonEnv, b: PythonEnv, framework: str, cases: list[dict], settings: dict,
+                  cores: tuple[int, int], per_start: int) -> list[tuple[dict, dict]]:
+    """A and B at once: a fresh single-threaded worker each, A on ``cores[0]`` and B on ``cores[1]``, both
+    started before either measures, then every case measured by both at the same time, ``per_start``
+    times over: that many (A's sample, B's sample) pairs."""
+    workers = [BenchWorker(framework, 1, python=env.python, extra_env=env.extra_env, cpu=core)
+               for env, core in zip((a, b), cores)]
+    try:
+        for w in workers:
+            w.ask(cmd="info")
+        for w, core in zip(workers, cores):   # both started before either measures, each on its own core
+            if w.answer().get("cpus") != [core]:
+                raise BenchError(f"{framework}: a duet worker is not pinned to core {core}")
+        pairs = []
+        for _ in range(per_start):
+            pair: tuple[dict, dict] = ({}, {})
+            for case in cases:
+                for w in workers:
+                    w.ask(cmd="measure", **case, **settings)
+                for w, sample in zip(workers, pair):
+                    sample[_case_key(framework, case)] = _rates(w.answer())
+            pairs.append(pair)
+        return pairs
+    finally:
+        for w in workers:
+            w.close()
 
 
 def _case_key(framework: str, case: dict) -> str:
@@ -137,47 +184,66 @@ def compare_environments(a: PythonEnv, b: PythonEnv, frameworks, *, modes: dict 
                          kinds=("train", "inference"), threads: int | None = None, threshold: float = THRESHOLD,
                          min_pairs: int = MIN_PAIRS, max_pairs: int = MAX_PAIRS, rounds: int = 6, warmup: int = 1,
                          steps: int = 8, arch: str = "resnet-tiny", image_size: int = 32, batch_size: int = 32,
-                         log=print) -> dict:
-    """B against A, per framework x mode x kind: images/s per sample, the paired ratio, a verdict."""
-    threads = threads or os.cpu_count() or 1
+                         method: str = "sequential", per_start: int = 1, log=print) -> dict:
+    """B against A, per framework x mode x kind: each measure per sample, the paired ratio of the measure
+    that scatters least (``stats.steadier_measure``), a verdict. ``method``: duet (single-threaded, two
+    cores) or sequential; ``per_start``: pairs per worker start (duet)."""
+    if method not in METHODS:
+        raise ValueError(f"method {method!r}: one of {', '.join(METHODS)}")
+    cores = duet_cores() if method == "duet" else None
+    if method == "duet" and (cores is None or threads not in (None, 1)):
+        raise ValueError("duet needs two cores and one thread per worker")
+    threads = 1 if method == "duet" else threads or os.cpu_count() or 1
     settings = {"rounds": rounds, "warmup": warmup, "steps": steps, "arch": arch, "image_size": image_size,
                 "batch_size": batch_size}
     t_start = time.time()
     rows = []
     for fw in frameworks:
-        fw_modes = (modes or {}).get(fw) or [DEFAULT_MODE[fw]]
-        cases = [{"mode": m, "kind": k} for m in fw_modes for k in kinds]
+        cases = [{"mode": m, "kind": k} for m in (modes or {}).get(fw) or [DEFAULT_MODE[fw]] for k in kinds]
         samples: dict[str, list[dict]] = {a.label: [], b.label: []}
-        verdicts: dict = {}
-        pair = 0
+        starts, verdicts = 0, {}
         while True:
-            order = (a, b) if pair % 2 == 0 else (b, a)
-            for env in order:
-                samples[env.label].append(_sample(env, fw, cases, threads, settings))
-            pair += 1
-            if pair >= min_pairs and ((pair - min_pairs) % 2 == 0 or pair >= max_pairs):   # fewer looks, fewer false alarms
-                verdicts = {}
-                for case in cases:
-                    key = _case_key(fw, case)
-                    r = paired_ratio([s[key] for s in samples[a.label]], [s[key] for s in samples[b.label]])
-                    verdicts[key] = (r, r.verdict(threshold))
-                unknown = [k for k, (_, v) in verdicts.items() if v == "unknown"]
-                log(f"side-by-side {fw}: {pair} pairs; " + "; ".join(f"{k} {r.text()} {v}"
-                                                                       for k, (r, v) in verdicts.items()))
-                if not unknown or pair >= max_pairs:
-                    break
-            else:
+            if method == "duet":   # the cores swapped from start to start
+                new = _duet_samples(a, b, fw, cases, settings, cores if starts % 2 == 0 else cores[::-1], per_start)
+            else:   # the order alternated from pair to pair
+                first, second = ((a, b) if starts % 2 == 0 else (b, a))
+                done = {env.label: _sample(env, fw, cases, threads, settings) for env in (first, second)}
+                new = [(done[a.label], done[b.label])]
+            starts += 1
+            for sa, sb in new:
+                samples[a.label].append(sa)
+                samples[b.label].append(sb)
+            pair = len(samples[a.label])
+            if pair < min_pairs or ((pair - min_pairs) % 2 and pair < max_pairs):   # fewer looks, fewer false alarms
                 log(f"side-by-side {fw}: pair {pair} measured")
-        for case in cases:
-            key = _case_key(fw, case)
-            r, v = verdicts[key]
-            rows.append({"key": key, "framework": fw, **case, "verdict": v, **r.to_dict(),
-                         "a": [s[key] for s in samples[a.label]], "b": [s[key] for s in samples[b.label]]})
+                continue
+            verdicts = {_case_key(fw, c): _judge(samples[a.label], samples[b.label], _case_key(fw, c), threshold)
+                        for c in cases}
+            log(f"side-by-side {fw}: {pair} pairs; " + "; ".join(f"{k} {v['ratio_text']} {v['verdict']} "
+                                                                   f"({v['measure']})" for k, v in verdicts.items()))
+            if pair >= max_pairs or all(v["verdict"] != "unknown" for v in verdicts.values()):
+                break
+        rows += [{"key": k, "framework": fw, **c, **verdicts[k]} for c in cases for k in [_case_key(fw, c)]]
+    order = ("at once, one core each (swapped per start), one thread" if method == "duet"
+             else "alternating A B / B A")
     return {"schema": SCHEMA, "kind": "side-by-side", "a": a.label, "b": b.label,
             "pythons": {a.label: a.python, b.label: b.python}, "threshold": threshold,
             "settings": {**settings, "threads": threads, "min_pairs": min_pairs, "max_pairs": max_pairs,
-                         "order": "alternating A B / B A, a fresh worker per sample"},
+                         "method": method, "per_start": per_start if method == "duet" else 1,
+                         "order": f"{order}, a fresh worker per {per_start if method == 'duet' else 1} sample(s)"},
             "seconds": round(time.time() - t_start, 1), "rows": rows}
+
+
+def _judge(a_samples: list[dict], b_samples: list[dict], key: str, threshold: float) -> dict:
+    """One row's figures: every measure's values, the measure judged (the steadier one every sample has),
+    its paired ratio and verdict."""
+    values = {m: ([s[key][m] for s in a_samples], [s[key][m] for s in b_samples]) for m in MEASURES}
+    values = {m: v for m, v in values.items() if all(x is not None and x > 0 for x in v[0] + v[1])}
+    measure = steadier_measure(values)
+    r = paired_ratio(*values[measure])
+    return {"verdict": r.verdict(threshold), "measure": measure, **r.to_dict(), "ratio_text": r.text(),
+            "a": values[measure][0], "b": values[measure][1],
+            "measures": {m: {"a": va, "b": vb, **paired_ratio(va, vb).to_dict()} for m, (va, vb) in values.items()}}
 
 
 def findings(data: dict) -> dict:
@@ -185,7 +251,8 @@ def findings(data: dict) -> dict:
     out = {"regressions": [], "improvements": [], "unknown": []}
     for r in data["rows"]:
         text = (f"throughput {r['key']}: {data['b']} / {data['a']} = {100 * (r['ratio'] - 1):+.1f}% "
-                f"[{100 * (r['ci_low'] - 1):+.1f}, {100 * (r['ci_high'] - 1):+.1f}] over {r['n']} interleaved pairs "
+                f"[{100 * (r['ci_low'] - 1):+.1f}, {100 * (r['ci_high'] - 1):+.1f}] over {r['n']} "
+                f"{data['settings'].get('method', 'sequential')} pairs, {r.get('measure', 'wall')} time "
                 f"(threshold {100 * data['threshold']:g}%): {r['verdict']}")
         if r["verdict"] == "slower":
             out["regressions"].append(text)
@@ -203,12 +270,14 @@ def markdown(data: dict) -> str:
            f"a fresh worker, its best of {st['rounds']} timed rounds of {st['steps']} steps after {st['warmup']} warm-up; "
            f"samples interleaved ({st['order']}), {st['min_pairs']} to {st['max_pairs']} pairs; "
            f"{data['seconds']:.0f} s in all. Ratio = {data['b']} / {data['a']} images/s: 20% trimmed mean of the pairs' log ratios, "
-           f"99% bootstrap CI, Wilcoxon signed-rank p (< 0.01 to call a change); verdict against +-{100 * data['threshold']:g}%.", "",
-           f"| row | {data['a']} images/s | {data['b']} images/s | ratio [99% CI] | p | pairs | verdict |",
-           "|---|---|---|---|---|---|---|"]
+           f"99% bootstrap CI, Wilcoxon signed-rank p (< 0.01 to call a change); verdict against +-{100 * data['threshold']:g}%, "
+           "judged on the measure whose log ratios scatter least (wall: images per second; cpu: per CPU second of "
+           "the worker).", "",
+           f"| row | measure | {data['a']} images/s | {data['b']} images/s | ratio [99% CI] | p | pairs | verdict |",
+           "|---|---|---|---|---|---|---|---|"]
     for r in data["rows"]:
         med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
         verdict = f"**{r['verdict']}**" if r["verdict"] in ("slower", "faster") else r["verdict"]
-        out.append(f"| {r['key']} | {med(r['a']):.0f} | {med(r['b']):.0f} | {r['ratio']:.3f} "
+        out.append(f"| {r['key']} | {r.get('measure', 'wall')} | {med(r['a']):.0f} | {med(r['b']):.0f} | {r['ratio']:.3f} "
                    f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['p_value']:.3f} | {r['n']} | {verdict} |")
     return "\n".join(out) + "\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from parity.bench.inputs import round_batches
 
@@ -18,54 +18,79 @@ SLOWDOWN_VAR = "PARITY_BENCH_SLOWDOWN"
 OVERHEAD_GOAL_PCT = 2.0
 
 
+class RoundTime(NamedTuple):
+    """A timed round: the wall-clock seconds, and the CPU seconds the worker process spent in them (the time it
+    was not waiting for the host: what another process on the machine moves least)."""
+    wall: float
+    cpu: float
+
+
+def _clocks() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
 def make_round(impl, plan, init, batches: list, mode: str, kind: str = "train", *, steps: int = 10,
-               loader=None) -> Callable[[], float]:
-    """A callable running ``steps`` train or inference steps of ``impl`` and returning the seconds they took."""
+               loader=None) -> Callable[[], RoundTime]:
+    """A callable running ``steps`` train or inference steps of ``impl`` and returning the time they took."""
     to_device, train_step, infer_step = impl.steps(plan, init, mode)
     step = train_step if kind == "train" else infer_step
     next_batch = round_batches(batches, loader, to_device)
 
-    def one_round() -> float:
+    def one_round() -> RoundTime:
         impl.sync()
-        t0 = time.perf_counter()
+        wall0, cpu0 = _clocks()
         out = None
         for _ in range(steps):
             out = step(*next_batch())
         impl.sync(out)
-        return time.perf_counter() - t0
+        wall1, cpu1 = _clocks()
+        return RoundTime(wall1 - wall0, cpu1 - cpu0)
 
     return one_round
 
 
 def planted_slowdown(one_round):
-    """Test-only: with PARITY_BENCH_SLOWDOWN=0.15 every timed round takes 15% longer (a real sleep
-    after the round, proportional to it), so the side-by-side comparison can be shown to catch a
-    slowdown of known size. Unset (always, outside such a check): the round itself."""
+    """Test-only: with PARITY_BENCH_SLOWDOWN=0.15 every timed round does 15% more work (the process computes
+    after the round for 15% of the CPU time the round took, as a slower step would), so the side-by-side
+    comparison can be shown to catch a slowdown of known size, in wall time and in CPU time alike. Unset
+    (always, outside such a check): the round itself."""
     fraction = float(os.environ.get(SLOWDOWN_VAR) or 0)
     if fraction <= 0:
         return one_round
 
-    def slowed() -> float:
-        t0 = time.perf_counter()
-        time.sleep(fraction * one_round())
-        return time.perf_counter() - t0
+    def slowed() -> RoundTime:
+        wall0, cpu0 = _clocks()
+        spent = one_round()
+        until = time.process_time() + fraction * spent.cpu
+        while time.process_time() < until:
+            pass
+        wall1, cpu1 = _clocks()
+        return RoundTime(wall1 - wall0, cpu1 - cpu0)
 
     return slowed
 
 
-def summarize(framework: str, times: list[float], images_per_round: int, **fields) -> dict:
-    """One throughput row: images/s min/median/max over the timed rounds and their spread."""
+def summarize(framework: str, times: list[float], images_per_round: int, cpu_times: list[float] | None = None,
+              **fields) -> dict:
+    """One throughput row: images/s min/median/max over the timed rounds and their spread; with ``cpu_times``
+    also images per CPU second of the worker process (``cpu_images_per_s``)."""
     rates = sorted(images_per_round / t for t in times)
     median = statistics.median(rates)
-    return {"framework": framework, **fields, "rounds": len(times),
-            "images_per_s": {"min": rates[0], "median": median, "max": rates[-1]},
-            "spread_pct": 100.0 * (rates[-1] - rates[0]) / median}
+    row = {"framework": framework, **fields, "rounds": len(times),
+           "images_per_s": {"min": rates[0], "median": median, "max": rates[-1]},
+           "spread_pct": 100.0 * (rates[-1] - rates[0]) / median}
+    if cpu_times:
+        cpu_rates = sorted(images_per_round / t for t in cpu_times if t > 0)
+        if cpu_rates:
+            row["cpu_images_per_s"] = {"min": cpu_rates[0], "median": statistics.median(cpu_rates),
+                                       "max": cpu_rates[-1]}
+    return row
 
 
 def row(framework: str, impl, plan, batches: list, times: list[float], mode: str, kind: str, steps: int,
-        loader: bool) -> dict:
-    """The throughput row for a list of round times."""
-    return summarize(framework, times, steps * len(batches[0][1]), mode=mode, kind=kind, loader=loader,
+        loader: bool, cpu_times: list[float] | None = None) -> dict:
+    """The throughput row for a list of round times (wall; and CPU where measured)."""
+    return summarize(framework, times, steps * len(batches[0][1]), cpu_times, mode=mode, kind=kind, loader=loader,
                      device=impl.device_name(), threads=impl.threads(), batch_size=len(batches[0][1]),
                      image_size=plan.image_size, arch=plan.arch, steps_per_round=steps)
 

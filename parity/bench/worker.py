@@ -66,17 +66,17 @@ class _Session:
         return timing.make_round(self.impl, plan, init, batches, msg["mode"], msg["kind"], steps=msg["steps"],
                                  loader=loader if msg.get("loader") else None), plan, batches
 
-    def row(self, plan, batches, times, msg) -> dict:
+    def row(self, plan, batches, times, msg, cpu_times=None) -> dict:
         from parity.bench import timing
 
         result = timing.row(self.framework, self.impl, plan, batches, times, msg["mode"], msg["kind"],
-                            msg["steps"], bool(msg.get("loader")))
+                            msg["steps"], bool(msg.get("loader")), cpu_times)
         if os.environ.get(timing.SLOWDOWN_VAR):   # never silent: the row says it was slowed on purpose
             result["planted_slowdown"] = float(os.environ[timing.SLOWDOWN_VAR])
         return result
 
     def info(self, msg) -> dict:
-        return {**self.backend.versions(), "device": self.impl.device_name()}
+        return {**self.backend.versions(), "device": self.impl.device_name(), "cpus": sorted(os.sched_getaffinity(0))}
 
     def modes(self, msg) -> list:
         return self.impl.modes()
@@ -88,16 +88,17 @@ class _Session:
         one_round, plan, batches = self.new_round(msg)
         one_round = timing.planted_slowdown(one_round)
         times = [one_round() for _ in range(msg["warmup"] + msg["rounds"])][msg["warmup"]:]
-        return self.row(plan, batches, times, msg)
+        return self.row(plan, batches, [t.wall for t in times], msg, [t.cpu for t in times])
 
     def setup(self, msg) -> bool:
         self.rounds_by_id[msg["id"]] = self.new_round(msg)
         return True
 
     def round(self, msg) -> float:
+        """One round's wall-clock seconds (pytest-benchmark's clock is the driver's; this is the worker's)."""
         from parity.bench import timing
 
-        return timing.planted_slowdown(self.rounds_by_id[msg["id"]][0])()
+        return timing.planted_slowdown(self.rounds_by_id[msg["id"]][0])().wall
 
     def row_of_times(self, msg) -> dict:
         _, plan, batches = self.rounds_by_id[msg["id"]]

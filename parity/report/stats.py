@@ -216,6 +216,20 @@ def _trimmed(logs, axis=-1):
     return sps.trim_mean(logs, TRIM, axis=axis)
 
 
+def log_ratio_spread(a: list[float], b: list[float]) -> float:
+    """How much the pairs' log ratios log(b/a) scatter: their median absolute deviation (a disturbed pair or
+    two cannot move it). Of two measures of the same pairs, the one that scatters less is the one noise
+    moves less; a constant change B/A moves every log ratio alike and leaves this alone."""
+    logs = np.log(np.asarray(b, float) / np.asarray(a, float))
+    return float(np.median(np.abs(logs - np.median(logs))))
+
+
+def steadier_measure(samples: dict[str, tuple[list[float], list[float]]]) -> str:
+    """Of {measure: (a's values, b's values)} over the same pairs, the measure whose log ratios scatter least
+    (``log_ratio_spread``); the first one named wins a tie."""
+    return min(samples, key=lambda m: (log_ratio_spread(*samples[m]), list(samples).index(m)))
+
+
 def paired_ratio(a: list[float], b: list[float]) -> PairedRatio:
     """Ratio b/a of paired positive measurements (throughputs, or times).
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import OK_FIELDS, torch_bn_momentum_patch
 
-from parity.bench.sidebyside import PythonEnv, compare_environments
+from parity.bench.sidebyside import PythonEnv, compare_environments, duet_cores
 from parity.bench.timing import SLOWDOWN_VAR
 from parity.cli import main
 
@@ -124,6 +124,23 @@ def test_side_by_side_samples_are_fresh_workers_of_each_environment(tmp_path):
     assert row["ratio"] < 0.6                                   # B/A images/s: about 1/5
     assert len((tmp_path / "starts").read_text().split()) == 2   # one fresh B worker per sample
     assert row["verdict"] == "unknown"                           # 2 pairs can never call a change
+
+
+def test_duet_samples_measure_a_and_b_at_once_each_on_its_own_core():
+    """B is A with every timed round doing 5x the work (planted): duet pairs (both workers at once, each pinned
+    to a core of its own -- the worker says which -- the cores swapped per start, 2 samples per start) see it
+    in wall time and in CPU time; the row names the measure it judged."""
+    if duet_cores() is None:
+        pytest.skip("a duet needs two cores")
+    a, b = PythonEnv("A", sys.executable), PythonEnv("B", sys.executable, {SLOWDOWN_VAR: "4.0"})
+    logs = []
+    data = compare_environments(a, b, ["torch"], kinds=("train",), min_pairs=4, max_pairs=4, rounds=3, warmup=1,
+                                steps=2, method="duet", per_start=2, log=logs.append)
+    row = data["rows"][0]
+    print({m: round(v["ratio"], 3) for m, v in row["measures"].items()}, row["measure"], data["seconds"], "s")
+    assert data["settings"]["method"] == "duet" and data["settings"]["threads"] == 1
+    assert len(row["a"]) == len(row["b"]) == 4 and row["measure"] in ("wall", "cpu")
+    assert row["measures"]["wall"]["ratio"] < 0.6 and row["measures"]["cpu"]["ratio"] < 0.6   # about 1/5
 
 
 def test_a_child_that_could_not_write_is_a_full_disk_not_bad_input(tmp_path):

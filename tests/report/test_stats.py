@@ -1,6 +1,7 @@
 """Means, t-based 95% CIs, paired and Welch gaps, verdicts."""
 import math
 
+import numpy as np
 import pytest
 
 from parity.report import stats
@@ -196,3 +197,22 @@ def test_loss_rows_are_bounded_at_zero_like_accuracy():
     row = next(r for r in build_rows(jobs) if r["metric"] == "eval_loss")
     print(row["tf"])
     assert row["tf"]["ci_low"] == 0.0 and row["tf"]["ci_high"] > 1.4
+
+
+def test_the_gate_judges_the_measure_noise_moves_less():
+    """Simulated 12 pairs of one 8% slowdown seen through two measures: wall time with 10% noise per sample,
+    CPU time with 2%. The spread of the log ratios picks CPU time, and its ratio calls the slowdown where
+    wall time's is unsure; a constant change does not move the spread. A tie goes to the measure named first."""
+    from parity.report.stats import log_ratio_spread, paired_ratio, steadier_measure
+
+    rng = np.random.default_rng(1)
+    base = 1000 * np.exp(rng.normal(0, 0.05, 12))
+    noisy = {"wall": (list(base * np.exp(rng.normal(0, 0.10, 12))), list(0.92 * base * np.exp(rng.normal(0, 0.10, 12)))),
+             "cpu": (list(base * np.exp(rng.normal(0, 0.02, 12))), list(0.92 * base * np.exp(rng.normal(0, 0.02, 12))))}
+    spreads = {m: log_ratio_spread(*v) for m, v in noisy.items()}
+    verdicts = {m: paired_ratio(*v).verdict(0.05) for m, v in noisy.items()}
+    print(f"\nspreads {spreads}; verdicts {verdicts}")
+    assert steadier_measure(noisy) == "cpu" and verdicts["cpu"] == "slower"
+    a, b = noisy["cpu"]
+    assert math.isclose(log_ratio_spread(a, [0.5 * x for x in b]), spreads["cpu"], rel_tol=1e-9)
+    assert steadier_measure({"wall": (a, b), "cpu": (a, b)}) == "wall"
