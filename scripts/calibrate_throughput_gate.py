@@ -33,12 +33,13 @@ def main() -> int:
                    help="planted slowdown comparisons, e.g. 0.15:10 (repeatable)")
     p.add_argument("--method", choices=METHODS, default="sequential")
     p.add_argument("--per-start", type=int, default=1, help="duet: pairs per worker start (default 1)")
+    p.add_argument("--measure", choices=("wall", "cpu"), default="wall", help="--resample: the measure replayed")
     p.add_argument("--out", default="results/throughput-gate")
     p.add_argument("--resample", action="store_true",
                    help="no measuring: replay the A/A pairs of OUT/calibration.json with planted slowdowns")
     args = p.parse_args()
     if args.resample:
-        print(resample(Path(args.out) / "calibration.json"))
+        print(resample(Path(args.out) / "calibration.json", measure=args.measure))
         return 0
     frameworks = args.frameworks.split(",")
     groups = [[("A/A", 0.0)] * args.aa]
@@ -66,7 +67,7 @@ def main() -> int:
     return 0
 
 
-def resample(path: Path, runs: int = 100) -> str:
+def resample(path: Path, runs: int = 100, measure: str = "wall") -> str:
     """The smallest slowdown caught reliably, from this machine's measured A/A noise.
 
     Each simulated comparison draws its pairs' log ratios from the measured A/A pairs (per row,
@@ -80,7 +81,10 @@ def resample(path: Path, runs: int = 100) -> str:
 
     data = json.loads(path.read_text())
     aa = [r for r in data["runs"] if r["case"] == "A/A"]
-    pools = [np.concatenate([np.log(np.array(r["rows"][k]["b"]) / np.array(r["rows"][k]["a"])) for r in aa])
+    def pairs(row: dict) -> tuple:   # the measure replayed (older files: their one measure, wall time)
+        return (row["measures"][measure]["a"], row["measures"][measure]["b"]) if row.get("measures") else (row["a"], row["b"])
+
+    pools = [np.concatenate([np.log(np.array(pairs(r["rows"][k])[1]) / np.array(pairs(r["rows"][k])[0])) for r in aa])
              for k in range(len(aa[0]["rows"]))]
     pools = [p - p.mean() for p in pools]
     rng = np.random.default_rng(0)

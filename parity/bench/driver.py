@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from parity import frameworks
-from parity.bench.timing import SLOWDOWN_VAR
+from parity.bench.timing import CPU_VAR, SLOWDOWN_VAR
 from parity.results import environment, write_json_atomic, write_text_atomic
 from parity import process
 from parity.hints import did_you_mean
@@ -85,14 +85,15 @@ class BenchWorker:
 
     def __init__(self, framework: str, threads: int, python: str | None = None, extra_env: dict | None = None,
                  cpu: int | None = None):
-        """``cpu``: the one core the worker (every thread of it) runs on, set before it starts."""
+        """``cpu``: the one core the worker (every thread of it) runs on, set by the worker before it imports
+        anything (``worker.CPU_VAR``)."""
         self.framework = framework
         self._stderr = tempfile.TemporaryFile(mode="w+b")   # read back only when the worker dies
-        pin = {} if cpu is None else {"preexec_fn": lambda: os.sched_setaffinity(0, {cpu})}
+        extra = {**(extra_env or {}), **({} if cpu is None else {CPU_VAR: str(cpu)})}
         # the test-only slowdown reaches a worker only when given in extra_env, on purpose
         self.proc = process.start("parity.bench.worker", framework, threads, python=python, threads=threads,
-                                  extra_env=extra_env, drop_env=(SLOWDOWN_VAR,), stderr=self._stderr,
-                                  framework=framework, **pin)
+                                  extra_env=extra, drop_env=(SLOWDOWN_VAR, CPU_VAR), stderr=self._stderr,
+                                  framework=framework)
 
     def _last_stderr_line(self) -> str:
         try:

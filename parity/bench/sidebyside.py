@@ -151,29 +151,37 @@ def duet_cores() -> tuple[int, int] | None:
 def _duet_samples(a: PythonEnv, b: PythonEnv, framework: str, cases: list[dict], settings: dict,
                   cores: tuple[int, int], per_start: int) -> list[tuple[dict, dict]]:
     """A and B at once: a fresh single-threaded worker each, A on ``cores[0]`` and B on ``cores[1]``, both
-    started before either measures, then every case measured by both at the same time, ``per_start``
-    times over: that many (A's sample, B's sample) pairs."""
+    started before either measures; each case's rounds timed in lockstep (one round of each at a time, so
+    neither ever runs alone), ``per_start`` samples over: that many (A's sample, B's sample) pairs."""
     workers = [BenchWorker(framework, 1, python=env.python, extra_env=env.extra_env, cpu=core)
                for env, core in zip((a, b), cores)]
     try:
         for w in workers:
             w.ask(cmd="info")
-        for w, core in zip(workers, cores):   # both started before either measures, each on its own core
+        for w, core in zip(workers, cores):   # each on its own core, as asked
             if w.answer().get("cpus") != [core]:
                 raise BenchError(f"{framework}: a duet worker is not pinned to core {core}")
-        pairs = []
-        for _ in range(per_start):
-            pair: tuple[dict, dict] = ({}, {})
-            for case in cases:
-                for w in workers:
-                    w.ask(cmd="measure", **case, **settings)
-                for w, sample in zip(workers, pair):
-                    sample[_case_key(framework, case)] = _rates(w.answer())
-            pairs.append(pair)
+        pairs = [({}, {}) for _ in range(per_start)]
+        for case in cases:
+            key = _case_key(framework, case)
+            _both(workers, cmd="setup", id=key, **case, **settings)
+            images = settings["steps"] * settings["batch_size"]
+            for pair in pairs:
+                times = [_both(workers, cmd="round_times", id=key) for _ in range(settings["warmup"] + settings["rounds"])]
+                for side, sample in enumerate(pair):
+                    timed = [t[side] for t in times[settings["warmup"]:]]
+                    sample[key] = {"wall": images / min(w for w, _ in timed), "cpu": images / min(c for _, c in timed)}
         return pairs
     finally:
         for w in workers:
             w.close()
+
+
+def _both(workers: list[BenchWorker], **msg) -> list:
+    """The same request to every worker at once; their answers."""
+    for w in workers:
+        w.ask(**msg)
+    return [w.answer() for w in workers]
 
 
 def _case_key(framework: str, case: dict) -> str:
@@ -188,8 +196,8 @@ def compare_environments(a: PythonEnv, b: PythonEnv, frameworks, *, modes: dict 
     """B against A, per framework x mode x kind: each measure per sample, the paired ratio of the measure
     that scatters least (``stats.steadier_measure``), a verdict. ``method``: duet (single-threaded, two
     cores) or sequential; ``per_start``: pairs per worker start (duet)."""
-    if method not in METHODS:
-        raise ValueError(f"method {method!r}: one of {', '.join(METHODS)}")
+    if method not in METHODS or per_start < 1:
+        raise ValueError(f"method {method!r}, per_start {per_start}: one of {', '.join(METHODS)}, and >= 1")
     cores = duet_cores() if method == "duet" else None
     if method == "duet" and (cores is None or threads not in (None, 1)):
         raise ValueError("duet needs two cores and one thread per worker")
@@ -210,15 +218,15 @@ def compare_environments(a: PythonEnv, b: PythonEnv, frameworks, *, modes: dict 
                 done = {env.label: _sample(env, fw, cases, threads, settings) for env in (first, second)}
                 new = [(done[a.label], done[b.label])]
             starts += 1
-            for sa, sb in new:
+            for sa, sb in new[:max_pairs - len(samples[a.label])]:
                 samples[a.label].append(sa)
                 samples[b.label].append(sb)
             pair = len(samples[a.label])
             if pair < min_pairs or ((pair - min_pairs) % 2 and pair < max_pairs):   # fewer looks, fewer false alarms
                 log(f"side-by-side {fw}: pair {pair} measured")
                 continue
-            verdicts = {_case_key(fw, c): _judge(samples[a.label], samples[b.label], _case_key(fw, c), threshold)
-                        for c in cases}
+            verdicts = {_case_key(fw, c): _judge(samples[a.label], samples[b.label], _case_key(fw, c), threshold,
+                                                 MEASURES if method == "duet" else ("wall",)) for c in cases}
             log(f"side-by-side {fw}: {pair} pairs; " + "; ".join(f"{k} {v['ratio_text']} {v['verdict']} "
                                                                    f"({v['measure']})" for k, v in verdicts.items()))
             if pair >= max_pairs or all(v["verdict"] != "unknown" for v in verdicts.values()):
@@ -234,12 +242,14 @@ def compare_environments(a: PythonEnv, b: PythonEnv, frameworks, *, modes: dict 
             "seconds": round(time.time() - t_start, 1), "rows": rows}
 
 
-def _judge(a_samples: list[dict], b_samples: list[dict], key: str, threshold: float) -> dict:
-    """One row's figures: every measure's values, the measure judged (the steadier one every sample has),
-    its paired ratio and verdict."""
+def _judge(a_samples: list[dict], b_samples: list[dict], key: str, threshold: float, judged: tuple) -> dict:
+    """One row's figures: every measure's values, and of the ``judged`` ones every sample has the steadier
+    one, its paired ratio and verdict. Only a duet (one thread, a core each) judges CPU time: with more
+    threads, images per CPU second is how efficiently, not how fast, and the sequential gate's calibration
+    is of wall time."""
     values = {m: ([s[key][m] for s in a_samples], [s[key][m] for s in b_samples]) for m in MEASURES}
     values = {m: v for m, v in values.items() if all(x is not None and x > 0 for x in v[0] + v[1])}
-    measure = steadier_measure(values)
+    measure = steadier_measure({m: values[m] for m in judged if m in values} or {"wall": values["wall"]})
     r = paired_ratio(*values[measure])
     return {"verdict": r.verdict(threshold), "measure": measure, **r.to_dict(), "ratio_text": r.text(),
             "a": values[measure][0], "b": values[measure][1],

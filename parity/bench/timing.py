@@ -15,6 +15,7 @@ from typing import Callable, NamedTuple
 from parity.bench.inputs import round_batches
 
 SLOWDOWN_VAR = "PARITY_BENCH_SLOWDOWN"
+CPU_VAR = "PARITY_BENCH_CPU"   # the core a duet worker runs on (sidebyside), set by the worker first thing
 OVERHEAD_GOAL_PCT = 2.0
 
 
@@ -50,9 +51,10 @@ def make_round(impl, plan, init, batches: list, mode: str, kind: str = "train", 
 
 
 def planted_slowdown(one_round):
-    """Test-only: with PARITY_BENCH_SLOWDOWN=0.15 every timed round does 15% more work (the process computes
-    after the round for 15% of the CPU time the round took, as a slower step would), so the side-by-side
-    comparison can be shown to catch a slowdown of known size, in wall time and in CPU time alike. Unset
+    """Test-only: with PARITY_BENCH_SLOWDOWN=0.15 every timed round takes 15% longer, the process computing
+    (not sleeping) after it for 15% of the round's wall-clock time, so the side-by-side comparison can be
+    shown to catch a slowdown of known size. A single-threaded worker on a core of its own (a duet) spends
+    about as much more CPU time; with more threads the CPU time grows by less (one thread computes). Unset
     (always, outside such a check): the round itself."""
     fraction = float(os.environ.get(SLOWDOWN_VAR) or 0)
     if fraction <= 0:
@@ -61,8 +63,8 @@ def planted_slowdown(one_round):
     def slowed() -> RoundTime:
         wall0, cpu0 = _clocks()
         spent = one_round()
-        until = time.process_time() + fraction * spent.cpu
-        while time.process_time() < until:
+        until = time.perf_counter() + fraction * spent.wall
+        while time.perf_counter() < until:
             pass
         wall1, cpu1 = _clocks()
         return RoundTime(wall1 - wall0, cpu1 - cpu0)

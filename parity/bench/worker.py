@@ -16,6 +16,7 @@ from parity.process import Channel, one_line
 
 
 def main(framework: str, threads: int) -> int:
+    _pin_to_core()
     channel = Channel()   # before any framework import: their prints go to stderr
 
     from parity import frameworks
@@ -40,11 +41,25 @@ def main(framework: str, threads: int) -> int:
     return 0
 
 
+def _pin_to_core() -> None:
+    """A duet worker runs on the one core its driver named, set before any thread starts: every thread the
+    framework starts later inherits it."""
+    from parity.bench.timing import CPU_VAR
+
+    if os.environ.get(CPU_VAR):
+        os.sched_setaffinity(0, {int(os.environ[CPU_VAR])})
+
+
+def _cpus() -> list[int] | None:
+    """The cores this worker may run on (None where the system does not say)."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+
+
 class _Session:
     """One framework's measurements, a method per command of the driver's protocol; the inputs of each
     (model, size, batch) are built once, and a round set up by ``setup`` is timed by ``round`` calls."""
     COMMANDS = {"info": "info", "modes": "modes", "measure": "measure", "setup": "setup", "round": "round",
-                "row": "row_of_times", "overhead": "overhead"}
+                "round_times": "round_times", "row": "row_of_times", "overhead": "overhead"}
 
     def __init__(self, framework: str, backend, impl, trainer):
         self.framework, self.backend, self.impl, self.trainer = framework, backend, impl, trainer
@@ -76,7 +91,7 @@ class _Session:
         return result
 
     def info(self, msg) -> dict:
-        return {**self.backend.versions(), "device": self.impl.device_name(), "cpus": sorted(os.sched_getaffinity(0))}
+        return {**self.backend.versions(), "device": self.impl.device_name(), "cpus": _cpus()}
 
     def modes(self, msg) -> list:
         return self.impl.modes()
@@ -99,6 +114,13 @@ class _Session:
         from parity.bench import timing
 
         return timing.planted_slowdown(self.rounds_by_id[msg["id"]][0])().wall
+
+    def round_times(self, msg) -> list[float]:
+        """One round set up by ``setup``: its wall-clock and CPU seconds (a duet times both workers' rounds
+        in lockstep, one round each at a time)."""
+        from parity.bench import timing
+
+        return list(timing.planted_slowdown(self.rounds_by_id[msg["id"]][0])())
 
     def row_of_times(self, msg) -> dict:
         _, plan, batches = self.rounds_by_id[msg["id"]]

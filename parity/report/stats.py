@@ -227,6 +227,8 @@ def log_ratio_spread(a: list[float], b: list[float]) -> float:
 def steadier_measure(samples: dict[str, tuple[list[float], list[float]]]) -> str:
     """Of {measure: (a's values, b's values)} over the same pairs, the measure whose log ratios scatter least
     (``log_ratio_spread``); the first one named wins a tie."""
+    if not samples:
+        raise ValueError("steadier_measure: no measure to choose from")
     return min(samples, key=lambda m: (log_ratio_spread(*samples[m]), list(samples).index(m)))
 
 

@@ -112,7 +112,8 @@ def test_a_default_changed_in_the_new_environment_fails_the_gate(tmp_path, capsy
 
 @pytest.mark.slow   # make test-all; see the README's Tests
 def test_side_by_side_samples_are_fresh_workers_of_each_environment(tmp_path):
-    """B is A with every timed round made 5x slower (a real sleep): the ratio says so over 2 pairs."""
+    """B is A with every timed round made 5x slower (the worker computes after it): the ratio says so over 2
+    pairs."""
     a = PythonEnv("A", sys.executable)
     b = PythonEnv("B", str(_wrapper(tmp_path, "py", f"echo $$ >> {tmp_path / 'starts'}")), {SLOWDOWN_VAR: "4.0"})
     logs = []
@@ -127,9 +128,9 @@ def test_side_by_side_samples_are_fresh_workers_of_each_environment(tmp_path):
 
 
 def test_duet_samples_measure_a_and_b_at_once_each_on_its_own_core():
-    """B is A with every timed round doing 5x the work (planted): duet pairs (both workers at once, each pinned
-    to a core of its own -- the worker says which -- the cores swapped per start, 2 samples per start) see it
-    in wall time and in CPU time; the row names the measure it judged."""
+    """B is A with every timed round taking 5x as long, computing (planted): duet pairs (both workers at once,
+    each pinned to a core of its own -- the worker says which -- rounds in lockstep, the cores swapped per
+    start, 2 samples per start) see it in wall time and in CPU time; the row names the measure it judged."""
     if duet_cores() is None:
         pytest.skip("a duet needs two cores")
     a, b = PythonEnv("A", sys.executable), PythonEnv("B", sys.executable, {SLOWDOWN_VAR: "4.0"})
