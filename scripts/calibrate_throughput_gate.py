@@ -112,10 +112,13 @@ def resample(path: Path, runs: int = 100, measure: str = "wall") -> str:
 def markdown(runs: list[dict]) -> str:
     lines = ["# Side-by-side throughput gate: calibration on this machine", "",
              "Each run: one environment against itself (A/A), or against itself with a planted slowdown in B. "
-             "Per row: verdict (ratio B/A, pairs).", "",
+             "Per row: verdict (ratio B/A, pairs; a duet's judged measure). Method: "
+             + ", ".join(sorted({f"{r.get('method', 'sequential')}" + (f" ({r['per_start']} pairs a start)" if r.get("method") == "duet" else "")
+                                 for r in runs})) + ".", "",
              "| case | rows: verdict (ratio, pairs) | s |", "|---|---|---|"]
     for r in runs:
-        cells = "; ".join(f"{x['key']} {x['verdict']} ({x['ratio']:.3f}, {x['n']})" for x in r["rows"])
+        cells = "; ".join(f"{x['key']} {x['verdict']} ({x['ratio']:.3f}, {x['n']}"
+                          + (f", {x['measure']}" if x.get("measure") else "") + ")" for x in r["rows"])
         lines.append(f"| {r['case']} | {cells} | {r['seconds']:.0f} |")
     lines += ["", "## Tally", "", "| case | runs | rows | slower | faster | same | unknown |", "|---|---|---|---|---|---|---|"]
     for case in dict.fromkeys(r["case"] for r in runs):
