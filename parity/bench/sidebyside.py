@@ -28,6 +28,7 @@ from pathlib import Path
 
 from parity import frameworks
 from parity.bench.driver import DEFAULT_MODE, BenchError, BenchWorker
+from parity.bench.timing import summarize
 from parity import process
 from parity.report.stats import paired_ratio, steadier_measure
 
@@ -170,7 +171,8 @@ def _duet_samples(a: PythonEnv, b: PythonEnv, framework: str, cases: list[dict],
                 times = [_both(workers, cmd="round_times", id=key) for _ in range(settings["warmup"] + settings["rounds"])]
                 for side, sample in enumerate(pair):
                     timed = [t[side] for t in times[settings["warmup"]:]]
-                    sample[key] = {"wall": images / min(w for w, _ in timed), "cpu": images / min(c for _, c in timed)}
+                    sample[key] = _rates(summarize(framework, [wall for wall, _ in timed], images,
+                                                   [cpu for _, cpu in timed]))
         return pairs
     finally:
         for w in workers:
@@ -250,10 +252,11 @@ def _judge(a_samples: list[dict], b_samples: list[dict], key: str, threshold: fl
     values = {m: ([s[key][m] for s in a_samples], [s[key][m] for s in b_samples]) for m in MEASURES}
     values = {m: v for m, v in values.items() if all(x is not None and x > 0 for x in v[0] + v[1])}
     measure = steadier_measure({m: values[m] for m in judged if m in values} or {"wall": values["wall"]})
-    r = paired_ratio(*values[measure])
+    ratios = {m: paired_ratio(*v) for m, v in values.items()}   # a bootstrap each: once per measure
+    r = ratios[measure]
     return {"verdict": r.verdict(threshold), "measure": measure, **r.to_dict(), "ratio_text": r.text(),
             "a": values[measure][0], "b": values[measure][1],
-            "measures": {m: {"a": va, "b": vb, **paired_ratio(va, vb).to_dict()} for m, (va, vb) in values.items()}}
+            "measures": {m: {"a": va, "b": vb, **ratios[m].to_dict()} for m, (va, vb) in values.items()}}
 
 
 def findings(data: dict) -> dict:

@@ -111,9 +111,7 @@ class _Session:
 
     def round(self, msg) -> float:
         """One round's wall-clock seconds (pytest-benchmark's clock is the driver's; this is the worker's)."""
-        from parity.bench import timing
-
-        return timing.planted_slowdown(self.rounds_by_id[msg["id"]][0])().wall
+        return self.round_times(msg)[0]
 
     def round_times(self, msg) -> list[float]:
         """One round set up by ``setup``: its wall-clock and CPU seconds (a duet times both workers' rounds

@@ -71,4 +71,3 @@ def _internal_error(argv: list[str]) -> int:
         where = "the traceback is above"
     err(f"internal error, not a finding ({summary}); {where}; please report it")
     return EXIT_INTERNAL
-

@@ -223,4 +223,3 @@ def cmd_convert(args) -> int:
     print(f"{out}: canonical checkpoint of {args.arch}, checksum {digest}; use it with "
           f"model = \"{args.arch}\" and pretrained = \"{out}\"")
     return EXIT_OK
-

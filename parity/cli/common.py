@@ -117,4 +117,3 @@ def parse_reference(name: str) -> str:
         return frameworks.get(name).name
     except frameworks.UnknownFramework as e:
         raise UsageError(f"--reference: {e}") from None
-

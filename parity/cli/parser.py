@@ -182,4 +182,3 @@ def _add_pretrain(sub) -> None:
                           "parity/assets/checkpoints/resnet-tiny_source.safetensors)")
     pre.add_argument("--threads", type=int)
     pre.set_defaults(fn=commands.cmd_pretrain)
-

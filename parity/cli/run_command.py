@@ -128,4 +128,3 @@ def _report_run(args, suite, out: Path, summary: dict, had: dict | None, t0: flo
         err(f"{failed} job(s) failed (their reasons: Problems in {out}/parity.md): exit 1")
         return EXIT_FINDING
     return EXIT_OK
-

@@ -79,4 +79,3 @@ def render_gate(result: dict, *, clean: bool, summary: str, sections) -> str:
         base=labels["base"], new=labels["new"], clean=clean, summary=summary, versions=versions,
         packages=sorted(set().union(*(v.keys() for v in versions.values()))) if versions else [],
         lists=lists, throughput=result.get("throughput"))
-

@@ -151,4 +151,3 @@ def _yaml_loader():
                                  re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
                                  list("-+0123456789"))
     return Loader
-

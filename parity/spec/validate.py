@@ -222,5 +222,3 @@ def validate_suite(suite: SuiteConfig) -> None:
                          f"it trains with {listing(info.precisions)} -- leave {fw} out (--frameworks) or change it")
     if p:
         raise ConfigError(p)
-
-
