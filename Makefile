@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 UV_INSTALL = $(BIN)/python scripts/uv_install.py --python $(BIN)/python --quiet --no-cache \
 	--index-strategy unsafe-best-match --compile-bytecode -c constraints.txt
 
-.PHONY: run real test test-all bench smoke clean-venv publish-quick
+.PHONY: run real test test-system test-all bench smoke clean-venv publish-quick
 
 # The package declares supported version ranges; constraints.txt holds the reference versions.
 # uv installs them (pip's resolution: best match over every index; unpacked and byte-compiled in
@@ -63,10 +63,15 @@ publish-quick: $(STAMP)
 
 # Two test processes (pytest-xdist), each taking a whole file at a time, so a module's fixtures run once:
 # most tests wait on child processes and imports, so two overlap well even on 2 cores.
-# `make test` (CI) leaves out the tests marked slow (whole-system runs of minutes each: the upgrade check's
-# planted default, the chaos run, Ray, bfloat16 jobs, ...); `make test-all` runs every test.
+# `make test` leaves out the tests marked system (whole `parity` commands with real framework workers, 10-60 s
+# each: interrupts, killed workers, resume, a full disk, ...) and slow (minutes each: the upgrade check's
+# planted default, the chaos run, Ray, bfloat16 jobs, ...). CI (.ci/run) runs `make test` then
+# `make test-system`; `make test-all` runs every test.
 test: $(STAMP) $(JAX_STAMP)
-	$(BIN)/python -m pytest tests parity -q -n 2 --dist loadfile -m "not slow"
+	$(BIN)/python -m pytest tests parity -q -n 2 --dist loadfile -m "not slow and not system"
+
+test-system: $(STAMP) $(JAX_STAMP)
+	$(BIN)/python -m pytest tests parity -q -n 2 --dist loadfile -m "system and not slow"
 
 test-all: $(STAMP) $(JAX_STAMP)
 	$(BIN)/python -m pytest tests parity -q -n 2 --dist loadfile

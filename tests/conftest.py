@@ -39,6 +39,9 @@ def pytest_configure(config):
                                        "names); where one is missing it is skipped, with the reason")
     config.addinivalue_line("markers", "slow: a whole-system test of minutes; `make test` (CI) leaves it out, "
                                        "`make test-all` runs it")
+    config.addinivalue_line("markers", "system: a whole `parity` command with real framework workers (10-60 s "
+                                       "each, tested end to end once); `make test` leaves it out, "
+                                       "`make test-system` (CI, after make test) runs it")
 
 
 def pytest_collection_modifyitems(config, items):

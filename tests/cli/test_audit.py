@@ -10,7 +10,7 @@ from conftest import torch_bn_momentum_patch
 
 from parity import audit
 
-pytestmark = pytest.mark.needs("tf", "torch")
+pytestmark = [pytest.mark.needs("tf", "torch"), pytest.mark.system]   # make test-system (CI)
 
 ROOT = Path(__file__).resolve().parents[2]
 PARITY = [sys.executable, "-m", "parity.cli", "audit"]

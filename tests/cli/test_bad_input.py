@@ -210,6 +210,7 @@ def test_bad_input_gets_one_line_and_exit_2(tmp_path, capsys, case_id, setup, ex
     assert not out.exists(), sorted(out.rglob("*"))   # nothing made, nothing written
 
 
+@pytest.mark.system
 @pytest.mark.needs("tf", "torch")
 def test_a_good_image_folder_runs_end_to_end(tmp_path):
     """The folder dataset itself works: 2 classes of real PNGs through both frameworks."""

@@ -127,6 +127,7 @@ def test_side_by_side_samples_are_fresh_workers_of_each_environment(tmp_path):
     assert row["verdict"] == "unknown"                           # 2 pairs can never call a change
 
 
+@pytest.mark.system
 def test_duet_samples_measure_a_and_b_at_once_each_on_its_own_core():
     """B is A with every timed round taking 5x as long, computing (planted): duet pairs (both workers at once,
     each pinned to a core of its own -- the worker says which -- rounds in lockstep, the cores swapped per

@@ -47,6 +47,7 @@ def _cannot_mount(folder: Path) -> str | None:
     return None if probe.returncode == 0 else f"cannot mount a tmpfs here: {probe.stderr.strip()}"
 
 
+@pytest.mark.system
 def test_a_disk_that_fills_mid_run_stops_it_and_resume_finishes(tmp_path):
     disk = tmp_path / "disk"
     disk.mkdir()

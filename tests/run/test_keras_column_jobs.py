@@ -31,6 +31,7 @@ LOSS = 1e-3
 ACC_PP = 0.2
 
 
+@pytest.mark.system
 @pytest.mark.needs("tf", "keras-torch", "keras-jax")
 def test_one_job_per_keras_column_beside_tf(tmp_path):
     config = tmp_path / "keras.toml"

@@ -51,6 +51,7 @@ def test_the_same_job_twice_gives_identical_metrics(framework):
     assert a["env"]["deterministic"] is True
 
 
+@pytest.mark.system
 def test_a_missing_framework_runs_the_other_side_and_says_so(tmp_path):
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "sitecustomize.py").write_text(NO_TF)
@@ -69,6 +70,7 @@ def test_a_missing_framework_runs_the_other_side_and_says_so(tmp_path):
     assert {j["framework"]: j["status"] for j in jobs} == {"tf": "failed", "torch": "ok"}
 
 
+@pytest.mark.system
 def test_a_diverging_job_is_recorded_with_its_reason(tmp_path):
     """A checkpoint holding a NaN (say, from a diverged pretraining) makes the loss NaN at step 0."""
     import json
@@ -100,6 +102,7 @@ TINY = TINY_TORCH_CONFIG.format(seeds="[0, 1, 2]", frameworks='["torch"]')
 FAULTS = {"s1": ("raise", "injected fault"), "s2": ("oom", "MemoryError"), "s3": ("abort", "SIGABRT")}
 
 
+@pytest.mark.system
 def test_a_faulty_job_is_recorded_and_the_rest_of_the_suite_completes(tmp_path):
     import json
 
@@ -120,6 +123,7 @@ def test_a_faulty_job_is_recorded_and_the_rest_of_the_suite_completes(tmp_path):
     assert row["torch"]["n"] == 2 and len(row["failed_jobs"]) == 3   # never counted as a result
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("sig", ["SIGINT", pytest.param("SIGTERM", marks=pytest.mark.slow)])   # slow: make test-all
 def test_interrupt_keeps_finished_jobs_and_resume_finishes(tmp_path, sig):
     import json
@@ -152,6 +156,7 @@ def test_interrupt_keeps_finished_jobs_and_resume_finishes(tmp_path, sig):
     assert all(json.loads(p.read_text())["status"] == "ok" for p in (out / "jobs").glob("*.json"))
 
 
+@pytest.mark.system
 def test_a_killed_driver_takes_its_worker_and_leaves_no_result(tmp_path):
     """SIGKILL of `parity run` (nothing can catch it): its worker dies with it (the kernel's parent-death
     signal), instead of computing on and writing a result nobody reads (it wrote 'failed: BrokenPipeError')."""

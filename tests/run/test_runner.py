@@ -66,6 +66,7 @@ def test_every_key_a_job_file_holds_is_its_typed_record(smoke_run):
     assert record_problems({**jobs[0], "planted": 1}) == ["planted: not in JobResult"]
 
 
+@pytest.mark.system
 @pytest.mark.needs("torch")
 def test_killed_worker_is_recorded_failed_and_resume_completes(tmp_path):
     out = tmp_path / "run"
@@ -120,6 +121,7 @@ def test_partial_result_file_is_detected_and_rerun(tmp_path):
     assert json.loads(victim.read_text())["status"] == "ok"
 
 
+@pytest.mark.system
 @pytest.mark.needs("torch")
 def test_a_job_that_raises_is_recorded_failed_and_the_rest_go_on(tmp_path):
     """A checkpoint path that vanishes after the preflight check: the worker's job fails, the suite goes on."""

@@ -122,6 +122,7 @@ def test_repeated_seeds_are_one_line_and_exit_2(tmp_path, seeds):
     assert not Path(tmp_path / "out").exists()
 
 
+@pytest.mark.system
 @pytest.mark.needs("torch")
 def test_resume_refuses_other_versions_and_reruns_other_code(tmp_path):
     """One folder, one environment: results/cpu once held five commits while its report named one.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.needs("torch")
+pytestmark = [pytest.mark.needs("torch"), pytest.mark.system]   # make test-system (CI)
 
 REPO = Path(__file__).resolve().parents[2]
 STUBBED = ("tensorflow", "keras", "tensorflow_datasets")

@@ -52,7 +52,7 @@ backend.configure(1, 0)
 
 # forward: the column's model vs torch's network on the same canonical weights
 init = init_network(get_arch("resnet-tiny"), 5, 0)
-k = models.build_model("resnet-tiny", 5, 32, BNConfig(momentum=0.9, epsilon=1e-5))
+k = models.build_model("resnet-tiny", 5, 32, BNConfig(momentum=0.9, epsilon=1e-5), weights_set_next=True)
 weights.from_canonical(k, init)
 t = tmodels.build_model("resnet-tiny", 5, 32, BNConfig(momentum=0.9, epsilon=1e-5))
 tweights.from_canonical(t, init)
@@ -71,15 +71,17 @@ for mode, training in (("eval", False), ("train", True)):
 from tests.twins.test_keras_columns import step_setup
 plan, start, batches = step_setup()
 
-def run(n):
+def run(n, after_one=None):   # the weights after n steps (and, into after_one, after the first)
     model = train.build(plan, start)
     phase = train.prepare_phase(model, plan, "train", plan.lr)
-    for xb, yb in batches[:n]:
+    for i, (xb, yb) in enumerate(batches[:n]):
         phase.step(xb, yb)
+        if i == 0 and after_one is not None:
+            after_one.update(weights.to_canonical(model))
     return weights.to_canonical(model)
 
-one = run(1)
-a, b = run(3), run(3)
+one = {}
+a, b = run(3, one), run(3)
 out["deterministic"] = all(np.array_equal(a[n], b[n]) for n in a)
 out["three_steps_moved"] = float(max(np.abs(a[n] - start[n]).max() for n in a if n in start))
 np.savez(out_path, **one)
