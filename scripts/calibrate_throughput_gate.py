@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from parity.bench.sidebyside import METHODS, PythonEnv, compare_environments  # noqa: E402
+from parity.bench.sidebyside import MEASURES, METHODS, THRESHOLD, PythonEnv, compare_environments, judge  # noqa: E402
 from parity.bench.timing import SLOWDOWN_VAR  # noqa: E402
 from parity.results import environment, write_json_atomic, write_text_atomic  # noqa: E402
 
@@ -34,12 +34,14 @@ def main() -> int:
     p.add_argument("--method", choices=METHODS, default="sequential")
     p.add_argument("--per-start", type=int, default=1, help="duet: pairs per worker start (default 1)")
     p.add_argument("--measure", choices=("wall", "cpu"), default="wall", help="--resample: the measure replayed")
+    p.add_argument("--threshold", type=float, default=THRESHOLD, help="the gate's practical threshold (0.05: 5%%)")
+    p.add_argument("--append", action="store_true", help="add to the runs already in OUT/calibration.json")
     p.add_argument("--out", default="results/throughput-gate")
     p.add_argument("--resample", action="store_true",
                    help="no measuring: replay the A/A pairs of OUT/calibration.json with planted slowdowns")
     args = p.parse_args()
     if args.resample:
-        print(resample(Path(args.out) / "calibration.json", measure=args.measure))
+        print(resample(Path(args.out) / "calibration.json", measure=args.measure, threshold=args.threshold))
         return 0
     frameworks = args.frameworks.split(",")
     groups = [[("A/A", 0.0)] * args.aa]
@@ -49,15 +51,16 @@ def main() -> int:
     # round-robin over the groups (A/A, slowdown, A/A, ...): stopped early, the tallies stay balanced
     plan = [g[i] for i in range(max(map(len, groups))) for g in groups if i < len(g)]
     a = PythonEnv("A", args.python)
-    runs = []
     out = Path(args.out)
+    runs = json.loads((out / "calibration.json").read_text())["runs"] if args.append else []
     for i, (name, fraction) in enumerate(plan):
         b = PythonEnv("B", args.python, {SLOWDOWN_VAR: str(fraction)} if fraction else {})
         t0 = time.time()
         data = compare_environments(a, b, frameworks, method=args.method, per_start=args.per_start,
+                                    threshold=args.threshold,
                                     log=lambda m: print(m, file=sys.stderr, flush=True))
         runs.append({"case": name, "fraction": fraction, "seconds": round(time.time() - t0, 1),
-                     "method": args.method, "per_start": args.per_start,
+                     "method": args.method, "per_start": args.per_start, "threshold": args.threshold,
                      "rows": [{k: r.get(k) for k in ("key", "verdict", "measure", "ratio", "ci_low", "ci_high", "p_value",
                                                      "n", "a", "b", "measures")} for r in data["rows"]]})
         print(f"[{i + 1}/{len(plan)}] {name}: " + "; ".join(f"{r['key']} {r['verdict']} ({r['ratio']:.3f}, "
@@ -67,7 +70,7 @@ def main() -> int:
     return 0
 
 
-def resample(path: Path, runs: int = 100, measure: str = "wall") -> str:
+def resample(path: Path, runs: int = 100, measure: str = "wall", threshold: float = THRESHOLD) -> str:
     """The smallest slowdown caught reliably, from this machine's measured A/A noise.
 
     Each simulated comparison draws its pairs' log ratios from the measured A/A pairs (per row,
@@ -76,7 +79,7 @@ def resample(path: Path, runs: int = 100, measure: str = "wall") -> str:
     """
     import numpy as np
 
-    from parity.bench.sidebyside import MAX_PAIRS, MIN_PAIRS, THRESHOLD
+    from parity.bench.sidebyside import MAX_PAIRS, MIN_PAIRS
     from parity.report.stats import paired_ratio
 
     data = json.loads(path.read_text())
@@ -88,9 +91,10 @@ def resample(path: Path, runs: int = 100, measure: str = "wall") -> str:
              for k in range(len(aa[0]["rows"]))]
     pools = [p - p.mean() for p in pools]
     rng = np.random.default_rng(0)
-    lines = [f"Replaying {sum(len(p) for p in pools)} measured A/A pairs ({len(aa)} runs), {runs} comparisons each:",
+    lines = [f"Replaying {sum(len(p) for p in pools)} measured A/A pairs ({len(aa)} runs, {measure} time), {runs} "
+             f"comparisons each, threshold {threshold:.0%}:",
              "", "| planted slowdown | gate fails (a row slower) | a row 'faster' |", "|---|---|---|"]
-    for slowdown in (0.0, 0.05, 0.08, 0.10, 0.12, 0.15):
+    for slowdown in (0.0, 0.03, 0.04, 0.05, 0.08, 0.10, 0.12, 0.15):
         caught = faster = 0
         for _ in range(runs):
             logs = [[] for _ in pools]
@@ -100,7 +104,7 @@ def resample(path: Path, runs: int = 100, measure: str = "wall") -> str:
                     logs[k].append(np.log(1 - slowdown) + rng.choice(pool))
                 n += 1
                 if n >= MIN_PAIRS and ((n - MIN_PAIRS) % 2 == 0 or n >= MAX_PAIRS):
-                    v = [paired_ratio([1.0] * n, list(np.exp(x))).verdict(THRESHOLD) for x in logs]
+                    v = [paired_ratio([1.0] * n, list(np.exp(x))).verdict(threshold) for x in logs]
                     if "unknown" not in v or n >= MAX_PAIRS:
                         break
             caught += "slower" in v
@@ -126,7 +130,28 @@ def markdown(runs: list[dict]) -> str:
         count = lambda v: sum(1 for x in rows if x["verdict"] == v)  # noqa: E731
         lines.append(f"| {case} | {sum(1 for r in runs if r['case'] == case)} | {len(rows)} | {count('slower')} | "
                      f"{count('faster')} | {count('same')} | {count('unknown')} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + rejudged(runs)) + "\n"
+
+
+def rejudged(runs: list[dict], thresholds=(0.05, 0.04, 0.03)) -> list[str]:
+    """The duet runs' recorded pairs judged at other thresholds, as the gate judges them (``judge``). Exact
+    where every comparison ran to the same number of pairs (3 a start: one look, at 12); where the gate
+    stopped early at the threshold it ran with, a lower one might have gone on."""
+    duet = [r for r in runs if r.get("method") == "duet" and all(x.get("measures") for x in r["rows"])]
+    if not duet:
+        return []
+    lines = ["", "## The same pairs at other thresholds", "",
+             "| threshold | case | comparisons with a row slower | with a row faster | rows same | rows unknown |",
+             "|---|---|---|---|---|---|"]
+    for threshold in thresholds:
+        for case in dict.fromkeys(r["case"] for r in duet):
+            verdicts = [[judge({m: (v["a"], v["b"]) for m, v in x["measures"].items()}, threshold, MEASURES)["verdict"]
+                         for x in r["rows"]] for r in duet if r["case"] == case]
+            rows = [v for vs in verdicts for v in vs]
+            lines.append(f"| {threshold:.0%} | {case} | {sum('slower' in vs for vs in verdicts)}/{len(verdicts)} | "
+                         f"{sum('faster' in vs for vs in verdicts)}/{len(verdicts)} | {rows.count('same')}/{len(rows)} | "
+                         f"{rows.count('unknown')}/{len(rows)} |")
+    return lines
 
 
 if __name__ == "__main__":

@@ -245,11 +245,16 @@ def compare_environments(a: PythonEnv, b: PythonEnv, frameworks, *, modes: dict 
 
 
 def _judge(a_samples: list[dict], b_samples: list[dict], key: str, threshold: float, judged: tuple) -> dict:
-    """One row's figures: every measure's values, and of the ``judged`` ones every sample has the steadier
-    one, its paired ratio and verdict. Only a duet (one thread, a core each) judges CPU time: with more
-    threads, images per CPU second is how efficiently, not how fast, and the sequential gate's calibration
-    is of wall time."""
+    """One row's figures from its samples (``judge``)."""
     values = {m: ([s[key][m] for s in a_samples], [s[key][m] for s in b_samples]) for m in MEASURES}
+    return judge(values, threshold, judged)
+
+
+def judge(values: dict[str, tuple[list, list]], threshold: float, judged: tuple) -> dict:
+    """One row's figures: every measure's values (A's, B's), and of the ``judged`` ones every sample has the
+    steadier one, its paired ratio and verdict. Only a duet (one thread, a core each) judges CPU time: with
+    more threads, images per CPU second is how efficiently, not how fast, and the sequential gate's
+    calibration is of wall time. (Also how a calibration's recorded pairs are judged at other thresholds.)"""
     values = {m: v for m, v in values.items() if all(x is not None and x > 0 for x in v[0] + v[1])}
     measure = steadier_measure({m: values[m] for m in judged if m in values} or {"wall": values["wall"]})
     ratios = {m: paired_ratio(*v) for m, v in values.items()}   # a bootstrap each: once per measure
