@@ -19,7 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from parity.bench.sidebyside import MEASURES, METHODS, THRESHOLD, PythonEnv, compare_environments, judge  # noqa: E402
+from parity.bench.sidebyside import (MEASURES, METHODS, THRESHOLD, PythonEnv, compare_environments,  # noqa: E402
+                                     harness_overhead_duet, judge)
 from parity.bench.timing import SLOWDOWN_VAR  # noqa: E402
 from parity.results import environment, write_json_atomic, write_text_atomic  # noqa: E402
 
@@ -32,11 +33,13 @@ def main() -> int:
     p.add_argument("--slowdown", action="append", default=[], metavar="FRACTION:COUNT",
                    help="planted slowdown comparisons, e.g. 0.15:10 (repeatable)")
     p.add_argument("--method", choices=METHODS, default="sequential")
-    p.add_argument("--per-start", type=int, default=1, help="duet: pairs per worker start (default 1)")
+    p.add_argument("--per-start", type=int, default=1, help="duet: pairs per worker start (default 1: fresh workers)")
     p.add_argument("--measure", choices=("wall", "cpu"), default="wall", help="--resample: the measure replayed")
     p.add_argument("--threshold", type=float, default=THRESHOLD, help="the gate's practical threshold (0.05: 5%%)")
     p.add_argument("--append", action="store_true", help="add to the runs already in OUT/calibration.json")
     p.add_argument("--out", default="results/throughput-gate")
+    p.add_argument("--overhead", type=int, default=0, metavar="N",
+                   help="instead: the harness overhead as a duet, N times per framework (OUT/overhead.json, .md)")
     p.add_argument("--resample", action="store_true",
                    help="no measuring: replay the A/A pairs of OUT/calibration.json with planted slowdowns")
     args = p.parse_args()
@@ -44,6 +47,8 @@ def main() -> int:
         print(resample(Path(args.out) / "calibration.json", measure=args.measure, threshold=args.threshold))
         return 0
     frameworks = args.frameworks.split(",")
+    if args.overhead:
+        return overhead(PythonEnv("env", args.python), frameworks, args.overhead, args.per_start, Path(args.out))
     groups = [[("A/A", 0.0)] * args.aa]
     for item in args.slowdown:
         fraction, count = item.split(":")
@@ -67,6 +72,27 @@ def main() -> int:
                                                             f"{r['n']} pairs)" for r in data["rows"]), flush=True)
         write_json_atomic(out / "calibration.json", {"env": environment(), "runs": runs})
     write_text_atomic(out / "calibration.md", markdown(runs))
+    return 0
+
+
+def overhead(env: PythonEnv, frameworks: list[str], times: int, per_start: int, out: Path) -> int:
+    """The harness overhead duet, ``times`` per framework, round-robin: every row and a table of them."""
+    rows = []
+    for i in range(times):
+        for fw in frameworks:
+            row = harness_overhead_duet(env, fw, per_start=per_start, log=lambda m: print(m, file=sys.stderr, flush=True))
+            rows.append(row)
+            print(f"[{i + 1}/{times}] {fw}: overhead {row['overhead_pct']:+.1f}% [{row['ci_pct'][0]:+.1f}, "
+                  f"{row['ci_pct'][1]:+.1f}] ({row['measure']}, {row['pairs']} pairs): {row['goal']}", flush=True)
+            write_json_atomic(out / "overhead.json", {"env": environment(), "rows": rows})
+    lines = ["# Harness overhead as a duet: the suite's train loop against the minimal one", "",
+             "Each row: the suite's loop in one worker, the minimal hand-written loop in another, at once, one core "
+             f"and one thread each (swapped per start, {per_start} pairs a start); suite / minimal time, 99% CI, "
+             "the judged measure; goal +-2%: met when the whole CI is inside.", "",
+             "| framework | overhead [99% CI] | measure | pairs | goal | s |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['framework']} | {r['overhead_pct']:+.1f}% [{r['ci_pct'][0]:+.1f}, {r['ci_pct'][1]:+.1f}] | "
+              f"{r['measure']} | {r['pairs']} | {r['goal']} | {r['seconds']:.0f} |" for r in rows]
+    write_text_atomic(out / "overhead.md", "\n".join(lines) + "\n")
     return 0
 
 
@@ -130,7 +156,36 @@ def markdown(runs: list[dict]) -> str:
         count = lambda v: sum(1 for x in rows if x["verdict"] == v)  # noqa: E731
         lines.append(f"| {case} | {sum(1 for r in runs if r['case'] == case)} | {len(rows)} | {count('slower')} | "
                      f"{count('faster')} | {count('same')} | {count('unknown')} |")
-    return "\n".join(lines + rejudged(runs)) + "\n"
+    return "\n".join(lines + rejudged(runs) + start_effect(runs)) + "\n"
+
+
+def start_effect(runs: list[dict]) -> list[str]:
+    """Whether pairs from one worker start are less independent than pairs from fresh starts: per A/A row,
+    one-way ANOVA of its pairs' log ratios grouped by start (scipy.stats.f_oneway). A start effect would
+    make the gate's intervals too narrow (its pairs counted as independent); none, and several pairs a
+    start cost nothing in false alarms."""
+    import numpy as np
+    from scipy.stats import f_oneway
+
+    lines = []
+    for r in runs:
+        per_start = r.get("per_start", 1)
+        if r["case"] != "A/A" or r.get("method") != "duet" or per_start < 2:
+            continue
+        for x in r["rows"]:
+            logs = np.log(np.array(x["b"]) / np.array(x["a"]))
+            groups = [logs[i:i + per_start] for i in range(0, len(logs) - per_start + 1, per_start)]
+            within = float(np.mean([g.var(ddof=1) for g in groups]))
+            between = float(np.var([g.mean() for g in groups], ddof=1) * per_start)
+            lines.append(f"| {x['key']} | {x['measure']} | {len(groups)} x {per_start} | {between / within:.2f} | "
+                         f"{f_oneway(*groups).pvalue:.2f} |")
+    if not lines:
+        return []
+    return ["", "## Pairs from one worker start vs fresh starts (A/A)", "",
+            "Per A/A row, the log ratios grouped by start: F = between-start / within-start variance "
+            "(about 1 when pairs from one start are as independent as pairs from fresh starts; much above 1: a "
+            "start effect, intervals too narrow), one-way ANOVA p.", "",
+            "| row | measure | starts x pairs | F | p |", "|---|---|---|---|---|"] + lines
 
 
 def rejudged(runs: list[dict], thresholds=(0.05, 0.04, 0.03)) -> list[str]:

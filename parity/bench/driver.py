@@ -161,8 +161,10 @@ def _selected_modes(framework: str, available: list[str], wanted) -> tuple[list[
 
 def run_throughput(frameworks, *, threads: int | None = None, rounds: int = 5, warmup: int = 2, steps: int = 10,
                    batch_size: int = 32, image_size: int = 32, arch: str = "resnet-tiny", modes=None,
-                   loader: bool = True, overhead: bool = True, log=print) -> dict:
-    """Every mode x {train, inference} per framework, the loader figure, and the harness overhead.
+                   loader: bool = True, overhead: bool = True, overhead_duet=None, log=print) -> dict:
+    """Every mode x {train, inference} per framework, the loader figure, and the harness overhead: in-process
+    (suite and minimal loop alternating in this worker at its threads) or, where ``overhead_duet(framework,
+    size, log)`` is given and the framework runs on the CPU, as that duet measures it.
 
     ``modes`` (names, None = all) filters each framework's own list, so one list
     can name modes of both. ``loader``/``overhead`` False leave those rows out:
@@ -176,6 +178,7 @@ def run_throughput(frameworks, *, threads: int | None = None, rounds: int = 5, w
     rows, overhead_rows, info, chosen, missing, lacking = [], [], {}, {}, {}, {}
     size = {"batch_size": batch_size, "image_size": image_size, "arch": arch}
     for fw in frameworks:
+        duet = False
         with BenchWorker(fw, threads) as w:
             try:
                 info[fw] = w.call(cmd="info")
@@ -189,30 +192,41 @@ def run_throughput(frameworks, *, threads: int | None = None, rounds: int = 5, w
                 log(f"throughput {fw}: skipped {', '.join(gpu_only)}, which needs a GPU this {fw} does not see")
             if not chosen[fw]:
                 continue
-            for mode in chosen[fw]:
-                for kind in ("train", "inference"):
-                    log(f"throughput {fw} {mode} {kind} ({arch}, {image_size} px, batch {batch_size}) ...")
-                    rows.append(w.call(cmd="measure", mode=mode, kind=kind, rounds=rounds, warmup=warmup,
-                                       steps=steps, **size))
-            if loader:
-                mode = DEFAULT_MODE[fw] if DEFAULT_MODE[fw] in chosen[fw] else chosen[fw][0]
-                log(f"throughput {fw} {mode} train, batches through the loader ...")
-                rows.append(w.call(cmd="measure", mode=mode, kind="train", rounds=rounds, warmup=warmup,
-                                   steps=steps, loader=True, **size))
-            if overhead:
+            rows += _measure_modes(w, fw, chosen[fw], loader, log, rounds=rounds, warmup=warmup, steps=steps, **size)
+            # a duet is of two CPU workers: on a GPU the two loops alternate in this worker
+            duet = overhead_duet is not None and info[fw].get("device") == "cpu"
+            if overhead and not duet:
                 log(f"harness overhead {fw} ...")
-                overhead_rows.append(w.call(cmd="overhead", **size))
+                overhead_rows.append({**w.call(cmd="overhead", **size), "method": "in-process"})
+        if overhead and duet:   # once this framework's worker is gone
+            overhead_rows.append(overhead_duet(fw, size, log))
     if not rows:
         why = list(missing.values()) + [f"{fw}: {', '.join(m)} needs a GPU" for fw, m in lacking.items()]
         raise BenchError("nothing measured: " + ("; ".join(why) or "no framework given"))
     settings = {**size, "rounds": rounds, "warmup": warmup, "steps": steps,
-                "modes": {fw: m for fw, m in chosen.items() if m}, "loader": loader, "overhead": overhead}
+                "modes": {fw: m for fw, m in chosen.items() if m}, "loader": loader, "overhead": overhead,
+                "overhead_method": "duet" if overhead_duet else "in-process"}
     if missing:
         settings["not_installed"] = missing
     if lacking:
         settings["needs_gpu"] = lacking
     return {"schema": SCHEMA, "env": {**environment(), "frameworks": info, "threads": threads},
             "settings": settings, "rows": rows, "overhead": overhead_rows}
+
+
+def _measure_modes(w: BenchWorker, fw: str, modes: list[str], loader: bool, log, **settings) -> list[dict]:
+    """One framework's rows from its worker: every mode x {train, inference}, and the loader row."""
+    rows = []
+    for mode in modes:
+        for kind in ("train", "inference"):
+            log(f"throughput {fw} {mode} {kind} ({settings['arch']}, {settings['image_size']} px, "
+                f"batch {settings['batch_size']}) ...")
+            rows.append(w.call(cmd="measure", mode=mode, kind=kind, **settings))
+    if loader:
+        mode = DEFAULT_MODE[fw] if DEFAULT_MODE[fw] in modes else modes[0]
+        log(f"throughput {fw} {mode} train, batches through the loader ...")
+        rows.append(w.call(cmd="measure", mode=mode, kind="train", loader=True, **settings))
+    return rows
 
 
 def _settings_line(data: dict) -> str:
@@ -247,17 +261,21 @@ def markdown(data: dict) -> str:
     if settings.get("overhead") is False:
         out.append("Not measured (--skip-overhead).")
     else:
-        out += ["The suite's train loop vs a minimal hand-written loop, same model, batches and process, rounds "
-                "interleaved in pairs: suite/minimal time ratio (trimmed mean) with a 99% CI over the pairs "
-                "(goal +-2%: met = the whole CI inside, not met = the CI above, unsettled = too wide to say).", "",
-                "| framework | suite s/round | minimal s/round | overhead [99% CI] | pairs | goal |",
-                "|---|---|---|---|---|---|"]
+        out += ["The suite's train loop vs a minimal hand-written loop on the same batches, in pairs: suite/minimal "
+                "time ratio (trimmed mean) with a 99% CI over the pairs (goal +-2%: met = the whole CI inside, "
+                "not met = beyond it, unsettled = too wide to say). Method in-process: the two loops' rounds "
+                "alternating in one worker at its threads; duet: each loop in a single-threaded worker of its own, "
+                "at once, a core each (swapped per start), judged on the measure (wall or CPU time) that scatters "
+                "less.", "",
+                "| framework | method | suite s/round | minimal s/round | overhead [99% CI] | pairs | goal |",
+                "|---|---|---|---|---|---|---|"]
         for o in data["overhead"]:
             ci = o.get("ci_pct")
             cell = f"{o['overhead_pct']:+.1f}%" + (f" [{ci[0]:+.1f}, {ci[1]:+.1f}]" if ci else "")
             goal = o.get("goal", "—")
             goal = f"**{goal}**" if goal == "not met" else goal
-            out.append(f"| {o['framework']} | {o['suite_s']:.4f} | {o['minimal_s']:.4f} | {cell} | "
+            method = o.get("method", "in-process") + (f" ({o['measure']})" if o.get("measure") else "")
+            out.append(f"| {o['framework']} | {method} | {o['suite_s']:.4f} | {o['minimal_s']:.4f} | {cell} | "
                        f"{o.get('pairs', '—')} | {goal} |")
     return "\n".join(out) + "\n"
 

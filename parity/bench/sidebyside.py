@@ -21,7 +21,9 @@ from __future__ import annotations
 import functools
 import json
 import os
+import statistics
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,10 +152,11 @@ def duet_cores() -> tuple[int, int] | None:
 
 
 def _duet_samples(a: PythonEnv, b: PythonEnv, framework: str, cases: list[dict], settings: dict,
-                  cores: tuple[int, int], per_start: int) -> list[tuple[dict, dict]]:
+                  cores: tuple[int, int], per_start: int, sides: tuple[dict, dict] = ({}, {})) -> list[tuple[dict, dict]]:
     """A and B at once: a fresh single-threaded worker each, A on ``cores[0]`` and B on ``cores[1]``, both
     started before either measures; each case's rounds timed in lockstep (one round of each at a time, so
-    neither ever runs alone), ``per_start`` samples over: that many (A's sample, B's sample) pairs."""
+    neither ever runs alone), ``per_start`` samples over: that many (A's sample, B's sample) pairs. ``sides``:
+    what each worker's case adds (the harness overhead: the suite's loop in one, the minimal one in the other)."""
     workers = [BenchWorker(framework, 1, python=env.python, extra_env=env.extra_env, cpu=core)
                for env, core in zip((a, b), cores)]
     try:
@@ -165,7 +168,10 @@ def _duet_samples(a: PythonEnv, b: PythonEnv, framework: str, cases: list[dict],
         pairs = [({}, {}) for _ in range(per_start)]
         for case in cases:
             key = _case_key(framework, case)
-            _both(workers, cmd="setup", id=key, **case, **settings)
+            for w, side in zip(workers, sides):
+                w.ask(cmd="setup", id=key, **case, **settings, **side)
+            for w in workers:
+                w.answer()
             images = settings["steps"] * settings["batch_size"]
             for pair in pairs:
                 times = [_both(workers, cmd="round_times", id=key) for _ in range(settings["warmup"] + settings["rounds"])]
@@ -210,29 +216,17 @@ def compare_environments(a: PythonEnv, b: PythonEnv, frameworks, *, modes: dict 
     rows = []
     for fw in frameworks:
         cases = [{"mode": m, "kind": k} for m in (modes or {}).get(fw) or [DEFAULT_MODE[fw]] for k in kinds]
-        samples: dict[str, list[dict]] = {a.label: [], b.label: []}
-        starts, verdicts = 0, {}
-        while True:
+
+        def new_pairs(start: int, fw=fw, cases=cases) -> list[tuple[dict, dict]]:
             if method == "duet":   # the cores swapped from start to start
-                new = _duet_samples(a, b, fw, cases, settings, cores if starts % 2 == 0 else cores[::-1], per_start)
-            else:   # the order alternated from pair to pair
-                first, second = ((a, b) if starts % 2 == 0 else (b, a))
-                done = {env.label: _sample(env, fw, cases, threads, settings) for env in (first, second)}
-                new = [(done[a.label], done[b.label])]
-            starts += 1
-            for sa, sb in new[:max_pairs - len(samples[a.label])]:
-                samples[a.label].append(sa)
-                samples[b.label].append(sb)
-            pair = len(samples[a.label])
-            if pair < min_pairs or ((pair - min_pairs) % 2 and pair < max_pairs):   # fewer looks, fewer false alarms
-                log(f"side-by-side {fw}: pair {pair} measured")
-                continue
-            verdicts = {_case_key(fw, c): _judge(samples[a.label], samples[b.label], _case_key(fw, c), threshold,
-                                                 MEASURES if method == "duet" else ("wall",)) for c in cases}
-            log(f"side-by-side {fw}: {pair} pairs; " + "; ".join(f"{k} {v['ratio_text']} {v['verdict']} "
-                                                                   f"({v['measure']})" for k, v in verdicts.items()))
-            if pair >= max_pairs or all(v["verdict"] != "unknown" for v in verdicts.values()):
-                break
+                return _duet_samples(a, b, fw, cases, settings, cores if start % 2 == 0 else cores[::-1], per_start)
+            first, second = ((a, b) if start % 2 == 0 else (b, a))   # the order alternated from pair to pair
+            done = {env.label: _sample(env, fw, cases, threads, settings) for env in (first, second)}
+            return [(done[a.label], done[b.label])]
+
+        verdicts = _gather(new_pairs, [_case_key(fw, c) for c in cases], threshold,
+                           MEASURES if method == "duet" else ("wall",), min_pairs, max_pairs,
+                           lambda m, fw=fw: log(f"side-by-side {fw}: {m}"))
         rows += [{"key": k, "framework": fw, **c, **verdicts[k]} for c in cases for k in [_case_key(fw, c)]]
     order = ("at once, one core each (swapped per start), one thread" if method == "duet"
              else "alternating A B / B A")
@@ -242,6 +236,71 @@ def compare_environments(a: PythonEnv, b: PythonEnv, frameworks, *, modes: dict 
                          "method": method, "per_start": per_start if method == "duet" else 1,
                          "order": f"{order}, a fresh worker per {per_start if method == 'duet' else 1} sample(s)"},
             "seconds": round(time.time() - t_start, 1), "rows": rows}
+
+
+def _gather(new_pairs, keys: list[str], threshold: float, judged: tuple, min_pairs: int, max_pairs: int,
+            log) -> dict:
+    """Pairs of samples from ``new_pairs(start)`` (start 0, 1, ...) until every row's verdict is decided or
+    ``max_pairs`` are in, judged at ``min_pairs`` and every second pair after (fewer looks, fewer false
+    alarms): each row's verdict (``judge``)."""
+    a_samples, b_samples, start = [], [], 0
+    while True:
+        for sa, sb in new_pairs(start)[:max_pairs - len(a_samples)]:
+            a_samples.append(sa)
+            b_samples.append(sb)
+        start += 1
+        pair = len(a_samples)
+        if pair < min_pairs or ((pair - min_pairs) % 2 and pair < max_pairs):
+            log(f"pair {pair} measured")
+            continue
+        verdicts = {k: _judge(a_samples, b_samples, k, threshold, judged) for k in keys}
+        log(f"{pair} pairs; " + "; ".join(f"{k} {v['ratio_text']} {v['verdict']} ({v['measure']})"
+                                          for k, v in verdicts.items()))
+        if pair >= max_pairs or all(v["verdict"] != "unknown" for v in verdicts.values()):
+            return verdicts
+
+
+def harness_overhead_duet(env: PythonEnv, framework: str, *, minimal_env: PythonEnv | None = None, min_pairs: int = MIN_PAIRS, max_pairs: int = MAX_PAIRS,
+                          per_start: int = 1, rounds: int = 6, warmup: int = 1, steps: int = 8,
+                          arch: str = "resnet-tiny", image_size: int = 32, batch_size: int = 32, log=print) -> dict:
+    """The harness overhead as a duet: the suite's train loop in one worker and the minimal hand-written loop
+    in another, at once, a core each (swapped per start), one thread each; per pair minimal / suite images
+    per second = suite / minimal time, judged as two environments are against the goal (+-2%): met (same),
+    not met (a change beyond it either way), unsettled (unknown). ``minimal_env``: the minimal loop's
+    environment where it is not ``env`` (a test plants a slowdown in one side)."""
+    from parity.bench.timing import OVERHEAD_GOAL_PCT
+
+    cores = duet_cores()
+    if cores is None:
+        raise ValueError("a duet needs two cores")
+    settings = {"rounds": rounds, "warmup": warmup, "steps": steps, "arch": arch, "image_size": image_size,
+                "batch_size": batch_size}
+    case, key = {"mode": "loop", "kind": "train"}, f"{framework}/harness-overhead"
+    t_start = time.time()
+
+    def new_pairs(start: int) -> list[tuple[dict, dict]]:   # A: the suite's loop, B: the minimal loop
+        samples = _duet_samples(env, minimal_env or env, framework, [case], settings, cores if start % 2 == 0 else cores[::-1],
+                                per_start, sides=({"loop": "suite"}, {"loop": "minimal"}))
+        return [({key: sa[_case_key(framework, case)]}, {key: sb[_case_key(framework, case)]}) for sa, sb in samples]
+
+    v = _gather(new_pairs, [key], OVERHEAD_GOAL_PCT / 100, MEASURES, min_pairs, max_pairs,
+                lambda m: log(f"harness overhead {framework} (duet): {m}"))[key]
+    goal = {"same": "met", "unknown": "unsettled"}.get(v["verdict"], "not met")
+    images, walls = steps * batch_size, v["measures"]["wall"]
+    return {"framework": framework, "method": "duet", "arch": arch, "image_size": image_size,
+            "batch_size": batch_size, "steps": steps, "suite_s": images / statistics.median(walls["a"]),
+            "minimal_s": images / statistics.median(walls["b"]), "ratio": v["ratio"], "overhead_pct": 100 * (v["ratio"] - 1),
+            "ci_pct": [100 * (v["ci_low"] - 1), 100 * (v["ci_high"] - 1)], "pairs": v["n"], "measure": v["measure"],
+            "goal_pct": OVERHEAD_GOAL_PCT, "goal": goal, "verdict": v["verdict"], "threads": 1,
+            "settings": {**settings, "per_start": per_start}, "seconds": round(time.time() - t_start, 1),
+            "measures": v["measures"]}
+
+
+def overhead_duet_here(framework: str, size: dict, log) -> dict:
+    """``harness_overhead_duet`` in this Python, at ``size`` (arch, image size, batch size): what
+    ``driver.run_throughput`` is handed for its overhead row."""
+    log(f"harness overhead {framework}, duet (the suite's and the minimal loop at once, a core each) ...")
+    return harness_overhead_duet(PythonEnv("this", sys.executable), framework, **size, log=log)
 
 
 def _judge(a_samples: list[dict], b_samples: list[dict], key: str, threshold: float, judged: tuple) -> dict:

@@ -100,35 +100,52 @@ def row(framework: str, impl, plan, batches: list, times: list[float], mode: str
 OVERHEAD_ROUNDS = 24   # the benchmark's pairs; the smoke-size test asks for a few
 
 
+LOOPS = ("suite", "minimal")   # the two sides of the harness overhead
+
+
+def loop_round(which: str, trainer, impl, plan, init, batches: list) -> Callable[[], RoundTime]:
+    """A timed round over ``batches`` of the suite's train loop (``loop.train_one_epoch`` on a prepared phase)
+    or of the framework's minimal hand-written one, on a model of its own: a side of the harness overhead."""
+    model = trainer.build(plan, init)
+    if which == "minimal":
+        body = impl.minimal_round(model, plan, batches)
+    else:
+        from parity.train import loop
+
+        phase = trainer.prepare_phase(model, plan, "train", plan.lr)
+
+        def body():
+            loop.train_one_epoch(phase, iter(batches), base_lr=plan.lr, schedule="constant", step0=0,
+                                 total_steps=len(batches))
+
+    def one_round() -> RoundTime:
+        impl.sync()
+        wall0, cpu0 = _clocks()
+        body()
+        impl.sync()
+        wall1, cpu1 = _clocks()
+        return RoundTime(wall1 - wall0, cpu1 - cpu0)
+
+    return one_round
+
+
 def harness_overhead(framework: str, trainer, impl, plan, init, batches: list, *,
                      rounds: int = OVERHEAD_ROUNDS) -> dict:
-    """The suite's train loop (``loop.train_one_epoch`` on a prepared phase) vs a minimal hand-written loop.
+    """The suite's train loop vs a minimal hand-written loop, in this process (``loop_round``).
 
-    Same model, batches and process; rounds alternate so drift in the machine's speed hits
+    Same batches and process; rounds alternate so drift in the machine's speed hits
     both, and each round starts and ends synchronised. The first round of each is warm-up.
+    (Two workers at once, a core each: ``sidebyside.harness_overhead_duet``.)
     """
-    from parity.train import loop
-
-    model = trainer.build(plan, init)
-    phase = trainer.prepare_phase(model, plan, "train", plan.lr)
-    minimal_round = impl.minimal_round(model, plan, batches)
-
-    def suite_round():
-        loop.train_one_epoch(phase, iter(batches), base_lr=plan.lr, schedule="constant", step0=0,
-                             total_steps=len(batches))
-
-    suite_times, minimal_times = [], []
+    round_of = {which: loop_round(which, trainer, impl, plan, init, batches) for which in LOOPS}
+    times: dict[str, list[float]] = {which: [] for which in LOOPS}
     for r in range(rounds + 1):
-        pair = [(suite_round, suite_times), (minimal_round, minimal_times)]
-        for fn, times in (pair if r % 2 else pair[::-1]):
-            impl.sync()
-            t0 = time.perf_counter()
-            fn()
-            impl.sync()
+        for which in (LOOPS if r % 2 else LOOPS[::-1]):
+            spent = round_of[which]()
             if r:
-                times.append(time.perf_counter() - t0)
-    return overhead_row(framework, suite_times, minimal_times, batch_size=len(batches[0][1]), steps=len(batches),
-                        threads=impl.threads(), arch=plan.arch, image_size=plan.image_size,
+                times[which].append(spent.wall)
+    return overhead_row(framework, times["suite"], times["minimal"], batch_size=len(batches[0][1]),
+                        steps=len(batches), threads=impl.threads(), arch=plan.arch, image_size=plan.image_size,
                         device=impl.device_name())
 
 

@@ -106,8 +106,17 @@ class _Session:
         return self.row(plan, batches, [t.wall for t in times], msg, [t.cpu for t in times])
 
     def setup(self, msg) -> bool:
-        self.rounds_by_id[msg["id"]] = self.new_round(msg)
+        """A round to time by ``round``/``round_times``: of an execution mode (``mode``, ``kind``), or of one side
+        of the harness overhead (``loop``: suite or minimal)."""
+        self.rounds_by_id[msg["id"]] = self.new_loop_round(msg) if msg.get("loop") else self.new_round(msg)
         return True
+
+    def new_loop_round(self, msg):
+        from parity.bench import timing
+
+        plan, init, batches, _ = self.inputs(msg)
+        batches = batches[:msg["steps"]]
+        return timing.loop_round(msg["loop"], self.trainer, self.impl, plan, init, batches), plan, batches
 
     def round(self, msg) -> float:
         """One round's wall-clock seconds (pytest-benchmark's clock is the driver's; this is the worker's)."""

@@ -101,6 +101,7 @@ def cmd_bench(args) -> int:
                                        steps=args.steps,
                                        batch_size=args.batch_size, image_size=args.image_size, arch=args.arch,
                                        modes=modes, loader=not args.skip_loader, overhead=not args.skip_overhead,
+                                       overhead_duet=_overhead_duet(args.overhead_method),
                                        log=lambda m: print(m, file=sys.stderr, flush=True))
     except driver.BenchError as e:
         raise UsageError(str(e)) from None
@@ -112,6 +113,18 @@ def cmd_bench(args) -> int:
         err(f"{fw} {', '.join(gpu_modes)}: needs a GPU {fw} does not see here: not measured")
     print(f"written: {args.out}/throughput.json, throughput.md", file=sys.stderr)
     return EXIT_OK
+
+
+def _overhead_duet(method: str | None):
+    """bench's harness overhead: a duet (decided at +-2%, see the README) unless asked in-process or fewer
+    than two cores are there for it."""
+    from parity.bench import sidebyside
+
+    if method == "in-process" or (method is None and not sidebyside.duet_cores()):
+        return None
+    if not sidebyside.duet_cores():
+        raise UsageError("--overhead-method duet: needs two cores this process may use")
+    return sidebyside.overhead_duet_here
 
 
 def cmd_upgrade_check(args) -> int:

@@ -124,6 +124,10 @@ def _add_bench(sub) -> None:
                                    + "; ".join(driver.mode_list(fw) for fw in driver.MODES))
     b.add_argument("--skip-loader", action="store_true", help="leave out the row with batches through the loader")
     b.add_argument("--skip-overhead", action="store_true", help="leave out the harness overhead measurement")
+    b.add_argument("--overhead-method", choices=("duet", "in-process"),
+                   help="the harness overhead: duet (the suite's and the minimal loop at once, a single-threaded "
+                        "worker on a core each; the default with two cores) or in-process (alternating in the "
+                        "throughput worker, at its threads)")
     b.add_argument("--json", action="store_true", help="print the measurements as JSON (throughput.json's content)")
     b.set_defaults(fn=commands.cmd_bench)
 

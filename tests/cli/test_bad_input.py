@@ -7,7 +7,6 @@ arguments that use it ({out} is the output folder that must stay empty).
 """
 import json
 import os
-import shutil
 import signal
 import time
 from pathlib import Path

@@ -2,7 +2,6 @@
 new environment is caught end to end; the side-by-side throughput runs each sample in a fresh
 worker of its own environment. Statistics of the verdicts: tests/report/test_stats.py."""
 import json
-import os
 import stat
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import OK_FIELDS, torch_bn_momentum_patch
 
-from parity.bench.sidebyside import PythonEnv, compare_environments, duet_cores
+from parity.bench.sidebyside import PythonEnv, compare_environments, duet_cores, harness_overhead_duet
 from parity.bench.timing import SLOWDOWN_VAR
 from parity.cli import main
 
@@ -143,6 +142,24 @@ def test_duet_samples_measure_a_and_b_at_once_each_on_its_own_core():
     assert data["settings"]["method"] == "duet" and data["settings"]["threads"] == 1
     assert len(row["a"]) == len(row["b"]) == 4 and row["measure"] in ("wall", "cpu")
     assert row["measures"]["wall"]["ratio"] < 0.6 and row["measures"]["cpu"]["ratio"] < 0.6   # about 1/5
+
+
+@pytest.mark.system
+def test_the_harness_overhead_duet_times_the_suite_loop_against_the_minimal_one():
+    """The suite's train loop in one worker, the minimal loop in the other, at once; the suite's side planted 5x
+    slower (every round computing 4x its time after it): an overhead of about +400%, the goal not met.
+    Swapped sides (the minimal loop's time over the suite's) would read about -80%."""
+    if duet_cores() is None:
+        pytest.skip("a duet needs two cores")
+    slowed = PythonEnv("suite", sys.executable, {SLOWDOWN_VAR: "4.0"})
+    logs = []
+    row = harness_overhead_duet(slowed, "torch", minimal_env=PythonEnv("minimal", sys.executable), min_pairs=2,
+                                max_pairs=2, per_start=1, rounds=2, warmup=1, steps=2, log=logs.append)
+    print(f"\noverhead {row['overhead_pct']:+.0f}% {row['ci_pct']} ({row['measure']}), goal {row['goal']}, "
+          f"{row['seconds']} s; wall {row['measures']['wall']['ratio']:.2f}, cpu {row['measures']['cpu']['ratio']:.2f}")
+    assert row["pairs"] == 2 and row["threads"] == 1 and row["method"] == "duet"
+    assert row["measures"]["wall"]["ratio"] > 2.5 and row["measures"]["cpu"]["ratio"] > 2.5   # about 5
+    assert row["goal"] in ("not met", "unsettled")   # 2 pairs: the CI may still be too wide to settle
 
 
 def test_a_child_that_could_not_write_is_a_full_disk_not_bad_input(tmp_path):

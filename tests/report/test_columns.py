@@ -7,7 +7,6 @@ offset per seed) and a keras-jax column (tf's jobs with an offset per seed), sam
 checksums. Every gap is checked against numpy on the job files' values. Pure Python: no framework runs.
 """
 import csv
-import io
 import json
 import math
 import shutil

@@ -125,7 +125,7 @@ def test_partial_result_file_is_detected_and_rerun(tmp_path):
 @pytest.mark.needs("torch")
 def test_a_job_that_raises_is_recorded_failed_and_the_rest_go_on(tmp_path):
     """A checkpoint path that vanishes after the preflight check: the worker's job fails, the suite goes on."""
-    from parity.run import matrix, resume, runner
+    from parity.run import runner
     from parity.spec.config import BNConfig, RunConfig, SuiteConfig
 
     good = RunConfig(dataset="far", epochs=1, train_images=64, scenario="tiny", variant="good",
