@@ -86,7 +86,8 @@ def check_environments(base: str, new: str, out: Path, frameworks=frameworks.DEF
 
 
 def run_upgrade_check(base: str, new: str, out: Path, *, frameworks=frameworks.DEFAULT_NAMES, seeds: int | None = None,
-                      scenarios: str | None = None, throughput: bool = True, bench_modes: dict | None = None, threshold: float = sidebyside.THRESHOLD,
+                      scenarios: str | None = None, throughput: bool = True, bench_modes: dict | None = None, threshold: float | None = None,
+                      method: str | None = None,
                       min_pairs: int = sidebyside.MIN_PAIRS, max_pairs: int = sidebyside.MAX_PAIRS,
                       acc_threshold: float = compare.ACC_THRESHOLD_PP, loss_threshold: float = compare.LOSS_THRESHOLD,
                       log=print) -> tuple[dict, int]:
@@ -121,11 +122,12 @@ def run_upgrade_check(base: str, new: str, out: Path, *, frameworks=frameworks.D
     result["throughput"] = None
     result["unknown"] = []
     if throughput:
-        log("throughput side by side (interleaved pairs, a fresh worker per sample) ...")
+        method = method or sidebyside.default_method()
+        log(f"throughput side by side ({method}: {sidebyside.METHOD_TEXT[method]}) ...")
         try:
             data = sidebyside.compare_environments(a, b, frameworks, modes=bench_modes, threshold=threshold,
-                                                   min_pairs=min_pairs, max_pairs=max_pairs, log=log)
-        except BenchError as e:
+                                                   min_pairs=min_pairs, max_pairs=max_pairs, method=method, log=log)
+        except (BenchError, ValueError) as e:   # ValueError: a duet asked for where it cannot run
             raise UpgradeError(f"throughput side by side: {e}") from None
         write_json_atomic(report_dir / "throughput.json", data)
         write_text_atomic(report_dir / "throughput.md", sidebyside.markdown(data))

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from parity.bench.sidebyside import (MEASURES, METHODS, THRESHOLD, PythonEnv, compare_environments,  # noqa: E402
-                                     harness_overhead_duet, judge)
+from parity.bench.sidebyside import (MEASURES, METHODS, THRESHOLDS, PythonEnv,  # noqa: E402
+                                     compare_environments, harness_overhead_duet, judge)
 from parity.bench.timing import SLOWDOWN_VAR  # noqa: E402
 from parity.results import environment, write_json_atomic, write_text_atomic  # noqa: E402
 
@@ -35,7 +35,8 @@ def main() -> int:
     p.add_argument("--method", choices=METHODS, default="sequential")
     p.add_argument("--per-start", type=int, default=1, help="duet: pairs per worker start (default 1: fresh workers)")
     p.add_argument("--measure", choices=("wall", "cpu"), default="wall", help="--resample: the measure replayed")
-    p.add_argument("--threshold", type=float, default=THRESHOLD, help="the gate's practical threshold (0.05: 5%%)")
+    p.add_argument("--threshold", type=float,
+                   help="the gate's practical threshold (0.05: 5%%; default: the method's, sidebyside.THRESHOLDS)")
     p.add_argument("--append", action="store_true", help="add to the runs already in OUT/calibration.json")
     p.add_argument("--out", default="results/throughput-gate")
     p.add_argument("--overhead", type=int, default=0, metavar="N",
@@ -43,6 +44,7 @@ def main() -> int:
     p.add_argument("--resample", action="store_true",
                    help="no measuring: replay the A/A pairs of OUT/calibration.json with planted slowdowns")
     args = p.parse_args()
+    args.threshold = THRESHOLDS[args.method] if args.threshold is None else args.threshold
     if args.resample:
         print(resample(Path(args.out) / "calibration.json", measure=args.measure, threshold=args.threshold))
         return 0
@@ -96,7 +98,7 @@ def overhead(env: PythonEnv, frameworks: list[str], times: int, per_start: int, 
     return 0
 
 
-def resample(path: Path, runs: int = 100, measure: str = "wall", threshold: float = THRESHOLD) -> str:
+def resample(path: Path, runs: int = 100, measure: str = "wall", threshold: float = THRESHOLDS["sequential"]) -> str:
     """The smallest slowdown caught reliably, from this machine's measured A/A noise.
 
     Each simulated comparison draws its pairs' log ratios from the measured A/A pairs (per row,

@@ -204,8 +204,7 @@ def run_throughput(frameworks, *, threads: int | None = None, rounds: int = 5, w
         why = list(missing.values()) + [f"{fw}: {', '.join(m)} needs a GPU" for fw, m in lacking.items()]
         raise BenchError("nothing measured: " + ("; ".join(why) or "no framework given"))
     settings = {**size, "rounds": rounds, "warmup": warmup, "steps": steps,
-                "modes": {fw: m for fw, m in chosen.items() if m}, "loader": loader, "overhead": overhead,
-                "overhead_method": "duet" if overhead_duet else "in-process"}
+                "modes": {fw: m for fw, m in chosen.items() if m}, "loader": loader, "overhead": overhead}
     if missing:
         settings["not_installed"] = missing
     if lacking:

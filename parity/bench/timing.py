@@ -149,6 +149,14 @@ def harness_overhead(framework: str, trainer, impl, plan, init, batches: list, *
                         device=impl.device_name())
 
 
+def overhead_goal(low_pct: float, high_pct: float) -> str:
+    """The goal's verdict from the overhead's CI (percent): met (the whole CI within +-2%), not met (the whole
+    CI above +2%: the suite's loop certainly slower), unsettled (too wide to say)."""
+    if -OVERHEAD_GOAL_PCT <= low_pct and high_pct <= OVERHEAD_GOAL_PCT:
+        return "met"
+    return "not met" if low_pct > OVERHEAD_GOAL_PCT else "unsettled"
+
+
 def overhead_row(framework: str, suite_times: list[float], minimal_times: list[float], **fields) -> dict:
     """The suite's train loop against a minimal hand-written one, rounds interleaved in pairs.
 
@@ -160,8 +168,7 @@ def overhead_row(framework: str, suite_times: list[float], minimal_times: list[f
 
     r = paired_ratio(minimal_times, suite_times)
     low, high = 100.0 * (r.ci_low - 1), 100.0 * (r.ci_high - 1)
-    goal = ("met" if -OVERHEAD_GOAL_PCT <= low and high <= OVERHEAD_GOAL_PCT
-            else "not met" if low > OVERHEAD_GOAL_PCT else "unsettled")   # unsettled: the CI is too wide to say
+    goal = overhead_goal(low, high)
     return {"framework": framework, **fields, "ratio": r.ratio, "overhead_pct": 100.0 * (r.ratio - 1.0),
             "ci_pct": [low, high], "pairs": r.n, "goal_pct": OVERHEAD_GOAL_PCT, "goal": goal,
             "suite_s": statistics.median(suite_times), "minimal_s": statistics.median(minimal_times)}

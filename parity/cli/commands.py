@@ -82,7 +82,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from parity.bench import driver
+    from parity.bench import driver, sidebyside
 
     names = parse_frameworks(args.frameworks) or list(frameworks.DEFAULT_NAMES)
     problems = [f"--{name.replace('_', '-')}: {getattr(args, name)} is not allowed -- an integer >= 1"
@@ -93,15 +93,18 @@ def cmd_bench(args) -> int:
     modes = None if args.modes is None else [m.strip() for m in args.modes.split(",") if m.strip()]
     problems += driver.check_settings(names, arch=args.arch, image_size=args.image_size,
                                         batch_size=args.batch_size, modes=modes)
+    if args.overhead_method == "duet" and not args.skip_overhead and not sidebyside.duet_cores():
+        problems.append("--overhead-method duet: needs two cores this process may use (in-process does with one)")
     if problems:   # every problem at once, before any worker starts
         raise UsageError("\n".join(problems))
     output_folder(args.out, "--out")   # before measuring: the figures must have somewhere to go
+    duet = args.overhead_method == "duet" or (args.overhead_method is None and sidebyside.duet_cores())
     try:
         data = driver.run_throughput(names, threads=args.threads, rounds=args.rounds, warmup=args.warmup,
                                        steps=args.steps,
                                        batch_size=args.batch_size, image_size=args.image_size, arch=args.arch,
                                        modes=modes, loader=not args.skip_loader, overhead=not args.skip_overhead,
-                                       overhead_duet=_overhead_duet(args.overhead_method),
+                                       overhead_duet=sidebyside.overhead_duet_here if duet else None,
                                        log=lambda m: print(m, file=sys.stderr, flush=True))
     except driver.BenchError as e:
         raise UsageError(str(e)) from None
@@ -115,18 +118,6 @@ def cmd_bench(args) -> int:
     return EXIT_OK
 
 
-def _overhead_duet(method: str | None):
-    """bench's harness overhead: a duet (decided at +-2%, see the README) unless asked in-process or fewer
-    than two cores are there for it."""
-    from parity.bench import sidebyside
-
-    if method == "in-process" or (method is None and not sidebyside.duet_cores()):
-        return None
-    if not sidebyside.duet_cores():
-        raise UsageError("--overhead-method duet: needs two cores this process may use")
-    return sidebyside.overhead_duet_here
-
-
 def cmd_upgrade_check(args) -> int:
     from parity import upgrade
     from parity.bench import sidebyside
@@ -134,7 +125,9 @@ def cmd_upgrade_check(args) -> int:
     names = parse_frameworks(args.frameworks, here=False) or list(frameworks.DEFAULT_NAMES)
     problems = [f"--{n.replace('_', '-')}: {getattr(args, n)} is not allowed -- a number > 0"
                 for n in ("threshold", "acc_threshold", "loss_threshold")
-                if not (math.isfinite(getattr(args, n)) and getattr(args, n) > 0)]
+                if getattr(args, n) is not None and not (math.isfinite(getattr(args, n)) and getattr(args, n) > 0)]
+    if args.method == "duet" and not args.skip_throughput and not sidebyside.duet_cores():
+        problems.append("--method duet: needs two cores this process may use (--method sequential does with one)")
     if args.seeds is not None and args.seeds < 1:
         problems.append(f"--seeds: {args.seeds} is not allowed -- an integer >= 1")
     if not 8 <= args.pairs <= args.max_pairs:
@@ -158,7 +151,8 @@ def cmd_upgrade_check(args) -> int:
     try:
         result, code = upgrade.run_upgrade_check(
             args.base_env, args.new_env, out, frameworks=names, seeds=args.seeds, scenarios=args.scenarios,
-            throughput=not args.skip_throughput, bench_modes=modes, threshold=args.threshold / 100,
+            throughput=not args.skip_throughput, bench_modes=modes, method=args.method,
+            threshold=None if args.threshold is None else args.threshold / 100,
             min_pairs=args.pairs, max_pairs=args.max_pairs, acc_threshold=args.acc_threshold,
             loss_threshold=args.loss_threshold, log=lambda m: print(m, file=sys.stderr, flush=True))
     except upgrade.ChildCrashed as e:   # a bug in parity itself, in one environment: not bad input

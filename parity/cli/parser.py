@@ -134,6 +134,7 @@ def _add_bench(sub) -> None:
 
 def _add_upgrade_check(sub) -> None:
     """`parity upgrade-check`'s options."""
+    from parity.bench import sidebyside
     from parity.report import compare
 
     u = sub.add_parser("upgrade-check", help="two environments: audit, upgrade suite, throughput side by side; "
@@ -147,8 +148,12 @@ def _add_upgrade_check(sub) -> None:
     u.add_argument("--scenarios", help="comma-separated: only these scenarios of the upgrade suite")
     u.add_argument("--skip-throughput", action="store_true", help="leave out the side-by-side throughput")
     u.add_argument("--bench-modes", help="throughput modes to compare (default: each framework's default mode)")
-    u.add_argument("--threshold", type=float, default=5.0, metavar="PCT",
-                   help="throughput change that counts, in percent (default %(default)s)")
+    u.add_argument("--method", choices=sidebyside.METHODS,
+                   help="throughput side by side: duet (A and B at once, a core each; the default with two cores) "
+                        "or sequential (alternating, every core's threads)")
+    u.add_argument("--threshold", type=float, metavar="PCT",
+                   help="throughput change that counts, in percent (default: the method's calibrated one, "
+                        + ", ".join(f"{m} {100 * t:g}" for m, t in sidebyside.THRESHOLDS.items()) + ")")
     u.add_argument("--pairs", type=int, default=8, help="interleaved pairs at least (default %(default)s)")
     u.add_argument("--max-pairs", type=int, default=12, help="pairs at most, while a row is unknown (default %(default)s)")
     u.add_argument("--acc-threshold", type=float, default=compare.ACC_THRESHOLD_PP, metavar="PP")

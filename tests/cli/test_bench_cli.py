@@ -59,6 +59,7 @@ class FakeWorker:
     """Answers like ``python -m parity.bench.driver``; ``modes`` / ``installed`` per framework, every call logged."""
     modes = {"tf": ["eager", "function", "xla"], "torch": ["eager", "eager-channels-last", "compile"]}
     installed = {"tf": True, "torch": True}
+    device = "cpu"
     calls: list = []
 
     def __init__(self, framework, threads):
@@ -68,7 +69,7 @@ class FakeWorker:
         return self
 
     def __exit__(self, *exc):
-        pass
+        FakeWorker.calls.append((self.framework, {"cmd": "exit"}))
 
     def call(self, **msg):
         FakeWorker.calls.append((self.framework, msg))
@@ -76,7 +77,7 @@ class FakeWorker:
             raise driver.BenchUnavailable(f"{self.framework}: not installed or broken (ImportError: no)")
         cmd = msg["cmd"]
         if cmd == "info":
-            return {"device": "cpu"}
+            return {"device": self.device}
         if cmd == "modes":
             return list(self.modes[self.framework])
         if cmd == "measure":
@@ -121,6 +122,29 @@ def test_modes_filter_each_framework_and_sizes_reach_every_request(fake):
     assert (st["arch"], st["image_size"], st["batch_size"]) == ("resnet50", 64, 4)
     assert st["modes"] == {"tf": ["eager", "function"], "torch": ["eager"]}
     json.dumps(data)
+
+
+def test_the_overhead_duet_replaces_the_in_process_pairs_on_a_cpu_only(fake, monkeypatch):
+    """Given a duet, each framework's overhead row is the duet's, measured once its throughput worker is gone
+    (never three processes at once); on a GPU the worker's in-process pairs, as without one."""
+    duets = []
+
+    def duet(fw, size, log):
+        duets.append((fw, size, fake.calls[-1]))
+        return {"framework": fw, "method": "duet", "measure": "cpu", "overhead_pct": 0.5, "ci_pct": [-1.0, 1.5],
+                "pairs": 12, "goal": "met", "suite_s": 0.1005, "minimal_s": 0.1}
+
+    data = driver.run_throughput(["tf", "torch"], threads=1, rounds=1, steps=1, modes=["eager"], loader=False,
+                                 overhead_duet=duet, log=lambda m: None)
+    assert [(fw, last) for fw, _, last in duets] == [("tf", ("tf", {"cmd": "exit"})),
+                                                    ("torch", ("torch", {"cmd": "exit"}))]
+    assert duets[0][1] == {"batch_size": 32, "image_size": 32, "arch": "resnet-tiny"}
+    assert not [m for _, m in fake.calls if m["cmd"] == "overhead"]
+    assert "| tf | duet (cpu) | 0.1005 | 0.1000 | +0.5% [-1.0, +1.5] | 12 | met |" in driver.markdown(data)
+    monkeypatch.setattr(fake, "device", "NVIDIA H100")
+    data = driver.run_throughput(["torch"], threads=1, rounds=1, steps=1, modes=["eager"], loader=False,
+                                 overhead_duet=duet, log=lambda m: None)
+    assert len(duets) == 2 and [o["method"] for o in data["overhead"]] == ["in-process"]
 
 
 def test_loader_row_uses_a_selected_mode_and_skips_leave_rows_out(fake):

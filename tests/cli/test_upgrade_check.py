@@ -147,7 +147,8 @@ def test_duet_samples_measure_a_and_b_at_once_each_on_its_own_core():
 @pytest.mark.system
 def test_the_harness_overhead_duet_times_the_suite_loop_against_the_minimal_one():
     """The suite's train loop in one worker, the minimal loop in the other, at once; the suite's side planted 5x
-    slower (every round computing 4x its time after it): an overhead of about +400%, the goal not met.
+    slower (every round computing 4x its time after it): an overhead of about +400%, the goal not met (the
+    bootstrap CI of 2 pairs lies far above +2%; no signed-rank test decides the goal).
     Swapped sides (the minimal loop's time over the suite's) would read about -80%."""
     if duet_cores() is None:
         pytest.skip("a duet needs two cores")
@@ -159,7 +160,8 @@ def test_the_harness_overhead_duet_times_the_suite_loop_against_the_minimal_one(
           f"{row['seconds']} s; wall {row['measures']['wall']['ratio']:.2f}, cpu {row['measures']['cpu']['ratio']:.2f}")
     assert row["pairs"] == 2 and row["threads"] == 1 and row["method"] == "duet"
     assert row["measures"]["wall"]["ratio"] > 2.5 and row["measures"]["cpu"]["ratio"] > 2.5   # about 5
-    assert row["goal"] in ("not met", "unsettled")   # 2 pairs: the CI may still be too wide to settle
+    assert row["overhead_pct"] > 150 and row["suite_s"] > 2.5 * row["minimal_s"]
+    assert row["goal"] == "not met"   # the whole CI far above +2%
 
 
 def test_a_child_that_could_not_write_is_a_full_disk_not_bad_input(tmp_path):
