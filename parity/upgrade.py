@@ -85,6 +85,22 @@ def check_environments(base: str, new: str, out: Path, frameworks=frameworks.DEF
     return a, b, versions
 
 
+def _side_by_side(a, b, frameworks, method: str | None, log, **options) -> dict:
+    """The throughput side by side by ``method`` (None: a duet where two cores are free). A duet refused
+    because a framework computes on a GPU falls back to sequential unless it was asked for by name."""
+    chosen = method or sidebyside.default_method()
+    log(f"throughput side by side ({chosen}: {sidebyside.METHOD_TEXT[chosen]}) ...")
+    try:
+        return sidebyside.compare_environments(a, b, frameworks, method=chosen, log=log, **options)
+    except sidebyside.DuetRefused as e:
+        if method:
+            raise UpgradeError(f"throughput side by side: {e}") from None
+        log(f"throughput side by side: {e}; sequential instead")
+        return _side_by_side(a, b, frameworks, "sequential", log, **options)
+    except (BenchError, ValueError) as e:   # ValueError: a duet asked for where it cannot run
+        raise UpgradeError(f"throughput side by side: {e}") from None
+
+
 def run_upgrade_check(base: str, new: str, out: Path, *, frameworks=frameworks.DEFAULT_NAMES, seeds: int | None = None,
                       scenarios: str | None = None, throughput: bool = True, bench_modes: dict | None = None, threshold: float | None = None,
                       method: str | None = None,
@@ -122,13 +138,8 @@ def run_upgrade_check(base: str, new: str, out: Path, *, frameworks=frameworks.D
     result["throughput"] = None
     result["unknown"] = []
     if throughput:
-        method = method or sidebyside.default_method()
-        log(f"throughput side by side ({method}: {sidebyside.METHOD_TEXT[method]}) ...")
-        try:
-            data = sidebyside.compare_environments(a, b, frameworks, modes=bench_modes, threshold=threshold,
-                                                   min_pairs=min_pairs, max_pairs=max_pairs, method=method, log=log)
-        except (BenchError, ValueError) as e:   # ValueError: a duet asked for where it cannot run
-            raise UpgradeError(f"throughput side by side: {e}") from None
+        data = _side_by_side(a, b, frameworks, method, log, modes=bench_modes, threshold=threshold,
+                             min_pairs=min_pairs, max_pairs=max_pairs)
         write_json_atomic(report_dir / "throughput.json", data)
         write_text_atomic(report_dir / "throughput.md", sidebyside.markdown(data))
         found = sidebyside.findings(data)

@@ -262,7 +262,7 @@ def markdown(data: dict) -> str:
     else:
         out += ["The suite's train loop vs a minimal hand-written loop on the same batches, in pairs: suite/minimal "
                 "time ratio (trimmed mean) with a 99% CI over the pairs (goal +-2%: met = the whole CI inside, "
-                "not met = beyond it, unsettled = too wide to say). Method in-process: the two loops' rounds "
+                "not met = the CI above it, unsettled = too wide to say). Method in-process: the two loops' rounds "
                 "alternating in one worker at its threads; duet: each loop in a single-threaded worker of its own, "
                 "at once, a core each (swapped per start), judged on the measure (wall or CPU time) that scatters "
                 "less.", "",

@@ -47,6 +47,10 @@ THRESHOLD = THRESHOLDS["sequential"]
 MIN_PAIRS, MAX_PAIRS = 8, 12   # the signed-rank test needs 8 pairs to call anything at p < 0.01
 
 
+class DuetRefused(BenchError):
+    """A duet asked of a framework that computes on a GPU: its two workers would share the device."""
+
+
 class EnvError(ValueError):
     """An environment that cannot be used: one line, exit 2, before anything runs."""
 
@@ -179,8 +183,8 @@ def _duet_samples(a: PythonEnv, b: PythonEnv, framework: str, cases: list[dict],
             if info.get("cpus") != [core]:
                 raise BenchError(f"{framework}: a duet worker is not pinned to core {core}")
             if info.get("device") != "cpu":
-                raise BenchError(f"{framework} runs on {info.get('device')}: a duet times CPU workers "
-                                 "(--method sequential)")
+                raise DuetRefused(f"{framework} runs on {info.get('device')}: a duet times CPU workers "
+                                  "(--method sequential)")
         pairs = [({}, {}) for _ in range(per_start)]
         for case in cases:
             key = _case_key(framework, case)

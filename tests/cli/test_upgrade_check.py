@@ -164,6 +164,29 @@ def test_the_harness_overhead_duet_times_the_suite_loop_against_the_minimal_one(
     assert row["goal"] == "not met"   # the whole CI far above +2%
 
 
+def test_a_default_duet_refused_on_a_gpu_falls_back_to_sequential_and_a_named_one_is_an_error(monkeypatch):
+    """Where a framework computes on a GPU a duet is refused (its two workers would share the device): the
+    default method then measures sequentially, said in the log; ``--method duet`` asked by name stops."""
+    from parity import upgrade
+    from parity.bench import sidebyside
+
+    asked = []
+
+    def compare(a, b, frameworks, *, method, log, **options):
+        asked.append(method)
+        if method == "duet":
+            raise sidebyside.DuetRefused("torch runs on NVIDIA H100: a duet times CPU workers (--method sequential)")
+        return {"method": method}
+
+    monkeypatch.setattr(sidebyside, "compare_environments", compare)
+    monkeypatch.setattr(sidebyside, "default_method", lambda: "duet")
+    env, logs = PythonEnv("a", sys.executable), []
+    assert upgrade._side_by_side(env, env, ["torch"], None, logs.append) == {"method": "sequential"}
+    assert asked == ["duet", "sequential"] and "sequential instead" in logs[1]
+    with pytest.raises(upgrade.UpgradeError, match="runs on NVIDIA H100"):
+        upgrade._side_by_side(env, env, ["torch"], "duet", logs.append)
+
+
 def test_a_child_that_could_not_write_is_a_full_disk_not_bad_input(tmp_path):
     """A child parity's exit 74 (its output unwritable) makes upgrade-check say so (exit 74), not exit 2."""
     from parity import upgrade
