@@ -43,7 +43,6 @@ METHOD_TEXT = {"duet": "A and B at once, one core and one thread each, a fresh p
 MEASURES = ("wall", "cpu")
 # each method's practical threshold, from its calibration on a 2-core machine (README, results/throughput-gate)
 THRESHOLDS = {"duet": 0.03, "sequential": 0.05}
-THRESHOLD = THRESHOLDS["sequential"]
 MIN_PAIRS, MAX_PAIRS = 8, 12   # the signed-rank test needs 8 pairs to call anything at p < 0.01
 
 
