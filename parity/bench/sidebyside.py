@@ -187,10 +187,7 @@ def _duet_samples(a: PythonEnv, b: PythonEnv, framework: str, cases: list[dict],
         pairs = [({}, {}) for _ in range(per_start)]
         for case in cases:
             key = _case_key(framework, case)
-            for w, side in zip(workers, sides):
-                w.ask(cmd="setup", id=key, **case, **settings, **side)
-            for w in workers:
-                w.answer()
+            _both(workers, sides, cmd="setup", id=key, **case, **settings)
             images = settings["steps"] * settings["batch_size"]
             for pair in pairs:
                 times = [_both(workers, cmd="round_times", id=key) for _ in range(settings["warmup"] + settings["rounds"])]
@@ -204,10 +201,10 @@ def _duet_samples(a: PythonEnv, b: PythonEnv, framework: str, cases: list[dict],
             w.close()
 
 
-def _both(workers: list[BenchWorker], **msg) -> list:
-    """The same request to every worker at once; their answers."""
-    for w in workers:
-        w.ask(**msg)
+def _both(workers: list[BenchWorker], sides: tuple[dict, ...] | None = None, **msg) -> list:
+    """The same request to every worker at once (each with its ``sides`` entry added); their answers."""
+    for w, side in zip(workers, sides or [{}] * len(workers)):
+        w.ask(**msg, **side)
     return [w.answer() for w in workers]
 
 
