@@ -30,13 +30,14 @@ from pathlib import Path
 
 from parity import frameworks
 from parity.bench.driver import DEFAULT_MODE, BenchError, BenchWorker
-from parity.bench.timing import summarize
+from parity.bench.timing import STEADY_MALLOC, summarize
 from parity import process
 from parity.report.stats import paired_ratio, steadier_measure
 
 SCHEMA = 1
 METHODS = ("duet", "sequential")
-METHOD_TEXT = {"duet": "A and B at once, one core and one thread each, a fresh pair of workers per pair",
+METHOD_TEXT = {"duet": "A and B at once, one core and one thread each, glibc's malloc thresholds fixed, a fresh pair "
+                       "of workers per pair",
                "sequential": "A B / B A alternating, a fresh worker per sample, at every core's threads"}
 # what a sample holds per case: images per wall-clock second, and per CPU second of the worker process
 # (the time it computed, not the time it waited for the host), each of the worker's best round
@@ -44,6 +45,8 @@ MEASURES = ("wall", "cpu")
 # each method's practical threshold, from its calibration on a 2-core machine (README, results/throughput-gate)
 THRESHOLDS = {"duet": 0.03, "sequential": 0.05}
 MIN_PAIRS, MAX_PAIRS = 8, 12   # the signed-rank test needs 8 pairs to call anything at p < 0.01
+# The harness overhead's goal (+-2%) is narrower than the gate's threshold: up to twice the pairs.
+OVERHEAD_MAX_PAIRS = 24
 
 
 class DuetRefused(BenchError):
@@ -172,7 +175,7 @@ def _duet_samples(a: PythonEnv, b: PythonEnv, framework: str, cases: list[dict],
     started before either measures; each case's rounds timed in lockstep (one round of each at a time, so
     neither ever runs alone), ``per_start`` samples over: that many (A's sample, B's sample) pairs. ``sides``:
     what each worker's case adds (the harness overhead: the suite's loop in one, the minimal one in the other)."""
-    workers = [BenchWorker(framework, 1, python=env.python, extra_env=env.extra_env, cpu=core)
+    workers = [BenchWorker(framework, 1, python=env.python, extra_env={**env.extra_env, **STEADY_MALLOC}, cpu=core)
                for env, core in zip((a, b), cores)]
     try:
         for w in workers:
@@ -181,6 +184,8 @@ def _duet_samples(a: PythonEnv, b: PythonEnv, framework: str, cases: list[dict],
             info = w.answer()
             if info.get("cpus") != [core]:
                 raise BenchError(f"{framework}: a duet worker is not pinned to core {core}")
+            if info.get("malloc") != STEADY_MALLOC:
+                raise BenchError(f"{framework}: a duet worker runs with malloc settings {info.get('malloc')}")
             if info.get("device") != "cpu":
                 raise DuetRefused(f"{framework} runs on {info.get('device')}: a duet times CPU workers "
                                   "(--method sequential)")
@@ -245,12 +250,13 @@ def compare_environments(a: PythonEnv, b: PythonEnv, frameworks, *, modes: dict 
                            MEASURES if method == "duet" else ("wall",), min_pairs, max_pairs,
                            lambda m, fw=fw: log(f"side-by-side {fw}: {m}"))
         rows += [{"key": k, "framework": fw, **c, **verdicts[k]} for c in cases for k in [_case_key(fw, c)]]
-    order = ("at once, one core each (swapped per start), one thread" if method == "duet"
-             else "alternating A B / B A")
+    order = ("at once, one core each (swapped per start), one thread, glibc's malloc thresholds fixed"
+             if method == "duet" else "alternating A B / B A")
     return {"schema": SCHEMA, "kind": "side-by-side", "a": a.label, "b": b.label,
             "pythons": {a.label: a.python, b.label: b.python}, "threshold": threshold,
             "settings": {**settings, "threads": threads, "min_pairs": min_pairs, "max_pairs": max_pairs,
                          "method": method, "per_start": per_start if method == "duet" else 1,
+                         "malloc": STEADY_MALLOC if method == "duet" else None,
                          "order": f"{order}, a fresh worker per {per_start if method == 'duet' else 1} sample(s)"},
             "seconds": round(time.time() - t_start, 1), "rows": rows}
 
@@ -278,7 +284,7 @@ def _gather(new_pairs, keys: list[str], threshold: float, judged: tuple, min_pai
 
 
 def harness_overhead_duet(env: PythonEnv, framework: str, *, minimal_env: PythonEnv | None = None,
-                          min_pairs: int = MIN_PAIRS, max_pairs: int = MAX_PAIRS,
+                          min_pairs: int = MIN_PAIRS, max_pairs: int = OVERHEAD_MAX_PAIRS,
                           per_start: int = 1, rounds: int = 6, warmup: int = 1, steps: int = 8,
                           arch: str = "resnet-tiny", image_size: int = 32, batch_size: int = 32, log=print) -> dict:
     """The harness overhead as a duet: the suite's train loop in one worker and the minimal hand-written loop
@@ -312,7 +318,8 @@ def harness_overhead_duet(env: PythonEnv, framework: str, *, minimal_env: Python
             "overhead_pct": 100 * (v["ratio"] - 1),
             "ci_pct": [low, high], "pairs": v["n"], "measure": v["measure"],
             "goal_pct": OVERHEAD_GOAL_PCT, "goal": overhead_goal(low, high), "verdict": v["verdict"], "threads": 1,
-            "settings": {**settings, "per_start": per_start}, "seconds": round(time.time() - t_start, 1),
+            "settings": {**settings, "per_start": per_start, "malloc": STEADY_MALLOC},
+            "seconds": round(time.time() - t_start, 1),
             "measures": v["measures"]}
 
 

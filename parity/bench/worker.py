@@ -91,7 +91,10 @@ class _Session:
         return result
 
     def info(self, msg) -> dict:
-        return {**self.backend.versions(), "device": self.impl.device_name(), "cpus": _cpus()}
+        from parity.bench.timing import STEADY_MALLOC
+
+        malloc = {k: os.environ[k] for k in STEADY_MALLOC if k in os.environ}
+        return {**self.backend.versions(), "device": self.impl.device_name(), "cpus": _cpus(), "malloc": malloc}
 
     def modes(self, msg) -> list:
         return self.impl.modes()

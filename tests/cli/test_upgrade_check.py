@@ -10,7 +10,7 @@ import pytest
 from conftest import OK_FIELDS, torch_bn_momentum_patch
 
 from parity.bench.sidebyside import PythonEnv, compare_environments, duet_cores, harness_overhead_duet
-from parity.bench.timing import SLOWDOWN_VAR
+from parity.bench.timing import SLOWDOWN_VAR, STEADY_MALLOC
 from parity.cli import main
 
 # every case checks or runs environments that import both frameworks (sidebyside.check, the audit)
@@ -130,7 +130,8 @@ def test_side_by_side_samples_are_fresh_workers_of_each_environment(tmp_path):
 def test_duet_samples_measure_a_and_b_at_once_each_on_its_own_core():
     """B is A with every timed round taking 5x as long, computing (planted): duet pairs (both workers at once,
     each pinned to a core of its own -- the worker says which -- rounds in lockstep, the cores swapped per
-    start, 2 samples per start) see it in wall time and in CPU time; the row names the measure it judged."""
+    start, 2 samples per start) see it in wall time and in CPU time; the row names the measure it judged. Every
+    worker says it runs with glibc's malloc thresholds fixed (the duet stops otherwise)."""
     if duet_cores() is None:
         pytest.skip("a duet needs two cores")
     a, b = PythonEnv("A", sys.executable), PythonEnv("B", sys.executable, {SLOWDOWN_VAR: "4.0"})
@@ -140,6 +141,7 @@ def test_duet_samples_measure_a_and_b_at_once_each_on_its_own_core():
     row = data["rows"][0]
     print({m: round(v["ratio"], 3) for m, v in row["measures"].items()}, row["measure"], data["seconds"], "s")
     assert data["settings"]["method"] == "duet" and data["settings"]["threads"] == 1
+    assert data["settings"]["malloc"] == STEADY_MALLOC
     assert len(row["a"]) == len(row["b"]) == 4 and row["measure"] in ("wall", "cpu")
     assert row["measures"]["wall"]["ratio"] < 0.6 and row["measures"]["cpu"]["ratio"] < 0.6   # about 1/5
 
