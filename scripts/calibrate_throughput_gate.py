@@ -3,8 +3,8 @@
 A/A: one environment against itself, N times: every "slower"/"faster" is a false alarm.
 Planted: the same environment with PARITY_BENCH_SLOWDOWN=F in B (every timed round F
 more work: the worker computes for F of the round's CPU time after it): every "slower" is a catch.
---method duet measures A and B at once, one core each (parity.bench.sidebyside). Writes JSON and
-markdown to --out.
+--method duet measures A and B at once, one core each, glibc's malloc fixed in both
+(parity.bench.sidebyside). Writes JSON and markdown to --out.
 
     .venv/bin/python scripts/calibrate_throughput_gate.py --aa 10 --slowdown 0.15:10 --slowdown 0.05:5
     .venv/bin/python scripts/calibrate_throughput_gate.py --method duet --per-start 3 --aa 10 --slowdown 0.05:10
@@ -68,6 +68,7 @@ def main() -> int:
                                     log=lambda m: print(m, file=sys.stderr, flush=True))
         runs.append({"case": name, "fraction": fraction, "seconds": round(time.time() - t0, 1),
                      "method": args.method, "per_start": args.per_start, "threshold": args.threshold,
+                     "malloc": data["settings"].get("malloc"),
                      "rows": [{k: r.get(k) for k in ("key", "verdict", "measure", "ratio", "ci_low", "ci_high", "p_value",
                                                      "n", "a", "b", "measures")} for r in data["rows"]]})
         print(f"[{i + 1}/{len(plan)}] {name}: " + "; ".join(f"{r['key']} {r['verdict']} ({r['ratio']:.3f}, "
@@ -89,7 +90,8 @@ def overhead(env: PythonEnv, frameworks: list[str], times: int, per_start: int, 
             write_json_atomic(out / "overhead.json", {"env": environment(), "rows": rows})
     lines = ["# Harness overhead as a duet: the suite's train loop against the minimal one", "",
              "Each row: the suite's loop in one worker, the minimal hand-written loop in another, at once, one core "
-             f"and one thread each (swapped per start, {per_start} pairs a start); suite / minimal time, 99% CI, "
+             f"and one thread each (swapped per start, {per_start} pairs a start), glibc's malloc fixed in both "
+             "(timing.STEADY_MALLOC); suite / minimal time, 99% CI, "
              "the judged measure; goal +-2%: met when the whole CI is inside.", "",
              "| framework | overhead [99% CI] | measure | pairs | goal | s |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['framework']} | {r['overhead_pct']:+.1f}% [{r['ci_pct'][0]:+.1f}, {r['ci_pct'][1]:+.1f}] | "

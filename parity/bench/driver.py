@@ -264,8 +264,8 @@ def markdown(data: dict) -> str:
                 "time ratio (trimmed mean) with a 99% CI over the pairs (goal +-2%: met = the whole CI inside, "
                 "not met = the CI above it, unsettled = too wide to say). Method in-process: the two loops' rounds "
                 "alternating in one worker at its threads; duet: each loop in a single-threaded worker of its own, "
-                "at once, a core each (swapped per start), judged on the measure (wall or CPU time) that scatters "
-                "less.", "",
+                "at once, a core each (swapped per start), glibc's malloc thresholds fixed (the throughput rows "
+                "above keep the default malloc), judged on the measure (wall or CPU time) that scatters less.", "",
                 "| framework | method | suite s/round | minimal s/round | overhead [99% CI] | pairs | goal |",
                 "|---|---|---|---|---|---|---|"]
         for o in data["overhead"]:

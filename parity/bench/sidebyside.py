@@ -3,7 +3,8 @@
 Two methods. ``duet`` (Bulej et al., ICPE 2020): A's and B's workers run at the same time, each single-
 threaded on a core of its own (the cores swapped from one start to the next, so a faster core favours
 neither), both measuring every case at once: noise from the host hits both, and each pair's ratio is of two
-simultaneous measurements. ``sequential``, for one core or multi-threaded rows, as described next.
+simultaneous measurements; glibc's malloc fixed in both (``timing.STEADY_MALLOC``). ``sequential``, for one
+core or multi-threaded rows, as described next.
 
 Timings made minutes apart on a shared machine drift by more than any upgrade
 worth catching (measured here: 5% between back-to-back runs of the same code,
@@ -174,7 +175,8 @@ def _duet_samples(a: PythonEnv, b: PythonEnv, framework: str, cases: list[dict],
     """A and B at once: a fresh single-threaded worker each, A on ``cores[0]`` and B on ``cores[1]``, both
     started before either measures; each case's rounds timed in lockstep (one round of each at a time, so
     neither ever runs alone), ``per_start`` samples over: that many (A's sample, B's sample) pairs. ``sides``:
-    what each worker's case adds (the harness overhead: the suite's loop in one, the minimal one in the other)."""
+    what each worker's case adds (the harness overhead: the suite's loop in one, the minimal one in the other).
+    Both run with ``STEADY_MALLOC``, each saying so through ``info``."""
     workers = [BenchWorker(framework, 1, python=env.python, extra_env={**env.extra_env, **STEADY_MALLOC}, cpu=core)
                for env, core in zip((a, b), cores)]
     try:
@@ -182,13 +184,12 @@ def _duet_samples(a: PythonEnv, b: PythonEnv, framework: str, cases: list[dict],
             w.ask(cmd="info")
         for w, core in zip(workers, cores):   # each on its own core, as asked, computing there
             info = w.answer()
-            if info.get("cpus") != [core]:
-                raise BenchError(f"{framework}: a duet worker is not pinned to core {core}")
-            if info.get("malloc") != STEADY_MALLOC:
-                raise BenchError(f"{framework}: a duet worker runs with malloc settings {info.get('malloc')}")
             if info.get("device") != "cpu":
                 raise DuetRefused(f"{framework} runs on {info.get('device')}: a duet times CPU workers "
                                   "(--method sequential)")
+            if info.get("cpus") != [core]:
+                raise BenchError(f"{framework}: a duet worker is not pinned to core {core}")
+            _check_malloc(framework, info.get("malloc") or {})
         pairs = [({}, {}) for _ in range(per_start)]
         for case in cases:
             key = _case_key(framework, case)
@@ -204,6 +205,13 @@ def _duet_samples(a: PythonEnv, b: PythonEnv, framework: str, cases: list[dict],
     finally:
         for w in workers:
             w.close()
+
+
+def _check_malloc(framework: str, seen: dict) -> None:
+    """A duet worker must run with ``STEADY_MALLOC``; glibc's tunables would take precedence over it."""
+    if any(seen.get(k) != v for k, v in STEADY_MALLOC.items()) or "glibc.malloc." in seen.get("GLIBC_TUNABLES", ""):
+        raise BenchError(f"{framework}: a duet worker runs with malloc settings {seen}, not {STEADY_MALLOC} "
+                         "(does its interpreter reset the environment, or GLIBC_TUNABLES set glibc.malloc.*?)")
 
 
 def _both(workers: list[BenchWorker], sides: tuple[dict, ...] | None = None, **msg) -> list:
@@ -250,8 +258,8 @@ def compare_environments(a: PythonEnv, b: PythonEnv, frameworks, *, modes: dict 
                            MEASURES if method == "duet" else ("wall",), min_pairs, max_pairs,
                            lambda m, fw=fw: log(f"side-by-side {fw}: {m}"))
         rows += [{"key": k, "framework": fw, **c, **verdicts[k]} for c in cases for k in [_case_key(fw, c)]]
-    order = ("at once, one core each (swapped per start), one thread, glibc's malloc thresholds fixed"
-             if method == "duet" else "alternating A B / B A")
+    order = ("at once, one core each (swapped per start), one thread" if method == "duet"
+             else "alternating A B / B A")
     return {"schema": SCHEMA, "kind": "side-by-side", "a": a.label, "b": b.label,
             "pythons": {a.label: a.python, b.label: b.python}, "threshold": threshold,
             "settings": {**settings, "threads": threads, "min_pairs": min_pairs, "max_pairs": max_pairs,

@@ -17,10 +17,10 @@ from parity.bench.inputs import round_batches
 SLOWDOWN_VAR = "PARITY_BENCH_SLOWDOWN"
 CPU_VAR = "PARITY_BENCH_CPU"   # the core a duet worker runs on (sidebyside), set by the worker first thing
 OVERHEAD_GOAL_PCT = 2.0
-# glibc's malloc adapts its mmap threshold to the order of frees, so one single-threaded TF worker maps and
-# unmaps its large tensors every step (~10,000 page faults a step, ~10% slower) while the next keeps them on
-# its heap: a speed of its own per process, +-10%, that no pairing removes (measured: README, "Side by side").
-# A duet's workers fix both thresholds, so every one keeps its heap; torch caches its own memory either way.
+# A duet worker's glibc malloc, fixed: left adaptive, one single-threaded TF process maps and unmaps its large
+# tensors every step and the next keeps them on its heap, a speed of its own per process that no pairing
+# removes (README, "Checking a framework upgrade"). 32 MiB is the largest mmap threshold mallopt(3) documents
+# on 64-bit: tensors above it (far larger models than the benchmark's) are still mapped each step.
 STEADY_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
 
 

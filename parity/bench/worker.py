@@ -91,9 +91,7 @@ class _Session:
         return result
 
     def info(self, msg) -> dict:
-        from parity.bench.timing import STEADY_MALLOC
-
-        malloc = {k: os.environ[k] for k in STEADY_MALLOC if k in os.environ}
+        malloc = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_") or k in ("GLIBC_TUNABLES", "LD_PRELOAD")}
         return {**self.backend.versions(), "device": self.impl.device_name(), "cpus": _cpus(), "malloc": malloc}
 
     def modes(self, msg) -> list:
