@@ -208,10 +208,12 @@ def _duet_samples(a: PythonEnv, b: PythonEnv, framework: str, cases: list[dict],
 
 
 def _check_malloc(framework: str, seen: dict) -> None:
-    """A duet worker must run with ``STEADY_MALLOC``; glibc's tunables would take precedence over it."""
-    if any(seen.get(k) != v for k, v in STEADY_MALLOC.items()) or "glibc.malloc." in seen.get("GLIBC_TUNABLES", ""):
-        raise BenchError(f"{framework}: a duet worker runs with malloc settings {seen}, not {STEADY_MALLOC} "
-                         "(does its interpreter reset the environment, or GLIBC_TUNABLES set glibc.malloc.*?)")
+    """A duet worker must run with ``STEADY_MALLOC``: glibc's tunables would take precedence over it, and a
+    preloaded library (jemalloc, tcmalloc) may replace glibc's malloc altogether."""
+    if (any(seen.get(k) != v for k, v in STEADY_MALLOC.items()) or "glibc.malloc." in seen.get("GLIBC_TUNABLES", "")
+            or seen.get("LD_PRELOAD")):
+        raise BenchError(f"{framework}: a duet worker runs with malloc settings {seen}, not {STEADY_MALLOC} (does "
+                         "its interpreter reset the environment, or GLIBC_TUNABLES or LD_PRELOAD change malloc?)")
 
 
 def _both(workers: list[BenchWorker], sides: tuple[dict, ...] | None = None, **msg) -> list:
@@ -380,7 +382,8 @@ def markdown(data: dict) -> str:
     out = [f"## Throughput side by side: {data['b']} vs {data['a']}", "",
            f"{st['arch']}, {st['image_size']} px, batch {st['batch_size']}, {st['threads']} threads; each sample "
            f"a fresh worker, its best of {st['rounds']} timed rounds of {st['steps']} steps after {st['warmup']} warm-up; "
-           f"samples interleaved ({st['order']}), {st['min_pairs']} to {st['max_pairs']} pairs; "
+           f"samples interleaved ({st['order']}{', glibc malloc thresholds fixed' if st.get('malloc') else ''}), "
+           f"{st['min_pairs']} to {st['max_pairs']} pairs; "
            f"{data['seconds']:.0f} s in all. Ratio = {data['b']} / {data['a']} images/s: 20% trimmed mean of the pairs' log ratios, "
            f"99% bootstrap CI, Wilcoxon signed-rank p (< 0.01 to call a change); verdict against +-{100 * data['threshold']:g}%, "
            "judged on the measure whose log ratios scatter least (wall: images per second; cpu: per CPU second of "

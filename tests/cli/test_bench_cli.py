@@ -8,6 +8,8 @@ import json
 import pytest
 
 from parity.bench import driver
+from parity.bench.driver import BenchError
+from parity.bench.timing import STEADY_MALLOC
 from parity.cli import main
 
 
@@ -198,3 +200,17 @@ def test_json_prints_what_throughput_json_holds(fake, tmp_path, capsys):
     assert main(["bench", "--frameworks", "torch", "--modes", "eager", "--skip-overhead", "--skip-loader",
                  "--rounds", "1", "--steps", "1", "--out", str(out), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == json.loads((out / "throughput.json").read_text())
+
+
+def test_a_duet_worker_without_the_steady_malloc_is_refused():
+    """The duet's workers must report ``STEADY_MALLOC`` (a TF process's speed depends on glibc's mode, README):
+    missing, different, overridden by a glibc.malloc tunable, or a preloaded library that may replace malloc:
+    the duet stops with one line."""
+    from parity.bench.sidebyside import _check_malloc
+
+    _check_malloc("tf", {**STEADY_MALLOC, "MALLOC_ARENA_MAX": "2", "LD_PRELOAD": ""})
+    for seen in ({}, {**STEADY_MALLOC, "MALLOC_TRIM_THRESHOLD_": "0"},
+                 {**STEADY_MALLOC, "GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=4096"},
+                 {**STEADY_MALLOC, "LD_PRELOAD": "/usr/lib/libjemalloc.so.2"}):
+        with pytest.raises(BenchError, match="malloc settings"):
+            _check_malloc("tf", seen)
