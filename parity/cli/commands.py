@@ -130,9 +130,9 @@ def cmd_upgrade_check(args) -> int:
         problems.append("--method duet: needs two cores this process may use (--method sequential does with one)")
     if args.seeds is not None and args.seeds < 1:
         problems.append(f"--seeds: {args.seeds} is not allowed -- an integer >= 1")
-    if not 8 <= args.pairs <= args.max_pairs:
-        problems.append(f"--pairs {args.pairs} / --max-pairs {args.max_pairs}: need 8 <= pairs <= max-pairs "
-                        "(the signed-rank test cannot call a change at p < 0.01 with fewer than 8 pairs)")
+    if not sidebyside.MIN_PAIRS <= args.pairs <= args.max_pairs:
+        problems.append(f"--pairs {args.pairs} / --max-pairs {args.max_pairs}: need {sidebyside.MIN_PAIRS} <= pairs "
+                        "<= max-pairs (the signed-rank test cannot call a change at p < 0.01 with fewer than 8 pairs)")
     modes = None
     if args.bench_modes:
         from parity.bench import driver

@@ -154,8 +154,8 @@ def _add_upgrade_check(sub) -> None:
     u.add_argument("--threshold", type=float, metavar="PCT",
                    help="throughput change that counts, in percent (default: the method's calibrated one, "
                         + ", ".join(f"{m} {100 * t:g}" for m, t in sidebyside.THRESHOLDS.items()) + ")")
-    u.add_argument("--pairs", type=int, default=8, help="interleaved pairs at least (default %(default)s)")
-    u.add_argument("--max-pairs", type=int, default=12, help="pairs at most, while a row is unknown (default %(default)s)")
+    u.add_argument("--pairs", type=int, default=sidebyside.MIN_PAIRS, help="interleaved pairs at least (default %(default)s)")
+    u.add_argument("--max-pairs", type=int, default=sidebyside.MAX_PAIRS, help="pairs at most, while a row is unknown (default %(default)s)")
     u.add_argument("--acc-threshold", type=float, default=compare.ACC_THRESHOLD_PP, metavar="PP")
     u.add_argument("--loss-threshold", type=float, default=compare.LOSS_THRESHOLD, metavar="X")
     u.set_defaults(fn=commands.cmd_upgrade_check)

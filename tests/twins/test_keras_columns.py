@@ -77,7 +77,7 @@ def run(n, after_one=None):   # the weights after n steps (and, into after_one, 
     for i, (xb, yb) in enumerate(batches[:n]):
         phase.step(xb, yb)
         if i == 0 and after_one is not None:
-            after_one.update({n: np.array(v, copy=True) for n, v in weights.to_canonical(model).items()})
+            after_one.update({k: np.array(v, copy=True) for k, v in weights.to_canonical(model).items()})
     return weights.to_canonical(model)
 
 one = {}
